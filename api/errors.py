@@ -1,0 +1,107 @@
+"""One error shape for the whole API: {"success": false, "errors": [{index?, field?, message}]}.
+
+Views raise ApiError; ninja's own errors (authentication, query validation, 404) are
+turned into the same shape by the handlers registered in `register_error_handlers`.
+"""
+
+from collections.abc import Iterable
+
+import pydantic
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+
+class ApiError(HttpError):
+    def __init__(
+        self, status_code: int, errors: list[dict], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, "; ".join(e["message"] for e in errors))
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def api_error(status_code: int, message: str, *, field: str | None = None) -> ApiError:
+    error: dict = {"message": message}
+    if field is not None:
+        error["field"] = field
+    return ApiError(status_code, [error])
+
+
+def _field_of(loc: Iterable) -> str | None:
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    return ".".join(names) or None
+
+
+def pydantic_errors(exc: pydantic.ValidationError, *, batch: bool) -> list[dict]:
+    """Field-level errors; in a batch each names the index of its event."""
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = list(error["loc"])
+        entry: dict = {}
+        if batch and loc and isinstance(loc[0], int):
+            entry["index"] = loc.pop(0)
+        entry["field"] = _field_of(loc) or (error.get("ctx") or {}).get("field")
+        entry["message"] = _message(error)
+        errors.append(entry)
+    return errors
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "is not a known field; put custom values inside data"
+    if error["type"] == "missing":
+        return "is required"
+    return error["msg"]
+
+
+def register_error_handlers(api: NinjaAPI) -> None:
+    def respond(
+        request: HttpRequest, status: int, errors: list[dict], headers: dict[str, str] | None = None
+    ) -> HttpResponse:
+        response = api.create_response(request, {"success": False, "errors": errors}, status=status)
+        for name, value in (headers or {}).items():
+            response[name] = value
+        return response
+
+    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return respond(request, exc.status_code, exc.errors, exc.headers)
+
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return respond(request, exc.status_code, [{"message": str(exc)}])
+
+    def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        response = respond(
+            request,
+            401,
+            [
+                {
+                    "field": "Authorization",
+                    "message": "missing or unknown API key; send Authorization: Bearer <key>",
+                }
+            ],
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        errors = []
+        for error in exc.errors:
+            # ninja prefixes the location with where the value came from ("query", …).
+            loc = list(error.get("loc", ()))[1:]
+            errors.append(
+                {
+                    "field": _field_of(loc) or (error.get("ctx") or {}).get("field"),
+                    "message": _message(error),
+                }
+            )
+        return respond(request, 422, errors)
+
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return respond(request, 404, [{"message": "not found"}])
+
+    api.add_exception_handler(ApiError, on_api_error)
+    api.add_exception_handler(AuthenticationError, on_authentication_error)
+    api.add_exception_handler(HttpError, on_http_error)
+    api.add_exception_handler(ValidationError, on_validation_error)
+    api.add_exception_handler(Http404, on_not_found)

@@ -1,0 +1,254 @@
+"""What the API accepts and returns. Validation lives here, so every rule of the contract
+has one place, and errors name the field that broke it."""
+
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+import orjson
+from django.conf import settings
+from ninja import Field, Schema
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+# ISO 8601 date and time with `T` or a space between them, seconds optional, up to six
+# fraction digits, then `Z`, `±HH:MM` or nothing. fromisoformat() alone is looser (it takes
+# week dates, `±HHMM` and more), so the shape is checked first.
+TIMESTAMP_PATTERN = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE
+)
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_uuid(value: Any) -> uuid.UUID:
+    """A UUID in any usual spelling: any case, with or without hyphens, braces or urn:uuid:."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("uuid_type", "must be a UUID string")
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise PydanticCustomError("uuid_parsing", "is not a valid UUID") from None
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An ISO 8601 instant; one without an offset is UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif not isinstance(value, str):
+        raise PydanticCustomError("timestamp_type", "must be an ISO 8601 string")
+    elif not TIMESTAMP_PATTERN.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "timestamp_format",
+            "must be ISO 8601, like 2021-01-01T09:15:27.243860Z or 2021-01-01 09:15:27",
+        )
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip().upper())
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "timestamp_value", "is not a real date and time: {reason}", {"reason": str(exc)}
+            ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "timestamp_range", "is out of range once converted to UTC"
+        ) from None
+
+
+def text_field(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "must be a string")
+    stripped = value.strip()
+    if not stripped:
+        raise PydanticCustomError("string_empty", "must not be empty or only white space")
+    if len(stripped) > 255:
+        raise PydanticCustomError("string_too_long", "must be at most 255 characters")
+    if "\x00" in stripped:
+        # PostgreSQL text cannot hold NUL; refusing here keeps the promise that an
+        # accepted event is storable.
+        raise PydanticCustomError("string_nul", "must not contain NUL characters")
+    return stripped
+
+
+EventUUID = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
+EventText = Annotated[str, BeforeValidator(text_field)]
+
+
+class EventIn(Schema):
+    """One event as an app sends it."""
+
+    # Unknown fields are refused, not dropped: a misspelt `timestmap` must not vanish.
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: EventUUID
+    category: EventText
+    name: EventText
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime
+    event_id: EventUUID | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def data_is_object(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise PydanticCustomError("data_type", "must be a JSON object")
+        return value
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def timestamp_not_in_future(cls, value: Any, info: ValidationInfo) -> datetime:
+        parsed = parse_timestamp(value)
+        # Judged against the moment the request arrived, passed in by the view, so a
+        # slow batch does not move the line.
+        now = (info.context or {}).get("now") or datetime.now(UTC)
+        allowance = settings.EYE_MAX_FUTURE_SECONDS
+        if parsed > now + timedelta(seconds=allowance):
+            raise PydanticCustomError(
+                "timestamp_future",
+                "is more than {allowance} seconds in the future",
+                {"allowance": allowance},
+            )
+        return parsed
+
+    @field_validator("data")
+    @classmethod
+    def data_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        serialized = orjson.dumps(value)
+        if len(serialized) > settings.EYE_MAX_DATA_BYTES:
+            raise PydanticCustomError(
+                "data_too_large",
+                "must be at most {limit} bytes serialized",
+                {"limit": settings.EYE_MAX_DATA_BYTES},
+            )
+        if b"\\u0000" in serialized:
+            # jsonb cannot hold NUL in a string; refusing it here keeps the promise
+            # that an accepted event can be stored.
+            raise PydanticCustomError("data_nul", "strings must not contain NUL (\\u0000)")
+        return value
+
+
+class EventOut(Schema):
+    session_id: uuid.UUID
+    timestamp: datetime
+    category: str
+    name: str
+    data: dict[str, Any]
+
+    @field_serializer("timestamp")
+    def timestamp_utc(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class EventQuery(Schema):
+    """Filters of GET /api/event/. Each is exact, and all combine."""
+
+    session_id: str | None = Field(None, description="A UUID; exact match.")
+    category: str | None = None
+    name: str | None = None
+    timestamp_start: str | None = Field(
+        None, description="At or after this instant; a bare date means 00:00:00 UTC that day."
+    )
+    timestamp_after: str | None = Field(None, description="Alias of timestamp_start.")
+    timestamp_end: str | None = Field(
+        None, description="At or before this instant; a bare date means the whole of that day."
+    )
+    timestamp_before: str | None = Field(None, description="Alias of timestamp_end.")
+
+    @field_validator("session_id")
+    @classmethod
+    def session_id_is_uuid(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_uuid(value))
+
+    @field_validator("timestamp_start", "timestamp_after", "timestamp_end", "timestamp_before")
+    @classmethod
+    def instant_or_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if DATE_PATTERN.fullmatch(value):
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise PydanticCustomError("date_value", "is not a real date") from None
+        else:
+            parse_timestamp(value)
+        return value
+
+    @model_validator(mode="after")
+    def range_is_ordered(self) -> "EventQuery":
+        for name, alias in (
+            ("timestamp_start", "timestamp_after"),
+            ("timestamp_end", "timestamp_before"),
+        ):
+            given, aliased = getattr(self, name), getattr(self, alias)
+            if given and aliased and given != aliased:
+                raise PydanticCustomError(
+                    "alias_conflict",
+                    "conflicts with {name}; give only one of them",
+                    {"field": alias, "name": name},
+                )
+        start, end = self.start, self.end_exclusive or self.end_inclusive
+        if start and end and start > end:
+            raise PydanticCustomError(
+                "range_order",
+                "must not be after the end of the range",
+                {"field": "timestamp_start"},
+            )
+        return self
+
+    @property
+    def start(self) -> datetime | None:
+        value = self.timestamp_start or self.timestamp_after
+        if value is None:
+            return None
+        if DATE_PATTERN.fullmatch(value):
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        return parse_timestamp(value)
+
+    @property
+    def end_inclusive(self) -> datetime | None:
+        value = self.timestamp_end or self.timestamp_before
+        if value is None or DATE_PATTERN.fullmatch(value):
+            return None
+        return parse_timestamp(value)
+
+    @property
+    def end_exclusive(self) -> datetime | None:
+        """A bare end date covers that whole day: everything before the next midnight."""
+        value = self.timestamp_end or self.timestamp_before
+        if value is None or not DATE_PATTERN.fullmatch(value):
+            return None
+        day = date.fromisoformat(value)
+        if day == date.max:
+            return None
+        return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+class AcceptedOut(Schema):
+    success: bool = True
+    accepted: int = Field(description="How many events were queued.")
+    event_ids: list[uuid.UUID] = Field(description="The id of each event, in body order.")
+
+
+class ErrorDetail(Schema):
+    index: int | None = Field(None, description="Position of the event in a batch body.")
+    field: str | None = Field(None, description="The field or parameter at fault.")
+    message: str
+
+
+class ErrorOut(Schema):
+    success: bool = False
+    errors: list[ErrorDetail]

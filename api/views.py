@@ -1,0 +1,159 @@
+"""POST and GET /api/event/: thin handlers that parse, call a task or a selector, and return."""
+
+import uuid
+from typing import Any
+
+import orjson
+import pydantic
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router
+from ninja.pagination import paginate
+from pydantic import TypeAdapter
+from redis import RedisError
+
+from api.auth import ApiKeyAuth, require_read, require_write
+from api.errors import ApiError, api_error, pydantic_errors
+from api.pagination import CountedKeysetPagination
+from api.ratelimit import rate_limit_check
+from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
+from events.models import Event
+from events.selectors import event_list
+from events.services import EventRow
+from tasks.tasks import store_events
+
+router = Router(tags=["events"], auth=ApiKeyAuth())
+
+_one_event = TypeAdapter(EventIn)
+_many_events = TypeAdapter(list[EventIn])
+
+ERROR_RESPONSES: dict[int, Any] = {
+    status: ErrorOut for status in (400, 401, 403, 413, 422, 429, 503)
+}
+
+
+def _request_body_schema() -> dict:
+    event = EventIn.model_json_schema()
+    batch = {
+        "type": "array",
+        "items": event,
+        "minItems": 1,
+        "maxItems": settings.EYE_MAX_BATCH_EVENTS,
+    }
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": [event, batch]}}},
+    }
+
+
+def read_json_body(request: HttpRequest) -> Any:
+    """The parsed body; the size is checked before anything is read or parsed."""
+    limit = settings.EYE_MAX_BODY_BYTES
+    too_large = api_error(413, f"body is larger than the limit of {limit} bytes")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise api_error(400, "Content-Length is not a number") from None
+    if declared > limit:
+        raise too_large
+    body = request.body
+    if len(body) > limit:
+        raise too_large
+    if not body.strip():
+        raise api_error(400, "body is empty; send one event object or an array of them")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise api_error(400, f"body is not valid JSON: {exc}") from None
+
+
+def validate_events(payload: Any, *, now: Any) -> list[EventIn]:
+    """Every event of the body, or a 422 naming each fault (with its index in a batch)."""
+    context = {"now": now}
+    if isinstance(payload, dict):
+        try:
+            return [_one_event.validate_python(payload, context=context)]
+        except pydantic.ValidationError as exc:
+            raise ApiError(422, pydantic_errors(exc, batch=False)) from None
+    if isinstance(payload, list):
+        if not payload:
+            raise api_error(
+                422, f"batch is empty; send 1 to {settings.EYE_MAX_BATCH_EVENTS} events"
+            )
+        if len(payload) > settings.EYE_MAX_BATCH_EVENTS:
+            raise api_error(
+                413,
+                f"batch has {len(payload)} events; the limit is {settings.EYE_MAX_BATCH_EVENTS}",
+            )
+        try:
+            return _many_events.validate_python(payload, context=context)
+        except pydantic.ValidationError as exc:
+            raise ApiError(422, pydantic_errors(exc, batch=True)) from None
+    raise api_error(400, "body must be one event object or an array of event objects")
+
+
+@router.post(
+    "/event/",
+    response={202: AcceptedOut, **ERROR_RESPONSES},
+    summary="Create event logs",
+    openapi_extra={"requestBody": _request_body_schema()},
+)
+def event_create(request: HttpRequest) -> tuple[int, dict]:
+    """Validate one event or a batch and queue it for storage.
+
+    202 means every event is durably queued and will be stored exactly once; any other
+    answer means nothing was accepted.
+    """
+    received_at = timezone.now()
+    require_write(request.auth)
+    rate_limit_check(request.auth)
+    events = validate_events(read_json_body(request), now=received_at)
+    event_ids = [event.event_id or uuid.uuid4() for event in events]
+    rows = [
+        tuple(
+            EventRow(
+                event_id=str(event_id),
+                timestamp=event.timestamp,
+                session_id=str(event.session_id),
+                category=event.category,
+                name=event.name,
+                data_json=orjson.dumps(event.data).decode(),
+            )
+        )
+        for event, event_id in zip(events, event_ids, strict=True)
+    ]
+    try:
+        store_events(rows, request.auth.application_id, received_at, request.request_id)
+    except RedisError:
+        raise api_error(
+            503, "the queue cannot take events right now; nothing was accepted, retry later"
+        ) from None
+    return 202, {"success": True, "accepted": len(rows), "event_ids": event_ids}
+
+
+@router.get(
+    "/event/",
+    response={200: list[EventOut], **ERROR_RESPONSES},
+    summary="Query event logs",
+)
+@paginate(CountedKeysetPagination)
+def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Event]:
+    """Events of the key's application, newest first, filtered and paged by cursor."""
+    require_read(request.auth)
+    known = set(EventQuery.model_fields) | set(CountedKeysetPagination.Input.model_fields)
+    for parameter in request.GET:
+        if parameter not in known:
+            raise api_error(
+                422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
+            )
+    return event_list(
+        application_id=request.auth.application_id,
+        session_id=filters.session_id,
+        category=filters.category,
+        name=filters.name,
+        start=filters.start,
+        end_inclusive=filters.end_inclusive,
+        end_exclusive=filters.end_exclusive,
+    )

@@ -1,0 +1,50 @@
+from argparse import ArgumentParser
+
+from django.core.management.base import BaseCommand, CommandError
+
+from events.keys import api_key_create
+from events.models import Application
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue an API key for an application (created if new). The key is printed once, "
+        "alone on the last line; only its hash is stored."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name", help="the application's name")
+        parser.add_argument("--read", action="store_true", help="the key may query events")
+        parser.add_argument("--write", action="store_true", help="the key may send events")
+        parser.add_argument(
+            "--rate-limit",
+            type=int,
+            default=None,
+            metavar="N",
+            help="at most N requests a minute (default: no limit)",
+        )
+
+    def handle(
+        self, *args, name: str, read: bool, write: bool, rate_limit: int | None, **options
+    ) -> None:
+        name = name.strip()
+        if not name:
+            raise CommandError("the application name must not be empty")
+        if not (read or write):
+            # A key with no rights is useless; the common case is a key that does both.
+            read = write = True
+        if rate_limit is not None and rate_limit < 1:
+            raise CommandError("--rate-limit must be at least 1")
+        application, created = Application.objects.get_or_create(name=name)
+        api_key, raw_key = api_key_create(
+            application=application,
+            can_read=read,
+            can_write=write,
+            rate_limit_per_minute=rate_limit,
+        )
+        verb = "Created application" if created else "Application"
+        self.stderr.write(
+            f"{verb} {application.name!r}; key {api_key.prefix}… "
+            f"with rights: {api_key.rights}. Store it now: it is not shown again."
+        )
+        self.stdout.write(raw_key)

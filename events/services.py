@@ -1,0 +1,121 @@
+"""Writes to the event store."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import DataError, IntegrityError, connection, transaction
+
+from events.models import DeadLetter
+
+logger = logging.getLogger("eye.worker")
+
+
+class EventRow(NamedTuple):
+    """One validated event as the queue carries it: plain values only, so that a task
+    never depends on code objects that may change between enqueue and execution."""
+
+    event_id: str
+    timestamp: datetime
+    session_id: str
+    category: str
+    name: str
+    data_json: str
+
+    def as_json(self) -> dict:
+        return {**self._asdict(), "timestamp": self.timestamp.isoformat()}
+
+
+# One statement per batch: each column travels as one array parameter and unnest()
+# turns them back into rows. That is a single round trip whatever the batch size, and
+# unlike COPY it can say ON CONFLICT DO NOTHING, which makes a redelivered batch harmless.
+INSERT_EVENTS = """
+INSERT INTO events (event_id, "timestamp", session_id, category, name, data, application_id,
+                    received_at)
+SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb, %(application_id)s,
+       %(received_at)s
+FROM unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], %(session_ids)s::uuid[],
+            %(categories)s::text[], %(names)s::text[], %(datas)s::text[])
+     AS e(event_id, ts, session_id, category, name, data)
+ON CONFLICT (event_id, "timestamp") DO NOTHING
+"""
+
+
+def event_bulk_create(
+    *, rows: Sequence[EventRow], application_id: int, received_at: datetime
+) -> int:
+    """Store the rows, skipping any already stored; returns how many were new."""
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_EVENTS,
+            {
+                "application_id": application_id,
+                "received_at": received_at,
+                "event_ids": [row.event_id for row in rows],
+                "timestamps": [row.timestamp for row in rows],
+                "session_ids": [row.session_id for row in rows],
+                "categories": [row.category for row in rows],
+                "names": [row.name for row in rows],
+                "datas": [row.data_json for row in rows],
+            },
+        )
+        return cursor.rowcount
+
+
+def event_rows_store(
+    *, rows: Sequence[EventRow], application_id: int, received_at: datetime, request_id: str
+) -> int:
+    """Store a batch, setting aside the rows the database refuses for good.
+
+    Validation at the API catches what it can, but a row may still be refused (say, a
+    string jsonb cannot hold). Rather than fail the batch, which would block the rows
+    behind it, the batch is split in halves until each refused row stands alone; those go
+    to the dead-letter table with the reason, the rest are stored. Transient errors
+    (connection lost, server restarting) propagate so that the caller retries it all.
+    """
+    try:
+        with transaction.atomic():
+            return event_bulk_create(
+                rows=rows, application_id=application_id, received_at=received_at
+            )
+    except (DataError, IntegrityError) as exc:
+        if len(rows) > 1:
+            middle = len(rows) // 2
+            return sum(
+                event_rows_store(
+                    rows=part,
+                    application_id=application_id,
+                    received_at=received_at,
+                    request_id=request_id,
+                )
+                for part in (rows[:middle], rows[middle:])
+            )
+        dead_letter_create(
+            rows=rows,
+            application_id=application_id,
+            received_at=received_at,
+            request_id=request_id,
+            reason=str(exc).strip(),
+        )
+        return 0
+
+
+def dead_letter_create(
+    *,
+    rows: Sequence[EventRow],
+    application_id: int,
+    received_at: datetime,
+    request_id: str,
+    reason: str,
+) -> DeadLetter:
+    logger.error("dead letter request_id=%s events=%d reason=%s", request_id, len(rows), reason)
+    return DeadLetter.objects.create(
+        application_id=application_id,
+        request_id=request_id,
+        reason=reason,
+        rows=[row.as_json() for row in rows],
+        received_at=received_at,
+    )

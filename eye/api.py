@@ -1,0 +1,12 @@
+from ninja import NinjaAPI
+
+from api.errors import register_error_handlers
+from api.views import router as events_router
+
+api = NinjaAPI(
+    title="The Eye",
+    version="1.0.0",
+    description="Collect application events and query them back.",
+)
+register_error_handlers(api)
+api.add_router("/", events_router)

@@ -1,0 +1,251 @@
+"""The only settings module of The Eye.
+
+Every value comes from the environment (12-factor). The small typed helpers below
+fail loudly on a value they cannot read, so a typo in a deployment stops the process
+at start-up instead of surfacing later as odd behaviour. Each variable is listed in
+the README's settings table and in `.env.example`.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from redis import ConnectionPool
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = env_str(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, not {value!r}")
+    return value
+
+
+def database_from_url(url: str) -> dict:
+    """Django's DATABASES entry for a postgres:// URL.
+
+    A Unix socket directory goes in the `host` query parameter
+    (postgres://user@/eye?host=/path/to/dir), as libpq itself accepts it.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(f"EYE_DATABASE_URL must start with postgres://, not {url!r}")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured(
+            "EYE_DATABASE_URL must name a database, e.g. postgres://host/eye"
+        )
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": query.pop("host", None) or parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": query,
+        # Persistent connections: the worker and the API run many short queries, and a
+        # new PostgreSQL connection costs more than most of them.
+        "CONN_MAX_AGE": env_int("EYE_DB_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": env_str("EYE_TEST_DATABASE_NAME", f"test_{name}")},
+    }
+
+
+DATA_DIR = Path(env_str("EYE_DATA_DIR", str(BASE_DIR / "var")))
+
+
+def _secret_key() -> str:
+    """EYE_SECRET_KEY, or one generated once and kept under the data directory.
+
+    Production sets EYE_SECRET_KEY; a newcomer's `make run` must work with nothing set,
+    and sessions must survive a restart, so the generated key is stored, not random per start.
+    """
+    configured = os.environ.get("EYE_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("EYE_DEBUG", False)
+ALLOWED_HOSTS = env_list("EYE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("EYE_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "huey.contrib.djhuey",
+    "events",
+    "api",
+    "tasks",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "eye.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "eye.urls"
+WSGI_APPLICATION = "eye.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("EYE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eye")
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# "auto" makes the events table a hypertable when the server can load TimescaleDB and a
+# plain table otherwise; "required" refuses to migrate without it; "off" never uses it.
+EYE_TIMESCALEDB = env_choice("EYE_TIMESCALEDB", "auto", {"auto", "required", "off"})
+EYE_CHUNK_INTERVAL = env_str("EYE_CHUNK_INTERVAL", "1 day")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+LOGIN_URL = "login"
+
+# --- Ingest limits (CONTRACT.md) -------------------------------------------------------
+EYE_MAX_BODY_BYTES = env_int("EYE_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
+EYE_MAX_BATCH_EVENTS = env_int("EYE_MAX_BATCH_EVENTS", 1000, minimum=1)
+EYE_MAX_DATA_BYTES = env_int("EYE_MAX_DATA_BYTES", 64 * 1024, minimum=2)
+EYE_MAX_FUTURE_SECONDS = env_int("EYE_MAX_FUTURE_SECONDS", 300)
+# Django refuses bodies above this before our own check can answer 413, so keep it above ours.
+DATA_UPLOAD_MAX_MEMORY_SIZE = EYE_MAX_BODY_BYTES + 1
+
+# How long an API key lookup is trusted in each process before asking the database again.
+# A revoked key stops working in this process at once and in the others within this time.
+EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
+
+# --- Queue ------------------------------------------------------------------------------
+EYE_REDIS_URL = env_str("EYE_REDIS_URL", "redis://127.0.0.1:6379/0")
+EYE_QUEUE_NAME = env_str("EYE_QUEUE_NAME", "eye")
+
+# Short timeouts so that a POST answers 503 quickly when Redis is gone instead of hanging.
+# The socket timeout must stay above Huey's blocking read (1 s) or idle consumers would
+# see every empty poll as an error.
+_redis_pool = ConnectionPool.from_url(
+    EYE_REDIS_URL,
+    socket_connect_timeout=env_float("EYE_REDIS_CONNECT_TIMEOUT", 1.0),
+    socket_timeout=env_float("EYE_REDIS_TIMEOUT", 5.0),
+    health_check_interval=30,
+)
+
+HUEY = {
+    "huey_class": "huey.RedisHuey",
+    "name": EYE_QUEUE_NAME,
+    "connection_pool": _redis_pool,
+    # Nothing reads task results, so storing them would only fill Redis.
+    "results": False,
+    # Set explicitly: djhuey would otherwise run tasks in the request when DEBUG is on,
+    # which would make the API write to the database.
+    "immediate": False,
+    "utc": True,
+    "consumer": {
+        "workers": env_int("EYE_QUEUE_WORKERS", 4, minimum=1),
+        "worker_type": "process",
+        "periodic": True,
+    },
+}
+
+# --- Logging and errors -----------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("EYE_LOG_LEVEL", "INFO").upper()},
+}
+
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.huey import HueyIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+        integrations=[DjangoIntegration(), HueyIntegration()],
+        send_default_pii=False,
+    )

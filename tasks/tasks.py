@@ -1,0 +1,63 @@
+"""Huey tasks. The consumer imports this module from every installed app, so the tasks
+must be defined here. They stay thin: unpack plain data, call a service."""
+
+import logging
+from datetime import datetime
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from huey.contrib.djhuey import db_task
+
+from events.services import EventRow, event_rows_store
+
+logger = logging.getLogger("eye.worker")
+
+# Retry delays grow 0.5 s, 1 s, 2 s ... up to one minute, and never stop: an accepted
+# event waits in the queue for the database as long as it takes.
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 60.0
+
+
+def retry_delay(attempt: int) -> float:
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
+
+
+@db_task()
+def store_events(
+    rows: list[tuple],
+    application_id: int,
+    received_at: datetime,
+    request_id: str = "",
+    attempt: int = 0,
+) -> None:
+    event_rows = [EventRow(*row) for row in rows]
+    try:
+        stored = event_rows_store(
+            rows=event_rows,
+            application_id=application_id,
+            received_at=received_at,
+            request_id=request_id,
+        )
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        # The database is down, restarting or overloaded. Whatever was in flight was
+        # rolled back, so the whole batch goes back on the schedule; the unique key
+        # absorbs any part of it that a lost commit acknowledgement already stored.
+        delay = retry_delay(attempt)
+        logger.warning(
+            "store_events request_id=%s events=%d attempt=%d failed (%s); retrying in %.1fs",
+            request_id,
+            len(rows),
+            attempt,
+            exc.__class__.__name__,
+            delay,
+        )
+        store_events.schedule(
+            args=(rows, application_id, received_at, request_id, attempt + 1), delay=delay
+        )
+        return
+    logger.info(
+        "store_events request_id=%s events=%d stored=%d duplicates=%d",
+        request_id,
+        len(rows),
+        stored,
+        len(rows) - stored,
+    )
