@@ -33,6 +33,12 @@ def _field_of(loc: Iterable) -> str | None:
     return ".".join(names) or None
 
 
+def _field_of_error(error: dict, loc: list) -> str | None:
+    """A check over several fields names the one at fault in its context; otherwise the
+    location says it."""
+    return (error.get("ctx") or {}).get("field") or _field_of(loc)
+
+
 def pydantic_errors(exc: pydantic.ValidationError, *, batch: bool) -> list[dict]:
     """Field-level errors; in a batch each names the index of its event."""
     errors = []
@@ -41,7 +47,7 @@ def pydantic_errors(exc: pydantic.ValidationError, *, batch: bool) -> list[dict]
         entry: dict = {}
         if batch and loc and isinstance(loc[0], int):
             entry["index"] = loc.pop(0)
-        entry["field"] = _field_of(loc) or (error.get("ctx") or {}).get("field")
+        entry["field"] = _field_of_error(error, loc)
         entry["message"] = _message(error)
         errors.append(entry)
     return errors
@@ -91,7 +97,7 @@ def register_error_handlers(api: NinjaAPI) -> None:
             loc = list(error.get("loc", ()))[1:]
             errors.append(
                 {
-                    "field": _field_of(loc) or (error.get("ctx") or {}).get("field"),
+                    "field": _field_of_error(error, loc),
                     "message": _message(error),
                 }
             )

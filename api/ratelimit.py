@@ -3,7 +3,6 @@
 import logging
 import time
 
-from django.conf import settings
 from huey.contrib.djhuey import HUEY
 from redis import RedisError
 
@@ -26,7 +25,7 @@ def rate_limit_check(principal: KeyPrincipal) -> None:
         return
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    counter = f"eye.ratelimit.{settings.EYE_QUEUE_NAME}.{principal.key_id}.{window}"
+    counter = f"eye.ratelimit.{HUEY.name}.{principal.key_id}.{window}"
     try:
         pipe = HUEY.storage.conn.pipeline(transaction=False)
         pipe.incr(counter)

@@ -200,8 +200,12 @@ class EventQuery(Schema):
                     "conflicts with {name}; give only one of them",
                     {"field": alias, "name": name},
                 )
-        start, end = self.start, self.end_exclusive or self.end_inclusive
-        if start and end and start > end:
+        start = self.start
+        empty_range = start is not None and (
+            (self.end_inclusive is not None and start > self.end_inclusive)
+            or (self.end_exclusive is not None and start >= self.end_exclusive)
+        )
+        if empty_range:
             raise PydanticCustomError(
                 "range_order",
                 "must not be after the end of the range",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 from pydantic import TypeAdapter
 from redis import RedisError
@@ -100,7 +100,7 @@ def validate_events(payload: Any, *, now: Any) -> list[EventIn]:
     summary="Create event logs",
     openapi_extra={"requestBody": _request_body_schema()},
 )
-def event_create(request: HttpRequest) -> tuple[int, dict]:
+def event_create(request: HttpRequest) -> Status:
     """Validate one event or a batch and queue it for storage.
 
     202 means every event is durably queued and will be stored exactly once; any other
@@ -130,7 +130,7 @@ def event_create(request: HttpRequest) -> tuple[int, dict]:
         raise api_error(
             503, "the queue cannot take events right now; nothing was accepted, retry later"
         ) from None
-    return 202, {"success": True, "accepted": len(rows), "event_ids": event_ids}
+    return Status(202, {"success": True, "accepted": len(rows), "event_ids": event_ids})
 
 
 @router.get(

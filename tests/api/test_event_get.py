@@ -1,0 +1,258 @@
+"""GET /api/event/: filters, order, paging and errors, as the contract shows them."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from events.services import EventRow, event_bulk_create
+from tests.support import SEED_EVENT
+
+SESSION_A = "e2085be5-9137-4e4e-80b5-f1ffddc25423"
+SESSION_B = "5b0c4a2e-2f0a-4a8e-9a57-2f1c9e1d7b10"
+
+
+def put(
+    app,
+    *,
+    at: datetime,
+    session: str = SESSION_A,
+    category: str = "page interaction",
+    name: str = "cta click",
+    data: str = "{}",
+    event_id: str | None = None,
+) -> str:
+    """Store one event directly: these tests are about reading."""
+    event_id = event_id or str(uuid.uuid4())
+    event_bulk_create(
+        rows=[EventRow(event_id, at, session, category, name, data)],
+        application_id=app.application.pk,
+        received_at=datetime.now(UTC),
+    )
+    return event_id
+
+
+def moment(day: int, hour: int = 12, minute: int = 0, microsecond: int = 0) -> datetime:
+    return datetime(2021, 1, day, hour, minute, 0, microsecond, tzinfo=UTC)
+
+
+def results(response) -> list[dict]:
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
+    assert api.post(SEED_EVENT, key=web_app.writer).status_code == 202
+    drain()
+
+    response = api.get(key=web_app.reader)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "count": 1,
+        "next": None,
+        "previous": None,
+        "results": [
+            {
+                "session_id": "e2085be5-9137-4e4e-80b5-f1ffddc25423",
+                "timestamp": "2021-01-01T09:15:27.243860Z",
+                "category": "page interaction",
+                "name": "cta click",
+                "data": {"host": "www.xxxxx.com", "path": "/", "element": "chat bubble"},
+            }
+        ],
+    }
+
+
+def test_it_orders_newest_first(api, web_app):
+    for day in (2, 5, 3):
+        put(web_app, at=moment(day))
+
+    stamps = [r["timestamp"] for r in results(api.get(key=web_app.reader))]
+
+    assert stamps == [
+        "2021-01-05T12:00:00.000000Z",
+        "2021-01-03T12:00:00.000000Z",
+        "2021-01-02T12:00:00.000000Z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"session_id": SESSION_B}, {"b-click"}),
+        ({"session_id": SESSION_B.upper()}, {"b-click"}),
+        ({"category": "form interaction"}, {"a-submit"}),
+        ({"name": "cta click"}, {"a-click", "b-click"}),
+        ({"category": "page interaction", "name": "pageview"}, {"a-view"}),
+        ({"session_id": SESSION_A, "name": "cta click"}, {"a-click"}),
+        ({"category": "nope"}, set()),
+    ],
+)
+def test_it_filters_by_exact_match(api, web_app, params, expected):
+    put(web_app, at=moment(1), name="pageview", data='{"tag": "a-view"}')
+    put(web_app, at=moment(2), data='{"tag": "a-click"}')
+    put(
+        web_app,
+        at=moment(3),
+        category="form interaction",
+        name="submit",
+        data='{"tag": "a-submit"}',
+    )
+    put(web_app, at=moment(4), session=SESSION_B, data='{"tag": "b-click"}')
+
+    response = api.get(params, key=web_app.reader)
+
+    assert {r["data"]["tag"] for r in results(response)} == expected
+    assert response.json()["count"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("params", "days"),
+    [
+        ({"timestamp_start": "2021-01-03"}, [5, 4, 3]),
+        ({"timestamp_after": "2021-01-03"}, [5, 4, 3]),
+        ({"timestamp_end": "2021-01-03"}, [3, 2, 1]),
+        ({"timestamp_before": "2021-01-03"}, [3, 2, 1]),
+        ({"timestamp_start": "2021-01-02", "timestamp_end": "2021-01-04"}, [4, 3, 2]),
+        ({"timestamp_start": "2021-01-03T12:00:00Z"}, [5, 4, 3]),
+        ({"timestamp_start": "2021-01-03 12:00:00.000001"}, [5, 4]),
+        ({"timestamp_end": "2021-01-03T12:00:00Z"}, [3, 2, 1]),
+        ({"timestamp_end": "2021-01-03T11:59:59.999999Z"}, [2, 1]),
+        ({"timestamp_end": "2021-01-03T14:00:00+02:00"}, [3, 2, 1]),
+        ({"timestamp_start": "2021-01-03", "timestamp_end": "2021-01-03"}, [3]),
+    ],
+)
+def test_it_filters_by_time_range(api, web_app, params, days):
+    for day in range(1, 6):
+        put(web_app, at=moment(day), data=f'{{"day": {day}}}')
+
+    assert [r["data"]["day"] for r in results(api.get(params, key=web_app.reader))] == days
+
+
+def test_it_counts_a_bare_end_date_to_the_last_microsecond(api, web_app):
+    put(web_app, at=datetime(2021, 1, 3, 23, 59, 59, 999999, tzinfo=UTC))
+    put(web_app, at=datetime(2021, 1, 4, tzinfo=UTC))
+
+    response = api.get({"timestamp_end": "2021-01-03"}, key=web_app.reader)
+
+    assert [r["timestamp"] for r in results(response)] == ["2021-01-03T23:59:59.999999Z"]
+
+
+def test_it_shows_only_the_keys_application(api, web_app, mobile_app):
+    put(web_app, at=moment(1), name="web thing")
+    put(mobile_app, at=moment(2), name="mobile thing")
+
+    assert [r["name"] for r in results(api.get(key=web_app.reader))] == ["web thing"]
+    assert [r["name"] for r in results(api.get(key=mobile_app.both))] == ["mobile thing"]
+
+
+def test_it_pages_250_events_visiting_each_once_newest_first(api, web_app):
+    start = moment(1)
+    stored = {}
+    for i in range(250):
+        # Pairs of events share a timestamp, so that paging must break ties.
+        at = start + timedelta(seconds=i // 2)
+        stored[put(web_app, at=at, data=f'{{"i": {i}}}')] = at
+
+    seen, url, pages = [], "/api/event/", 0
+    params = {"limit": 10}
+    while url:
+        response = api.get(params, key=web_app.reader, url=url)
+        body = response.json()
+        assert body["count"] == 250
+        seen.extend(r["data"]["i"] for r in results(response))
+        url, params, pages = body["next"], None, pages + 1
+        assert url is None or url.startswith("http://testserver/api/event/?")
+
+    assert pages == 25
+    assert sorted(seen) == list(range(250))
+    assert len(seen) == len(set(seen))
+    # Newest first: the timestamps never increase along the walk.
+    stamps = [i // 2 for i in seen]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_it_walks_back_with_previous(api, web_app):
+    for i in range(25):
+        put(web_app, at=moment(1) + timedelta(seconds=i // 3), data=f'{{"i": {i}}}')
+    first = api.get({"limit": 10}, key=web_app.reader).json()
+    second = api.get(key=web_app.reader, url=first["next"]).json()
+    third = api.get(key=web_app.reader, url=second["next"]).json()
+
+    assert first["previous"] is None
+    assert third["next"] is None
+    assert len(third["results"]) == 5
+    back_to_second = api.get(key=web_app.reader, url=third["previous"]).json()
+    back_to_first = api.get(key=web_app.reader, url=back_to_second["previous"]).json()
+    assert back_to_second["results"] == second["results"]
+    assert back_to_first["results"] == first["results"]
+    assert back_to_first["previous"] is None
+
+
+def test_it_keeps_filters_in_the_page_links(api, web_app):
+    for i in range(5):
+        put(web_app, at=moment(1, minute=i), name="cta click")
+        put(web_app, at=moment(1, minute=i), name="pageview")
+
+    first = api.get({"name": "pageview", "limit": 2}, key=web_app.reader).json()
+    rest = api.get(key=web_app.reader, url=first["next"]).json()
+
+    assert "name=pageview" in first["next"]
+    assert {r["name"] for r in rest["results"]} == {"pageview"}
+    assert rest["count"] == 5
+
+
+def test_it_defaults_to_pages_of_100(api, web_app):
+    for i in range(101):
+        put(web_app, at=moment(1) + timedelta(seconds=i))
+
+    body = api.get(key=web_app.reader).json()
+
+    assert len(body["results"]) == 100
+    assert body["next"] is not None
+
+
+def test_it_allows_pages_of_1000(api, web_app):
+    put(web_app, at=moment(1))
+
+    assert api.get({"limit": 1000}, key=web_app.reader).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"session_id": "not-a-uuid"}, "session_id"),
+        ({"timestamp_start": "2021-13-01"}, "timestamp_start"),
+        ({"timestamp_end": "yesterday"}, "timestamp_end"),
+        ({"timestamp_after": "2021-01-01T25:00:00"}, "timestamp_after"),
+        ({"timestamp_start": "2021-01-05", "timestamp_end": "2021-01-04"}, "timestamp_start"),
+        ({"timestamp_start": "2021-01-05", "timestamp_after": "2021-01-06"}, "timestamp_after"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"categroy": "page interaction"}, "categroy"),
+    ],
+)
+def test_it_names_a_bad_parameter(api, web_app, params, field):
+    response = api.get(params, key=web_app.reader)
+
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["success"] is False
+    assert field in [e["field"] for e in body["errors"]]
+
+
+def test_it_refuses_a_missing_key(api, web_app):
+    response = api.get()
+
+    assert response.status_code == 401
+    assert response.json()["success"] is False
+
+
+def test_it_refuses_a_key_without_read_rights(api, web_app):
+    response = api.get(key=web_app.writer)
+
+    assert response.status_code == 403
+    assert "read" in response.json()["errors"][0]["message"]

@@ -1,0 +1,73 @@
+"""manage.py create_app_key and revoke_app_key."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from events.keys import key_hash
+from events.models import ApiKey, Application
+from tests.support import SEED_EVENT
+
+
+def create_key(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("create_app_key", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_prints_the_new_key_alone_on_the_last_line(db):
+    out, _ = create_key("web", "--write")
+
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("eye_") and " " not in key
+    stored = ApiKey.objects.get()
+    assert stored.application.name == "web"
+    assert (stored.can_read, stored.can_write) == (False, True)
+
+
+def test_it_stores_only_a_hash_of_the_key(db):
+    out, _ = create_key("web")
+    key = out.strip().splitlines()[-1]
+
+    stored = ApiKey.objects.get()
+    assert stored.key_hash == key_hash(key)
+    assert key not in str(ApiKey.objects.values().get())
+
+
+def test_it_gives_both_rights_when_none_is_named(db):
+    create_key("web")
+
+    assert ApiKey.objects.get().rights == "read+write"
+
+
+def test_it_adds_keys_to_an_existing_application(db):
+    create_key("web", "--read")
+    create_key("web", "--write")
+
+    assert Application.objects.count() == 1
+    assert ApiKey.objects.count() == 2
+
+
+def test_it_issues_a_key_that_works(api, db):
+    key = create_key("web", "--read", "--write")[0].strip().splitlines()[-1]
+
+    assert api.post(SEED_EVENT, key=key).status_code == 202
+    assert api.get(key=key).status_code == 200
+
+
+def test_it_revokes_a_key_by_its_prefix(api, db):
+    key = create_key("web")[0].strip().splitlines()[-1]
+    out = StringIO()
+
+    call_command("revoke_app_key", key[:12], stdout=out)
+
+    assert "Revoked" in out.getvalue()
+    assert ApiKey.objects.get().revoked_at is not None
+    assert api.post(SEED_EVENT, key=key).status_code == 401
+    assert api.get(key=key).status_code == 401
+
+
+def test_it_refuses_to_revoke_an_unknown_key(db):
+    with pytest.raises(CommandError, match="no live key"):
+        call_command("revoke_app_key", "eye_nothing")

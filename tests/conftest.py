@@ -1,0 +1,121 @@
+"""Shared fixtures. Tests run against a real PostgreSQL and a real Redis.
+
+The environment is set here, before Django loads its settings, so that a test run never
+touches the queue or the database of a running development instance; then Django is set
+up at once so that test modules can import models.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+
+import django
+import pytest
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eye.settings")
+os.environ.setdefault("EYE_QUEUE_NAME", "eye-test")
+os.environ.setdefault("EYE_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Revocation must show at once in these tests; the cache has tests of its own.
+os.environ.setdefault("EYE_KEY_CACHE_SECONDS", "0")
+
+EXPECT_TIMESCALEDB = os.environ.get("EYE_TEST_EXPECT_TIMESCALEDB")
+
+django.setup()
+
+
+@pytest.fixture
+def huey():
+    from huey.contrib.djhuey import HUEY
+
+    return HUEY
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_and_caches(huey) -> Iterator[None]:
+    from events.keys import key_cache_clear
+
+    def flush() -> None:
+        huey.storage.flush_all()
+        # Key ids restart with each test database, so old rate-limit counters would
+        # otherwise count against new keys.
+        for counter in huey.storage.conn.scan_iter(f"eye.ratelimit.{huey.name}.*"):
+            huey.storage.conn.delete(counter)
+
+    flush()
+    key_cache_clear()
+    yield
+    flush()
+
+
+@pytest.fixture
+def store(transactional_db) -> Iterator[None]:
+    """A database committed to for real, as the worker's is. The events table is not
+    managed by Django, so the flush between transactional tests leaves it; empty it here."""
+    from django.db import connection
+
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE events")
+
+
+@pytest.fixture
+def web_app(db):
+    from events.models import Application
+    from tests.support import AppKeys
+
+    return AppKeys(Application.objects.create(name="web"))
+
+
+@pytest.fixture
+def mobile_app(db):
+    from events.models import Application
+    from tests.support import AppKeys
+
+    return AppKeys(Application.objects.create(name="mobile"))
+
+
+@pytest.fixture
+def api():
+    from tests.support import ApiClient
+
+    return ApiClient()
+
+
+@pytest.fixture
+def drain(huey, store) -> Callable[[], int]:
+    from tests.support import run_queued_tasks
+
+    return lambda: run_queued_tasks(huey)
+
+
+@pytest.fixture
+def consumer(store):
+    from tests.support import start_consumer, stop_process
+
+    process = start_consumer()
+    yield process
+    stop_process(process)
+
+
+@pytest.fixture
+def hypertable(db) -> None:
+    """For tests of hypertable behaviour. `make test` runs the suite once on TimescaleDB
+    (where these must run: a missing extension fails them) and once on plain PostgreSQL
+    (where they are skipped, having run in the first pass)."""
+    from tests.support import is_hypertable
+
+    if is_hypertable():
+        return
+    if EXPECT_TIMESCALEDB == "1":
+        pytest.fail("EYE_TEST_EXPECT_TIMESCALEDB=1 but events is not a hypertable")
+    pytest.skip("plain PostgreSQL: runs in the TimescaleDB pass of make test")
+
+
+@pytest.fixture
+def plain_table(db) -> None:
+    from tests.support import is_hypertable
+
+    if not is_hypertable():
+        return
+    if EXPECT_TIMESCALEDB == "0":
+        pytest.fail("EYE_TEST_EXPECT_TIMESCALEDB=0 but events is a hypertable")
+    pytest.skip("TimescaleDB: runs in the plain PostgreSQL pass of make test")

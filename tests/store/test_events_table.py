@@ -1,0 +1,90 @@
+"""The events table as the SQL migrations build it, on each flavour of PostgreSQL."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from events.services import EventRow, event_bulk_create
+
+
+def put_days(app, days: int) -> None:
+    start = datetime(2021, 1, 1, 12, tzinfo=UTC)
+    event_bulk_create(
+        rows=[
+            EventRow(
+                f"00000000-0000-4000-8000-{i:012d}",
+                start + timedelta(days=i),
+                "e2085be5-9137-4e4e-80b5-f1ffddc25423",
+                "c",
+                "n",
+                "{}",
+            )
+            for i in range(days)
+        ],
+        application_id=app.application.pk,
+        received_at=datetime.now(UTC),
+    )
+
+
+def scalar(sql: str, params: list | None = None):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()[0]
+
+
+def test_it_is_a_hypertable_partitioned_by_timestamp(hypertable):
+    assert (
+        scalar(
+            "SELECT column_name FROM timescaledb_information.dimensions "
+            "WHERE hypertable_name = 'events'"
+        )
+        == "timestamp"
+    )
+    assert scalar(
+        "SELECT time_interval FROM timescaledb_information.dimensions "
+        "WHERE hypertable_name = 'events'"
+    ) == timedelta(days=1)
+
+
+def test_it_puts_events_in_one_chunk_per_day(hypertable, web_app):
+    put_days(web_app, 3)
+
+    assert scalar("SELECT count(*) FROM show_chunks('events')") == 3
+
+
+def test_it_is_a_plain_table_without_timescaledb(plain_table):
+    assert scalar("SELECT relkind FROM pg_class WHERE relname = 'events'") == "r"
+
+
+def test_it_has_the_unique_key_that_makes_storage_idempotent(db):
+    definition = scalar(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conname = 'events_event_id_timestamp_key'"
+    )
+    assert definition == 'UNIQUE (event_id, "timestamp")'
+
+
+def test_it_indexes_every_filter_of_the_query_api(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'events'")
+        definitions = " | ".join(row[0] for row in cursor.fetchall())
+    for columns in (
+        '("timestamp" DESC, event_id DESC)',
+        '(session_id, "timestamp" DESC, event_id DESC)',
+        '(category, "timestamp" DESC, event_id DESC)',
+        '(category, name, "timestamp" DESC, event_id DESC)',
+    ):
+        assert columns in definitions
+
+
+def test_it_reads_a_session_through_its_index(web_app, db):
+    put_days(web_app, 2)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT * FROM events WHERE session_id = %s "
+            "ORDER BY timestamp DESC, event_id DESC LIMIT 10",
+            ["e2085be5-9137-4e4e-80b5-f1ffddc25423"],
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "events_session_idx" in plan or "session_idx" in plan

@@ -1,0 +1,134 @@
+"""Helpers shared by the tests: named actors, an API client, and ways to read the store."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from django.db import connection
+from django.test import Client
+
+from events.keys import api_key_create
+from events.models import ApiKey, Application, Event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SEED_EVENT = {
+    "session_id": "e2085be5-9137-4e4e-80b5-f1ffddc25423",
+    "category": "page interaction",
+    "name": "cta click",
+    "data": {"host": "www.xxxxx.com", "path": "/", "element": "chat bubble"},
+    "timestamp": "2021-01-01 09:15:27.243860",
+}
+
+
+class AppKeys:
+    """Named actors: an application's keys, one per set of rights."""
+
+    def __init__(self, application: Application) -> None:
+        self.application = application
+        self.both = self.issue(read=True, write=True)
+        self.writer = self.issue(read=False, write=True)
+        self.reader = self.issue(read=True, write=False)
+
+    def issue(self, *, read: bool, write: bool, rate_limit: int | None = None) -> str:
+        _, raw_key = api_key_create(
+            application=self.application,
+            can_read=read,
+            can_write=write,
+            rate_limit_per_minute=rate_limit,
+        )
+        return raw_key
+
+    def stored(self, raw_key: str) -> ApiKey:
+        return ApiKey.objects.get(prefix=raw_key[:12])
+
+
+class ApiClient:
+    """Django's test client speaking the API's dialect: JSON bodies, bearer keys."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+
+    def post(self, body: object, *, key: str | None, raw: bytes | None = None, **extra):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers.update(extra.pop("headers", {}))
+        data = raw if raw is not None else orjson.dumps(body)
+        return self.client.post(
+            "/api/event/", data=data, content_type="application/json", headers=headers, **extra
+        )
+
+    def get(self, params: dict | None = None, *, key: str | None = None, url: str = "/api/event/"):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return self.client.get(url, params or {}, headers=headers)
+
+
+def run_queued_tasks(huey) -> int:
+    """Run every task waiting in the real Redis queue, in this process, as a consumer
+    would; returns how many ran. Needs a transactional database, as a consumer has."""
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        ran += 1
+    return ran
+
+
+def stored_events(**filters) -> list[dict]:
+    return list(Event.objects.filter(**filters).order_by("timestamp", "event_id").values())
+
+
+def is_hypertable() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        if cursor.fetchone() is None:
+            return False
+        cursor.execute(
+            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'events'"
+        )
+        return cursor.fetchone() is not None
+
+
+def database_url_of_test_db() -> str:
+    """A URL for the test database, for processes started by a test."""
+    settings_dict = connection.settings_dict
+    host = settings_dict["HOST"] or "127.0.0.1"
+    user = settings_dict["USER"]
+    password = f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
+    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{settings_dict['NAME']}?host={host}"
+    return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+def start_consumer(*, workers: int = 2) -> subprocess.Popen:
+    """A real Huey consumer process on the test queue and the test database."""
+    env = {**os.environ, "EYE_DATABASE_URL": database_url_of_test_db()}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_huey", "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
