@@ -1,6 +1,7 @@
 from ninja import NinjaAPI
 
 from api.errors import register_error_handlers
+from api.health import router as health_router
 from api.views import router as events_router
 
 api = NinjaAPI(
@@ -10,3 +11,4 @@ api = NinjaAPI(
 )
 register_error_handlers(api)
 api.add_router("/", events_router)
+api.add_router("/", health_router)

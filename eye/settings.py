@@ -227,6 +227,11 @@ HUEY = {
     },
 }
 
+# Health: the backlog is unhealthy when its oldest task has waited longer than this, and
+# the worker when no consumer has shown life for longer than this (it reports every minute).
+EYE_HEALTH_MAX_BACKLOG_AGE = env_int("EYE_HEALTH_MAX_BACKLOG_AGE", 300, minimum=1)
+EYE_HEALTH_WORKER_SILENCE = env_int("EYE_HEALTH_WORKER_SILENCE", 150, minimum=1)
+
 # --- Logging and errors -----------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -5,9 +5,12 @@ import logging
 from datetime import datetime
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_task, periodic_task, signal
+from huey.signals import SIGNAL_COMPLETE
 
 from events.services import EventRow, event_rows_store
+from tasks.queue import worker_heartbeat_record
 
 logger = logging.getLogger("eye.worker")
 
@@ -61,3 +64,19 @@ def store_events(
         stored,
         len(rows) - stored,
     )
+
+
+@periodic_task(crontab(minute="*"))
+def worker_heartbeat() -> None:
+    """Shows that a consumer is alive even when no events arrive (health checks read it)."""
+    worker_heartbeat_record()
+
+
+@signal(SIGNAL_COMPLETE)
+def heartbeat_on_task_complete(signal_name: str, task: object) -> None:
+    worker_heartbeat_record()
+
+
+@HUEY.on_startup()
+def heartbeat_on_startup() -> None:
+    worker_heartbeat_record()

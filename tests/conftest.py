@@ -119,3 +119,21 @@ def plain_table(db) -> None:
     if EXPECT_TIMESCALEDB == "0":
         pytest.fail("EYE_TEST_EXPECT_TIMESCALEDB=0 but events is a hypertable")
     pytest.skip("TimescaleDB: runs in the plain PostgreSQL pass of make test")
+
+
+@pytest.fixture
+def private_redis(huey):
+    """The queue moved onto a Redis of the test's own, which the test may stop and start."""
+    from redis import ConnectionPool, Redis
+
+    from tests.support import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    storage = huey.storage
+    original = storage.pool, storage.conn
+    storage.pool = ConnectionPool.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=2)
+    storage.conn = Redis(connection_pool=storage.pool)
+    yield server
+    storage.pool, storage.conn = original
+    server.stop()

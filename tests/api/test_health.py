@@ -1,0 +1,112 @@
+"""GET /api/health: database, queue, backlog and worker, each named when it fails."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from tasks.queue import worker_heartbeat_record
+from tasks.tasks import store_events
+from tests.support import wait_for
+
+
+def health(client) -> tuple[int, dict]:
+    response = client.get("/api/health")
+    return response.status_code, response.json()
+
+
+def test_it_is_healthy_with_a_live_consumer(client, consumer):
+    assert wait_for(lambda: health(client)[0] == 200, timeout=20)
+
+    status, body = health(client)
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["problems"] == []
+    assert body["database"]["ok"] is True
+    assert body["queue"] == {"ok": True, "pending": 0, "oldest_age_seconds": None}
+    assert 0 <= body["worker"]["last_heartbeat_age_seconds"] < 60
+
+
+def test_it_names_a_worker_that_never_reported(client, db):
+    status, body = health(client)
+
+    assert status == 503
+    assert body["worker"]["ok"] is False
+    assert any(p.startswith("worker:") for p in body["problems"])
+
+
+def test_it_names_a_silent_worker(client, db, settings, huey):
+    settings.EYE_HEALTH_WORKER_SILENCE = 1
+    worker_heartbeat_record()
+    huey.storage.conn.set(f"eye.heartbeat.{huey.name}", repr(datetime.now(UTC).timestamp() - 5))
+
+    status, body = health(client)
+
+    assert status == 503
+    assert any("reported for" in p for p in body["problems"])
+
+
+def test_it_reports_the_backlog_and_its_age(client, db, settings):
+    worker_heartbeat_record()
+    waited = datetime.now(UTC) - timedelta(seconds=30)
+    for _ in range(3):
+        store_events([], 1, waited, "req")
+
+    settings.EYE_HEALTH_MAX_BACKLOG_AGE = 600
+    status, body = health(client)
+    assert status == 200
+    assert body["queue"]["pending"] == 3
+    assert 29 <= body["queue"]["oldest_age_seconds"] < 60
+
+    settings.EYE_HEALTH_MAX_BACKLOG_AGE = 10
+    status, body = health(client)
+    assert status == 503
+    assert any(p.startswith("queue:") and "waited" in p for p in body["problems"])
+
+
+def test_it_answers_503_while_redis_is_down_and_200_once_it_is_back(client, db, private_redis):
+    worker_heartbeat_record()
+    assert health(client)[0] == 200
+
+    private_redis.stop()
+    status, body = health(client)
+    assert status == 503
+    assert body["queue"]["ok"] is False
+    assert any("Redis unreachable" in p for p in body["problems"])
+
+    private_redis.start()
+    worker_heartbeat_record()
+    assert health(client)[0] == 200
+
+
+@pytest.fixture
+def database_unreachable(db):
+    settings_dict = connection.settings_dict
+    original_port = settings_dict["PORT"]
+
+    def stop() -> None:
+        connection.close()
+        settings_dict["PORT"] = "1"
+
+    def restore() -> None:
+        settings_dict["PORT"] = original_port
+        connection.close()
+
+    yield stop, restore
+    restore()
+
+
+def test_it_answers_503_while_the_database_is_unreachable(
+    client, transactional_db, database_unreachable
+):
+    stop, restore = database_unreachable
+    worker_heartbeat_record()
+    stop()
+
+    status, body = health(client)
+    assert status == 503
+    assert body["database"]["ok"] is False
+    assert any(p.startswith("database:") for p in body["problems"])
+
+    restore()
+    assert health(client)[0] == 200
