@@ -30,15 +30,43 @@ class EventRow(NamedTuple):
 # One statement per batch: each column travels as one array parameter and unnest()
 # turns them back into rows. That is a single round trip whatever the batch size, and
 # unlike COPY it can say ON CONFLICT DO NOTHING, which makes a redelivered batch harmless.
+# The rollups are bumped in the same statement from the rows that were actually new, so
+# they can never drift from the raw table. Their rows are upserted in key order so that
+# two workers touching the same buckets lock them in the same order and do not deadlock.
 INSERT_EVENTS = """
-INSERT INTO events (event_id, "timestamp", session_id, category, name, data, application_id,
-                    received_at)
-SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb, %(application_id)s,
-       %(received_at)s
-FROM unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], %(session_ids)s::uuid[],
-            %(categories)s::text[], %(names)s::text[], %(datas)s::text[])
-     AS e(event_id, ts, session_id, category, name, data)
-ON CONFLICT (event_id, "timestamp") DO NOTHING
+WITH new_events AS (
+    INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
+                        application_id, received_at)
+    SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb,
+           %(application_id)s, %(received_at)s
+    FROM unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], %(session_ids)s::uuid[],
+                %(categories)s::text[], %(names)s::text[], %(datas)s::text[])
+         AS e(event_id, ts, session_id, category, name, data)
+    ON CONFLICT (event_id, "timestamp") DO NOTHING
+    RETURNING "timestamp", session_id, category, name, application_id
+),
+minute_counts AS (
+    INSERT INTO event_counts_minute AS c (bucket, application_id, category, name, events)
+    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name, count(*)
+    FROM new_events GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (bucket, application_id, category, name)
+    DO UPDATE SET events = c.events + excluded.events
+),
+hour_counts AS (
+    INSERT INTO event_counts_hour AS c (bucket, application_id, category, name, events)
+    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, category, name, count(*)
+    FROM new_events GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (bucket, application_id, category, name)
+    DO UPDATE SET events = c.events + excluded.events
+),
+session_hours AS (
+    INSERT INTO session_activity_hour AS s (bucket, application_id, session_id, events)
+    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, count(*)
+    FROM new_events GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (bucket, application_id, session_id)
+    DO UPDATE SET events = s.events + excluded.events
+)
+SELECT count(*) FROM new_events
 """
 
 
@@ -62,7 +90,7 @@ def event_bulk_create(
                 "datas": [row.data_json for row in rows],
             },
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 def event_rows_store(

@@ -36,9 +36,11 @@ def _fresh_queue_and_caches(huey) -> Iterator[None]:
     def flush() -> None:
         huey.storage.flush_all()
         # Key ids restart with each test database, so old rate-limit counters would
-        # otherwise count against new keys.
+        # otherwise count against new keys; a heartbeat left by an earlier consumer would
+        # make a dead worker look alive.
         for counter in huey.storage.conn.scan_iter(f"eye.ratelimit.{huey.name}.*"):
             huey.storage.conn.delete(counter)
+        huey.storage.conn.delete(f"eye.heartbeat.{huey.name}")
 
     flush()
     key_cache_clear()
