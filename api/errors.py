@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from api.refusals import refusal_note
+
 
 class ApiError(HttpError):
     def __init__(
@@ -65,6 +67,7 @@ def register_error_handlers(api: NinjaAPI) -> None:
     def respond(
         request: HttpRequest, status: int, errors: list[dict], headers: dict[str, str] | None = None
     ) -> HttpResponse:
+        refusal_note(request, status, errors)
         response = api.create_response(request, {"success": False, "errors": errors}, status=status)
         for name, value in (headers or {}).items():
             response[name] = value

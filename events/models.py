@@ -92,3 +92,35 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.rows)} events refused: {self.reason[:60]}"
+
+
+class Refusal(models.Model):
+    """A request the API refused (bad payload, future timestamp, unknown key, …), kept so
+    that teams can watch their integration's errors in The Eye. A bounded log: the oldest
+    entries are pruned past EYE_REFUSALS_KEPT."""
+
+    created_at = models.DateTimeField(db_index=True)
+    application = models.ForeignKey(Application, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.PositiveSmallIntegerField()
+    # The error entries as the API answered them: [{"index"?, "field"?, "message"}].
+    errors = models.JSONField()
+    # The start of the refused body, as text.
+    body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted({error_reason(e) for e in self.errors})
+
+
+def error_reason(error: dict) -> str:
+    """A short label to group refusals by: the field and the message."""
+    field = error.get("field")
+    return f"{field}: {error['message']}" if field else error["message"]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from django.db import DataError, IntegrityError, connection, transaction
 
-from events.models import DeadLetter
+from events.models import DeadLetter, Refusal
 
 logger = logging.getLogger("eye.worker")
 
@@ -147,3 +147,36 @@ def dead_letter_create(
         rows=[row.as_json() for row in rows],
         received_at=received_at,
     )
+
+
+def refusal_create(
+    *,
+    created_at: datetime,
+    application_id: int | None,
+    status: int,
+    errors: list[dict],
+    body: str,
+    body_size: int,
+    request_id: str,
+) -> Refusal:
+    return Refusal.objects.create(
+        created_at=created_at,
+        application_id=application_id,
+        status=status,
+        errors=errors,
+        body=body,
+        body_size=body_size,
+        request_id=request_id,
+    )
+
+
+def refusals_prune(*, keep: int) -> int:
+    """Delete all but the newest `keep` refusals; returns how many went."""
+    boundary = Refusal.objects.order_by("-created_at", "-id").values_list("id", flat=True)[
+        keep : keep + 1
+    ]
+    boundary_id = next(iter(boundary), None)
+    if boundary_id is None:
+        return 0
+    deleted, _ = Refusal.objects.filter(id__lte=boundary_id).delete()
+    return deleted

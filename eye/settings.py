@@ -196,6 +196,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EYE_MAX_BODY_BYTES + 1
 # A revoked key stops working in this process at once and in the others within this time.
 EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
 
+# Refused requests kept for the dashboard's error log, and how much of each body.
+EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
+EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
+
 # --- Queue ------------------------------------------------------------------------------
 EYE_REDIS_URL = env_str("EYE_REDIS_URL", "redis://127.0.0.1:6379/0")
 EYE_QUEUE_NAME = env_str("EYE_QUEUE_NAME", "eye")

@@ -4,12 +4,13 @@ must be defined here. They stay thin: unpack plain data, call a service."""
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_task, periodic_task, signal
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, periodic_task, signal
 from huey.signals import SIGNAL_COMPLETE
 
-from events.services import EventRow, event_rows_store
+from events.services import EventRow, event_rows_store, refusal_create, refusals_prune
 from tasks.queue import worker_heartbeat_record
 
 logger = logging.getLogger("eye.worker")
@@ -64,6 +65,35 @@ def store_events(
         stored,
         len(rows) - stored,
     )
+
+
+@db_task()
+def record_refusal(
+    created_at: datetime,
+    application_id: int | None,
+    status: int,
+    errors: list[dict],
+    body: str,
+    body_size: int,
+    request_id: str,
+) -> None:
+    refusal_create(
+        created_at=created_at,
+        application_id=application_id,
+        status=status,
+        errors=errors,
+        body=body,
+        body_size=body_size,
+        request_id=request_id,
+    )
+
+
+@db_periodic_task(crontab(minute="17"))
+def prune_refusals() -> None:
+    """Keeps the refusal log bounded: it is for watching errors, not an archive."""
+    pruned = refusals_prune(keep=settings.EYE_REFUSALS_KEPT)
+    if pruned:
+        logger.info("prune_refusals deleted=%d", pruned)
 
 
 @periodic_task(crontab(minute="*"))

@@ -1,0 +1,42 @@
+"""Refused ingest requests go to a bounded log that the dashboard shows."""
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from redis import RedisError
+
+from tasks.tasks import record_refusal
+
+logger = logging.getLogger("eye.api")
+
+# 429 and 503 say nothing about the client's events, and a flood of either must not
+# become a flood of log entries.
+RECORDED_STATUSES = {400, 401, 403, 413, 422}
+
+
+def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
+    """Queue a log entry for a refused POST. Best effort: the answer to the client does
+    not wait on it or depend on it."""
+    if request.method != "POST" or status not in RECORDED_STATUSES:
+        return
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    # A body refused for its size was never read, and is not read now.
+    body = b"" if declared > settings.EYE_MAX_BODY_BYTES else request.body
+    principal = getattr(request, "auth", None)
+    try:
+        record_refusal(
+            timezone.now(),
+            getattr(principal, "application_id", None),
+            status,
+            errors,
+            body[: settings.EYE_REFUSAL_BODY_BYTES].decode("utf-8", "replace"),
+            len(body) or declared,
+            getattr(request, "request_id", ""),
+        )
+    except RedisError:
+        logger.warning("refusal not logged: the queue is unavailable")
