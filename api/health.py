@@ -7,9 +7,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from redis import RedisError
 
-from tasks.queue import queue_backlog, worker_heartbeat_age
+from tasks.queue import QUEUE_ERRORS, queue_backlog, worker_heartbeat_age
 
 router = Router(tags=["operations"])
 
@@ -54,8 +53,8 @@ def _queue_and_worker(problems: list[str]) -> tuple[QueueHealth, WorkerHealth]:
     try:
         backlog = queue_backlog()
         heartbeat_age = worker_heartbeat_age()
-    except RedisError as exc:
-        problems.append(f"queue: Redis unreachable ({exc.__class__.__name__})")
+    except QUEUE_ERRORS as exc:
+        problems.append(f"queue: unreachable ({exc.__class__.__name__})")
         return QueueHealth(ok=False), WorkerHealth(ok=False)
     queue_ok = (backlog.oldest_age_seconds or 0) <= settings.EYE_HEALTH_MAX_BACKLOG_AGE
     if not queue_ok:

@@ -1,13 +1,14 @@
-"""Per-key request limits, counted in Redis so that every web process shares them."""
+"""Per-key request limits, counted in the shared cache (Redis in production) so that
+every web process counts against the same limit."""
 
 import logging
 import time
 
-from huey.contrib.djhuey import HUEY
-from redis import RedisError
+from django.core.cache import cache
 
 from api.errors import ApiError
 from events.keys import KeyPrincipal
+from tasks.queue import QUEUE_ERRORS
 
 logger = logging.getLogger("eye.api")
 
@@ -17,24 +18,22 @@ WINDOW_SECONDS = 60
 def rate_limit_check(principal: KeyPrincipal) -> None:
     """Count this request against the key's limit, if it has one; 429 past it.
 
-    A fixed one-minute window: one pipelined round trip, and the client is told exactly
-    when the window reopens. Keys without a limit cost nothing here.
+    A fixed one-minute window: cheap, and the client is told exactly when the window
+    reopens. Keys without a limit cost nothing here.
     """
     limit = principal.rate_limit_per_minute
     if not limit:
         return
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    counter = f"eye.ratelimit.{HUEY.name}.{principal.key_id}.{window}"
+    counter = f"ratelimit.{principal.key_id}.{window}"
     try:
-        pipe = HUEY.storage.conn.pipeline(transaction=False)
-        pipe.incr(counter)
-        pipe.expire(counter, WINDOW_SECONDS + 1)
-        count = pipe.execute()[0]
-    except RedisError:
+        cache.add(counter, 0, timeout=WINDOW_SECONDS + 1)
+        count = cache.incr(counter)
+    except QUEUE_ERRORS:
         # The limit protects the service; it must not become the reason for an outage.
         # If Redis is down, an ingest request fails at enqueue with 503 anyway.
-        logger.warning("rate limit not checked: Redis unavailable")
+        logger.warning("rate limit not checked: the cache is unavailable")
         return
     if count > limit:
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)

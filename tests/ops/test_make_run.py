@@ -1,0 +1,96 @@
+"""`make run` on a fresh machine: no EYE_DATABASE_URL, no EYE_REDIS_URL. It starts its own
+PostgreSQL and queue under a scratch data directory, accepts and returns events, and
+finds them again after a restart."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, SEED_EVENT, free_port, wait_for
+
+
+class EyeProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / "run.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"EYE_DATABASE_URL", "EYE_REDIS_URL", "EYE_QUEUE_NAME"}
+        }
+        env.update(EYE_DATA_DIR=str(self.data_dir), EYE_PORT=str(self.port), EYE_QUEUE_WORKERS="1")
+        self.output = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "eye.serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+        )
+        assert wait_for(self.healthy, timeout=90), self.log.read_text()
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self.output.close()
+        return code
+
+
+@pytest.fixture
+def eye(tmp_path):
+    process = EyeProcess(tmp_path / "var")
+    yield process
+    if process.process and process.process.poll() is None:
+        process.process.kill()
+        process.process.wait()
+        subprocess.run(["pkill", "-f", str(process.data_dir)], check=False)
+
+
+def test_it_runs_with_nothing_installed_and_keeps_data_across_restarts(eye):
+    eye.start()
+    first_output = eye.log.read_text()
+    key = re.search(r"read and write\): (eye_\S+)", first_output).group(1)
+    password = re.search(r"user: admin  password: (\S+)", first_output).group(1)
+    assert "EYE_REDIS_URL is unset" in first_output
+    assert (eye.data_dir / "postgres" / "PG_VERSION").exists()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    posted = httpx.post(f"{eye.url}/api/event/", json=SEED_EVENT, headers=headers)
+    assert posted.status_code == 202
+
+    def stored() -> bool:
+        return httpx.get(f"{eye.url}/api/event/", headers=headers).json()["count"] == 1
+
+    assert wait_for(stored, timeout=10), eye.log.read_text()
+    assert eye.stop() == 0
+    # Ctrl-C stopped the database too.
+    assert not (eye.data_dir / "postgres" / "postmaster.pid").exists()
+
+    eye.start()
+    body = httpx.get(f"{eye.url}/api/event/", headers=headers).json()
+    assert body["results"][0]["session_id"] == SEED_EVENT["session_id"]
+    assert body["results"][0]["timestamp"] == "2021-01-01T09:15:27.243860Z"
+    # The credentials were printed once, on the first run only.
+    assert "This is shown once" not in eye.log.read_text()
+    assert password
+    time.sleep(0.1)
+    assert eye.stop() == 0
