@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
+from eye.metrics import requests_rejected
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import record_refusal
 
@@ -15,11 +16,26 @@ logger = logging.getLogger("eye.api")
 # become a flood of log entries.
 RECORDED_STATUSES = {400, 401, 403, 413, 422}
 
+# Metric labels must stay few, so a refusal is labelled by the event field at fault, or
+# else by what went wrong; an unknown field a client made up is not a label.
+EVENT_FIELDS = {"session_id", "category", "name", "data", "timestamp", "event_id"}
+CAUSES = {400: "body", 401: "key", 403: "rights", 413: "size", 429: "rate_limit", 503: "queue"}
+
+
+def refusal_reason(status: int, errors: list[dict]) -> str:
+    if status == 422:
+        field = errors[0].get("field") if errors else None
+        return field if field in EVENT_FIELDS else "other"
+    return CAUSES.get(status, "other")
+
 
 def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
     """Queue a log entry for a refused POST. Best effort: the answer to the client does
     not wait on it or depend on it."""
-    if request.method != "POST" or status not in RECORDED_STATUSES:
+    if request.method != "POST":
+        return
+    requests_rejected.labels(str(status), refusal_reason(status, errors)).inc()
+    if status not in RECORDED_STATUSES:
         return
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -21,6 +21,7 @@ from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
 from events.models import Event
 from events.selectors import event_list
 from events.services import EventRow
+from eye.metrics import events_accepted
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import store_events
 
@@ -130,6 +131,7 @@ def event_create(request: HttpRequest) -> Status:
         raise api_error(
             503, "the queue cannot take events right now; nothing was accepted, retry later"
         ) from None
+    events_accepted.inc(len(rows))
     return Status(202, {"success": True, "accepted": len(rows), "event_ids": event_ids})
 
 

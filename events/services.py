@@ -93,9 +93,17 @@ def event_bulk_create(
         return cursor.fetchone()[0]
 
 
+class StoreOutcome(NamedTuple):
+    stored: int
+    dead_lettered: int
+
+    def __add__(self, other: "StoreOutcome") -> "StoreOutcome":  # type: ignore[override]
+        return StoreOutcome(self.stored + other.stored, self.dead_lettered + other.dead_lettered)
+
+
 def event_rows_store(
     *, rows: Sequence[EventRow], application_id: int, received_at: datetime, request_id: str
-) -> int:
+) -> StoreOutcome:
     """Store a batch, setting aside the rows the database refuses for good.
 
     Validation at the API catches what it can, but a row may still be refused (say, a
@@ -106,13 +114,14 @@ def event_rows_store(
     """
     try:
         with transaction.atomic():
-            return event_bulk_create(
+            stored = event_bulk_create(
                 rows=rows, application_id=application_id, received_at=received_at
             )
+            return StoreOutcome(stored, 0)
     except (DataError, IntegrityError) as exc:
         if len(rows) > 1:
             middle = len(rows) // 2
-            return sum(
+            halves = (
                 event_rows_store(
                     rows=part,
                     application_id=application_id,
@@ -121,6 +130,7 @@ def event_rows_store(
                 )
                 for part in (rows[:middle], rows[middle:])
             )
+            return sum(halves, StoreOutcome(0, 0))
         dead_letter_create(
             rows=rows,
             application_id=application_id,
@@ -128,7 +138,7 @@ def event_rows_store(
             request_id=request_id,
             reason=str(exc).strip(),
         )
-        return 0
+        return StoreOutcome(0, len(rows))
 
 
 def dead_letter_create(

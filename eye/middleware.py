@@ -1,8 +1,14 @@
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+from eye.metrics import request_seconds
+
+logger = logging.getLogger("eye.request")
 
 # A client's own request id is kept when it looks like one, so that its logs and ours
 # can be joined; anything else is replaced rather than echoed into our logs.
@@ -10,14 +16,34 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 class RequestIdMiddleware:
-    """Gives every request an id that follows its events into the worker's log."""
+    """Gives every request an id that follows its events into the worker's log, and
+    writes one log line and one latency observation per request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         request.request_id = given if CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        elapsed = time.perf_counter() - started
+        # The route pattern, not the path: one label per endpoint, however many sessions.
+        match = request.resolver_match
+        endpoint = f"/{match.route}" if match and match.route else "unmatched"
+        request_seconds.labels(request.method, endpoint, str(response.status_code)).observe(elapsed)
+        principal = getattr(request, "auth", None)
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": request.request_id,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "application_id": getattr(principal, "application_id", None),
+            },
+        )
         return response

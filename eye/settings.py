@@ -278,13 +278,33 @@ HUEY = {
 EYE_HEALTH_MAX_BACKLOG_AGE = env_int("EYE_HEALTH_MAX_BACKLOG_AGE", 300, minimum=1)
 EYE_HEALTH_WORKER_SILENCE = env_int("EYE_HEALTH_WORKER_SILENCE", 150, minimum=1)
 
-# --- Logging and errors -----------------------------------------------------------------
+# --- Logging, metrics and errors -------------------------------------------------------
+# Every process on this host writes its metrics here; /metrics sums them. `make run`
+# empties it at start; in compose the web and worker containers share it as a volume.
+EYE_METRICS_DIR = Path(env_str("EYE_METRICS_DIR", str(DATA_DIR / "metrics")))
+# prometheus-client reads its directory from the environment (tests point it elsewhere).
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(EYE_METRICS_DIR))
+Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+# Optional bearer token that /metrics requires; empty leaves it open (scrape it privately).
+EYE_METRICS_TOKEN = env_str("EYE_METRICS_TOKEN", "")
+
+EYE_LOG_FORMAT = env_choice("EYE_LOG_FORMAT", "text", {"text", "json"})
+EYE_LOG_LEVEL = env_str("EYE_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("EYE_LOG_LEVEL", "INFO").upper()},
+    "formatters": {
+        "text": {"()": "eye.logs.TextFormatter"},
+        "json": {"()": "eye.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": EYE_LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": EYE_LOG_LEVEL},
+    "loggers": {
+        # Configured here so that the consumer does not add a second handler of its own.
+        "huey": {"handlers": ["console"], "level": EYE_LOG_LEVEL, "propagate": False},
+        # Our own request line (eye.request) replaces Django's warnings for 4xx answers.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 SENTRY_DSN = env_str("SENTRY_DSN", "")

@@ -2,6 +2,7 @@
 must be defined here. They stay thin: unpack plain data, call a service."""
 
 import logging
+import time
 from datetime import datetime
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, periodic_task, 
 from huey.signals import SIGNAL_COMPLETE
 
 from events.services import EventRow, event_rows_store, refusal_create, refusals_prune
+from eye import metrics
 from tasks.queue import worker_heartbeat_record
 
 logger = logging.getLogger("eye.worker")
@@ -34,8 +36,9 @@ def store_events(
     attempt: int = 0,
 ) -> None:
     event_rows = [EventRow(*row) for row in rows]
+    started = time.perf_counter()
     try:
-        stored = event_rows_store(
+        outcome = event_rows_store(
             rows=event_rows,
             application_id=application_id,
             received_at=received_at,
@@ -47,23 +50,34 @@ def store_events(
         # absorbs any part of it that a lost commit acknowledgement already stored.
         delay = retry_delay(attempt)
         logger.warning(
-            "store_events request_id=%s events=%d attempt=%d failed (%s); retrying in %.1fs",
-            request_id,
-            len(rows),
-            attempt,
+            "store_events failed (%s); retrying in %.1f s",
             exc.__class__.__name__,
             delay,
+            extra={"request_id": request_id, "events": len(rows), "attempt": attempt},
         )
         store_events.schedule(
             args=(rows, application_id, received_at, request_id, attempt + 1), delay=delay
         )
         return
+    elapsed = time.perf_counter() - started
+    duplicates = len(rows) - outcome.stored - outcome.dead_lettered
+    metrics.insert_batch_size.observe(len(rows))
+    metrics.insert_seconds.observe(elapsed)
+    metrics.events_stored.inc(outcome.stored)
+    metrics.events_duplicate.inc(duplicates)
+    metrics.events_dead_lettered.inc(outcome.dead_lettered)
     logger.info(
-        "store_events request_id=%s events=%d stored=%d duplicates=%d",
-        request_id,
+        "store_events stored %d of %d events",
+        outcome.stored,
         len(rows),
-        stored,
-        len(rows) - stored,
+        extra={
+            "request_id": request_id,
+            "events": len(rows),
+            "stored": outcome.stored,
+            "duplicates": duplicates,
+            "dead_lettered": outcome.dead_lettered,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
     )
 
 
