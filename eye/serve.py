@@ -8,6 +8,7 @@ the tasks in hand, so nothing accepted is lost on the way down.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,8 +28,6 @@ def web_command(host: str, port: str, workers: str) -> list[str]:
         f"{host}:{port}",
         "--workers",
         workers,
-        "--access-logfile",
-        "-",
         "--graceful-timeout",
         "20",
     ]
@@ -113,6 +112,9 @@ def main() -> int:
             f"eye: EYE_REDIS_URL is unset; the queue is {settings.DATA_DIR / 'queue.db'}",
             file=sys.stderr,
         )
+    # Metrics files of processes from an earlier run would be summed with the new ones.
+    shutil.rmtree(settings.EYE_METRICS_DIR, ignore_errors=True)
+    settings.EYE_METRICS_DIR.mkdir(parents=True, exist_ok=True)
     manage("migrate", "--noinput")
     manage("first_run", f"--url=http://{host}:{port}")
     # Children start in their own process group so that a Ctrl-C in the terminal reaches
