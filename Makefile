@@ -6,10 +6,14 @@ BIN := $(VENV)/bin
 TSDB_URL ?= postgres://postgres@127.0.0.1:5433/eye
 PLAIN_URL ?= postgres://postgres@127.0.0.1:5432/eye
 
-.PHONY: run test test-timescaledb test-postgres lint format clean
+.PHONY: run demo test test-timescaledb test-postgres lint format clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m eye.serve
+
+# Loads a million realistic events into the running Eye (start it with `make run` first).
+demo: $(VENV)/.installed
+	$(BIN)/python manage.py load_demo_events $(DEMO_ARGS)
 
 test: $(VENV)/.installed-test lint
 	bash tests/services/local.sh

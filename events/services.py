@@ -1,7 +1,7 @@
 """Writes to the event store."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -33,15 +33,13 @@ class EventRow(NamedTuple):
 # The rollups are bumped in the same statement from the rows that were actually new, so
 # they can never drift from the raw table. Their rows are upserted in key order so that
 # two workers touching the same buckets lock them in the same order and do not deadlock.
-INSERT_EVENTS = """
+INSERT_EVENTS_FROM = """
 WITH new_events AS (
     INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
                         application_id, received_at)
     SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb,
            %(application_id)s, %(received_at)s
-    FROM unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], %(session_ids)s::uuid[],
-                %(categories)s::text[], %(names)s::text[], %(datas)s::text[])
-         AS e(event_id, ts, session_id, category, name, data)
+    FROM {source} AS e(event_id, ts, session_id, category, name, data)
     ON CONFLICT (event_id, "timestamp") DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id
 ),
@@ -68,6 +66,25 @@ session_hours AS (
 )
 SELECT count(*) FROM new_events
 """
+
+INSERT_EVENTS = INSERT_EVENTS_FROM.format(
+    source="unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], "
+    "%(session_ids)s::uuid[], %(categories)s::text[], %(names)s::text[], %(datas)s::text[])"
+)
+
+# The bulk path: rows COPYed into a temporary table first (COPY is the fastest way in),
+# then moved with the very statement above, so that duplicates and rollups are handled
+# the same way as on the ingest path.
+STAGING_TABLE = "eye_staged_events"
+CREATE_STAGING = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
+    event_id uuid, ts timestamptz, session_id uuid, category text, name text, data text
+) ON COMMIT DELETE ROWS
+"""
+COPY_STAGING = f"COPY {STAGING_TABLE} FROM STDIN"
+INSERT_STAGED = INSERT_EVENTS_FROM.format(
+    source=f"(SELECT event_id, ts, session_id, category, name, data FROM {STAGING_TABLE})"
+)
 
 
 def event_bulk_create(
@@ -99,6 +116,19 @@ class StoreOutcome(NamedTuple):
 
     def __add__(self, other: "StoreOutcome") -> "StoreOutcome":  # type: ignore[override]
         return StoreOutcome(self.stored + other.stored, self.dead_lettered + other.dead_lettered)
+
+
+def event_bulk_copy(*, rows: Iterable[EventRow], application_id: int, received_at: datetime) -> int:
+    """Store many rows through COPY, in one transaction; returns how many were new."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CREATE_STAGING)
+        with cursor.copy(COPY_STAGING) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            INSERT_STAGED, {"application_id": application_id, "received_at": received_at}
+        )
+        return cursor.fetchone()[0]
 
 
 def event_rows_store(

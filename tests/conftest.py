@@ -55,12 +55,15 @@ def _fresh_queue_and_caches(huey) -> Iterator[None]:
 @pytest.fixture
 def store(transactional_db) -> Iterator[None]:
     """A database committed to for real, as the worker's is. The events table is not
-    managed by Django, so the flush between transactional tests leaves it; empty it here."""
+    managed by Django, so the flush between transactional tests leaves it and its rollups;
+    empty them here."""
     from django.db import connection
 
     yield
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE events")
+        cursor.execute(
+            "TRUNCATE events, event_counts_minute, event_counts_hour, session_activity_hour"
+        )
 
 
 @pytest.fixture

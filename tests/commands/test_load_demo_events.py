@@ -1,0 +1,60 @@
+"""manage.py load_demo_events: realistic events through the COPY path, rollups in step."""
+
+from datetime import timedelta
+from io import StringIO
+
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from events.models import Application, Event
+
+
+def load(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("load_demo_events", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def scalar(sql: str):
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def test_it_loads_the_number_of_events_asked_for(store):
+    out, err = load("--events", "3000", "--days", "30", "--seed", "7")
+
+    assert Event.objects.count() == 3000
+    assert "Loaded 3,000 demo events" in out
+    assert "3,000/3,000 events" in err and "/s" in err and "left" in err
+    assert Event.objects.filter(application=Application.objects.get(name="demo")).count() == 3000
+
+
+def test_it_spreads_sessions_categories_and_days(store):
+    load("--events", "3000", "--days", "30", "--seed", "7")
+
+    now = timezone.now()
+    assert Event.objects.filter(timestamp__gt=now).count() == 0
+    assert Event.objects.filter(timestamp__lt=now - timedelta(days=31)).count() == 0
+    assert scalar("SELECT count(DISTINCT date_trunc('day', timestamp)) FROM events") >= 25
+    assert scalar("SELECT count(DISTINCT session_id) FROM events") > 100
+    assert scalar("SELECT count(DISTINCT category) FROM events") >= 4
+    assert scalar("SELECT count(DISTINCT (category, name)) FROM events") >= 8
+    assert scalar("SELECT count(*) FROM events WHERE data ? 'path'") > 1000
+
+
+def test_it_keeps_the_rollups_equal_to_the_raw_counts(store):
+    load("--events", "2000", "--seed", "3")
+
+    assert scalar("SELECT sum(events) FROM event_counts_hour") == 2000
+    assert scalar("SELECT sum(events) FROM event_counts_minute") == 2000
+    assert scalar("SELECT sum(events) FROM session_activity_hour") == 2000
+
+
+def test_it_makes_the_same_events_from_the_same_seed(store):
+    load("--events", "500", "--seed", "11")
+    load("--events", "500", "--seed", "11")
+
+    # The second load brought the same event ids, which the unique key ignores.
+    assert Event.objects.count() == 500
