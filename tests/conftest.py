@@ -5,7 +5,9 @@ touches the queue or the database of a running development instance; then Django
 up at once so that test modules can import models.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 
@@ -16,7 +18,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eye.settings")
 os.environ.setdefault("EYE_QUEUE_NAME", "eye-test")
 os.environ.setdefault("EYE_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Metrics of this run only, summed over this process and the consumers it starts.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="eye-test-metrics-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eye-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 os.environ.setdefault("EYE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eye")
 # Revocation must show at once in these tests; the cache has tests of its own.
 os.environ.setdefault("EYE_KEY_CACHE_SECONDS", "0")
