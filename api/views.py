@@ -20,10 +20,10 @@ from api.ratelimit import rate_limit_check
 from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
 from events.models import Event
 from events.selectors import event_list
-from events.services import EventRow
+from events.services import Delivery, EventRow
 from eye.metrics import events_accepted
 from tasks.queue import QUEUE_ERRORS
-from tasks.tasks import store_events
+from tasks.tasks import store_events_enqueue
 
 router = Router(tags=["events"], auth=ApiKeyAuth())
 
@@ -113,20 +113,20 @@ def event_create(request: HttpRequest) -> Status:
     events = validate_events(read_json_body(request), now=received_at)
     event_ids = [event.event_id or uuid.uuid4() for event in events]
     rows = [
-        tuple(
-            EventRow(
-                event_id=str(event_id),
-                timestamp=event.timestamp,
-                session_id=str(event.session_id),
-                category=event.category,
-                name=event.name,
-                data_json=orjson.dumps(event.data).decode(),
-            )
+        EventRow(
+            event_id=str(event_id),
+            timestamp=event.timestamp,
+            session_id=str(event.session_id),
+            category=event.category,
+            name=event.name,
+            data_json=orjson.dumps(event.data).decode(),
         )
         for event, event_id in zip(events, event_ids, strict=True)
     ]
     try:
-        store_events(rows, request.auth.application_id, received_at, request.request_id)
+        store_events_enqueue(
+            Delivery(rows, request.auth.application_id, received_at, request.request_id)
+        )
     except QUEUE_ERRORS:
         raise api_error(
             503, "the queue cannot take events right now; nothing was accepted, retry later"

@@ -38,8 +38,9 @@ WITH new_events AS (
     INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
                         application_id, received_at)
     SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb,
-           %(application_id)s, %(received_at)s
-    FROM {source} AS e(event_id, ts, session_id, category, name, data)
+           e.application_id, e.received_at
+    FROM {source}
+         AS e(event_id, ts, session_id, category, name, data, application_id, received_at)
     ON CONFLICT (event_id, "timestamp") DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id
 ),
@@ -69,7 +70,8 @@ SELECT count(*) FROM new_events
 
 INSERT_EVENTS = INSERT_EVENTS_FROM.format(
     source="unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], "
-    "%(session_ids)s::uuid[], %(categories)s::text[], %(names)s::text[], %(datas)s::text[])"
+    "%(session_ids)s::uuid[], %(categories)s::text[], %(names)s::text[], %(datas)s::text[], "
+    "%(application_ids)s::bigint[], %(received_ats)s::timestamptz[])"
 )
 
 # The bulk path: rows COPYed into a temporary table first (COPY is the fastest way in),
@@ -83,31 +85,48 @@ CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
 """
 COPY_STAGING = f"COPY {STAGING_TABLE} FROM STDIN"
 INSERT_STAGED = INSERT_EVENTS_FROM.format(
-    source=f"(SELECT event_id, ts, session_id, category, name, data FROM {STAGING_TABLE})"
+    source="(SELECT event_id, ts, session_id, category, name, data, "
+    f"%(application_id)s::bigint, %(received_at)s::timestamptz FROM {STAGING_TABLE})"
 )
 
 
-def event_bulk_create(
-    *, rows: Sequence[EventRow], application_id: int, received_at: datetime
-) -> int:
-    """Store the rows, skipping any already stored; returns how many were new."""
-    if not rows:
+class Delivery(NamedTuple):
+    """The events of one accepted request, as one queue task carries them."""
+
+    rows: Sequence[EventRow]
+    application_id: int
+    received_at: datetime
+    request_id: str = ""
+
+
+def event_deliveries_create(*, deliveries: Sequence[Delivery]) -> int:
+    """Store the events of many requests in one statement, skipping any already stored;
+    returns how many were new."""
+    pairs = [(row, delivery) for delivery in deliveries for row in delivery.rows]
+    if not pairs:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_EVENTS,
             {
-                "application_id": application_id,
-                "received_at": received_at,
-                "event_ids": [row.event_id for row in rows],
-                "timestamps": [row.timestamp for row in rows],
-                "session_ids": [row.session_id for row in rows],
-                "categories": [row.category for row in rows],
-                "names": [row.name for row in rows],
-                "datas": [row.data_json for row in rows],
+                "event_ids": [row.event_id for row, _ in pairs],
+                "timestamps": [row.timestamp for row, _ in pairs],
+                "session_ids": [row.session_id for row, _ in pairs],
+                "categories": [row.category for row, _ in pairs],
+                "names": [row.name for row, _ in pairs],
+                "datas": [row.data_json for row, _ in pairs],
+                "application_ids": [delivery.application_id for _, delivery in pairs],
+                "received_ats": [delivery.received_at for _, delivery in pairs],
             },
         )
         return cursor.fetchone()[0]
+
+
+def event_bulk_create(
+    *, rows: Sequence[EventRow], application_id: int, received_at: datetime
+) -> int:
+    """Store one application's rows, skipping any already stored; returns how many were new."""
+    return event_deliveries_create(deliveries=[Delivery(rows, application_id, received_at)])
 
 
 class StoreOutcome(NamedTuple):
@@ -131,9 +150,7 @@ def event_bulk_copy(*, rows: Iterable[EventRow], application_id: int, received_a
         return cursor.fetchone()[0]
 
 
-def event_rows_store(
-    *, rows: Sequence[EventRow], application_id: int, received_at: datetime, request_id: str
-) -> StoreOutcome:
+def event_deliveries_store(*, deliveries: Sequence[Delivery]) -> StoreOutcome:
     """Store a batch, setting aside the rows the database refuses for good.
 
     Validation at the API catches what it can, but a row may still be refused (say, a
@@ -144,31 +161,29 @@ def event_rows_store(
     """
     try:
         with transaction.atomic():
-            stored = event_bulk_create(
-                rows=rows, application_id=application_id, received_at=received_at
-            )
-            return StoreOutcome(stored, 0)
+            return StoreOutcome(event_deliveries_create(deliveries=deliveries), 0)
     except (DataError, IntegrityError) as exc:
-        if len(rows) > 1:
-            middle = len(rows) // 2
+        singles = [
+            Delivery([row], d.application_id, d.received_at, d.request_id)
+            for d in deliveries
+            for row in d.rows
+        ]
+        if len(singles) > 1:
+            middle = len(singles) // 2
             halves = (
-                event_rows_store(
-                    rows=part,
-                    application_id=application_id,
-                    received_at=received_at,
-                    request_id=request_id,
-                )
-                for part in (rows[:middle], rows[middle:])
+                event_deliveries_store(deliveries=part)
+                for part in (singles[:middle], singles[middle:])
             )
             return sum(halves, StoreOutcome(0, 0))
+        [single] = singles
         dead_letter_create(
-            rows=rows,
-            application_id=application_id,
-            received_at=received_at,
-            request_id=request_id,
+            rows=single.rows,
+            application_id=single.application_id,
+            received_at=single.received_at,
+            request_id=single.request_id,
             reason=str(exc).strip(),
         )
-        return StoreOutcome(0, len(rows))
+        return StoreOutcome(0, 1)
 
 
 def dead_letter_create(

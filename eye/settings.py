@@ -222,6 +222,11 @@ EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
 # Huey, without a Redis to install. Production sets EYE_REDIS_URL.
 EYE_REDIS_URL = env_str("EYE_REDIS_URL", "")
 EYE_QUEUE_NAME = env_str("EYE_QUEUE_NAME", "eye")
+# Past this many waiting tasks the API answers 503 rather than let the queue (and Redis's
+# memory) grow without end while the database cannot keep up.
+EYE_QUEUE_MAX_PENDING = env_int("EYE_QUEUE_MAX_PENDING", 50_000)
+# Most events one worker writes in one statement, its own task's and those it claims.
+EYE_WORKER_MAX_BATCH = env_int("EYE_WORKER_MAX_BATCH", 5_000, minimum=1)
 
 if EYE_REDIS_URL:
     # Short timeouts so that a POST answers 503 quickly when Redis is gone instead of
@@ -232,10 +237,14 @@ if EYE_REDIS_URL:
         "socket_timeout": env_float("EYE_REDIS_TIMEOUT", 5.0),
     }
     _queue_storage = {
-        "huey_class": "huey.RedisHuey",
+        # Huey's Redis queue, made to survive a killed worker and to bound its length
+        # (tasks/reliable.py says how).
+        "huey_class": "tasks.reliable.ReliableRedisHuey",
         "connection_pool": ConnectionPool.from_url(
             EYE_REDIS_URL, health_check_interval=30, **_redis_timeouts
         ),
+        "lease_seconds": env_float("EYE_QUEUE_LEASE_SECONDS", 30.0),
+        "max_pending": EYE_QUEUE_MAX_PENDING,
     }
     # Rate-limit counters and the worker heartbeat are shared by every process.
     CACHES = {

@@ -2,15 +2,18 @@
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from huey.contrib.djhuey import HUEY
 from redis import RedisError
 
-# What the queue's storage raises when it cannot be reached: Redis in production, the
-# SQLite file of the embedded setup, or the file system under either.
-QUEUE_ERRORS = (RedisError, sqlite3.Error, OSError)
+from events.services import Delivery, EventRow
+from tasks.reliable import QueueFull, ReliableRedisStorage
+
+# What the queue raises when it cannot take or give tasks: Redis in production, the
+# SQLite file of the embedded setup, the file system under either, or the queue's bound.
+QUEUE_ERRORS = (RedisError, sqlite3.Error, OSError, QueueFull)
 
 HEARTBEAT_KEY = "worker-heartbeat"
 
@@ -46,3 +49,52 @@ def queue_backlog() -> Backlog:
             if len(task.args) > 2 and hasattr(task.args[2], "timestamp"):
                 oldest_age = max(0.0, time.time() - task.args[2].timestamp())
     return Backlog(pending=pending, oldest_age_seconds=oldest_age)
+
+
+@dataclass
+class StoreTaskClaim:
+    """Store tasks a worker took from the queue to write along with its own."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+
+    def ack(self) -> None:
+        if self.raw:
+            HUEY.storage.ack_many(self.raw)
+
+
+CLAIM_CHUNK = 20
+
+
+def store_tasks_claim(*, task_class: type, max_events: int) -> StoreTaskClaim:
+    """Take waiting store tasks, fresh and due ones only, until about `max_events` events.
+    Anything else claimed on the way goes straight back to the head of the queue."""
+    claim = StoreTaskClaim()
+    storage = HUEY.storage
+    if max_events <= 0 or not isinstance(storage, ReliableRedisStorage):
+        return claim
+    events = 0
+    while events < max_events:
+        taken = storage.claim(CLAIM_CHUNK)
+        others = []
+        for raw in taken:
+            task = HUEY.deserialize_task(raw)
+            fresh = isinstance(task, task_class) and task.eta is None and len(task.args) == 4
+            if fresh:
+                rows, application_id, received_at, request_id = task.args
+                claim.deliveries.append(
+                    Delivery(
+                        [EventRow(*row) for row in rows], application_id, received_at, request_id
+                    )
+                )
+                claim.raw.append(raw)
+                events += len(rows)
+            else:
+                others.append(raw)
+        if others:
+            # Something else waits next in line; leave it, and what follows, in order.
+            storage.give_back(others)
+            break
+        if len(taken) < CLAIM_CHUNK:
+            break
+    return claim

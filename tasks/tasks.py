@@ -11,9 +11,16 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, periodic_task, signal
 from huey.signals import SIGNAL_COMPLETE
 
-from events.services import EventRow, event_rows_store, refusal_create, refusals_prune
+from events.services import (
+    Delivery,
+    EventRow,
+    event_deliveries_store,
+    refusal_create,
+    refusals_prune,
+)
 from eye import metrics
-from tasks.queue import worker_heartbeat_record
+from tasks.queue import store_tasks_claim, worker_heartbeat_record
+from tasks.reliable import QueueFull, ReliableRedisStorage
 
 logger = logging.getLogger("eye.worker")
 
@@ -35,19 +42,27 @@ def store_events(
     request_id: str = "",
     attempt: int = 0,
 ) -> None:
-    event_rows = [EventRow(*row) for row in rows]
+    """Store the events of one accepted request, and of the requests queued behind it.
+
+    Under load many small tasks wait in the queue; writing them one statement each would
+    cost a database round trip per request. So a fresh task claims more waiting store
+    tasks (up to EYE_WORKER_MAX_BATCH events) and writes them all at once. A retry does
+    not claim: it waits for the database alone.
+    """
+    own = Delivery([EventRow(*row) for row in rows], application_id, received_at, request_id)
+    claim = store_tasks_claim(
+        task_class=store_events.task_class,
+        max_events=settings.EYE_WORKER_MAX_BATCH - len(rows) if attempt == 0 else 0,
+    )
+    deliveries = [own, *claim.deliveries]
+    attempts = [attempt] + [0] * len(claim.deliveries)
     started = time.perf_counter()
     try:
-        outcome = event_rows_store(
-            rows=event_rows,
-            application_id=application_id,
-            received_at=received_at,
-            request_id=request_id,
-        )
+        outcome = event_deliveries_store(deliveries=deliveries)
     except (OperationalError, InterfaceError, DatabaseError) as exc:
         # The database is down, restarting or overloaded. Whatever was in flight was
-        # rolled back, so the whole batch goes back on the schedule; the unique key
-        # absorbs any part of it that a lost commit acknowledgement already stored.
+        # rolled back, so every batch goes back on the schedule; the unique key absorbs
+        # any part that a lost commit acknowledgement had in fact stored.
         delay = retry_delay(attempt)
         logger.warning(
             "store_events failed (%s); retrying in %.1f s",
@@ -55,30 +70,52 @@ def store_events(
             delay,
             extra={"request_id": request_id, "events": len(rows), "attempt": attempt},
         )
-        store_events.schedule(
-            args=(rows, application_id, received_at, request_id, attempt + 1), delay=delay
-        )
+        for delivery, tried in zip(deliveries, attempts, strict=True):
+            store_events.schedule(args=(*delivery_args(delivery), tried + 1), delay=delay)
+        claim.ack()
         return
+    claim.ack()
     elapsed = time.perf_counter() - started
-    duplicates = len(rows) - outcome.stored - outcome.dead_lettered
-    metrics.insert_batch_size.observe(len(rows))
+    events = sum(len(delivery.rows) for delivery in deliveries)
+    duplicates = events - outcome.stored - outcome.dead_lettered
+    metrics.insert_batch_size.observe(events)
     metrics.insert_seconds.observe(elapsed)
     metrics.events_stored.inc(outcome.stored)
     metrics.events_duplicate.inc(duplicates)
     metrics.events_dead_lettered.inc(outcome.dead_lettered)
     logger.info(
-        "store_events stored %d of %d events",
+        "store_events stored %d of %d events from %d requests",
         outcome.stored,
-        len(rows),
+        events,
+        len(deliveries),
         extra={
-            "request_id": request_id,
-            "events": len(rows),
+            "request_id": ",".join(d.request_id for d in deliveries),
+            "events": events,
             "stored": outcome.stored,
             "duplicates": duplicates,
             "dead_lettered": outcome.dead_lettered,
             "duration_ms": round(elapsed * 1000, 2),
         },
     )
+
+
+def delivery_args(delivery: Delivery) -> tuple:
+    """A delivery as store_events' first four arguments: plain values only."""
+    rows = [tuple(row) for row in delivery.rows]
+    return rows, delivery.application_id, delivery.received_at, delivery.request_id
+
+
+def store_events_enqueue(delivery: Delivery) -> None:
+    """Queue an accepted request's events; raises one of QUEUE_ERRORS when the queue cannot
+    take them (unreachable, or full), in which case nothing was queued."""
+    task = store_events.s(*delivery_args(delivery))
+    storage = HUEY.storage
+    if isinstance(storage, ReliableRedisStorage):
+        storage.enqueue_bounded(HUEY.serialize_task(task))
+        return
+    if settings.EYE_QUEUE_MAX_PENDING and HUEY.pending_count() >= settings.EYE_QUEUE_MAX_PENDING:
+        raise QueueFull(f"the queue already holds {settings.EYE_QUEUE_MAX_PENDING} tasks")
+    HUEY.enqueue(task)
 
 
 @db_task()
@@ -116,9 +153,16 @@ def worker_heartbeat() -> None:
     worker_heartbeat_record()
 
 
+_last_heartbeat = 0.0
+
+
 @signal(SIGNAL_COMPLETE)
 def heartbeat_on_task_complete(signal_name: str, task: object) -> None:
-    worker_heartbeat_record()
+    # At most every few seconds: a heartbeat per task would cost a round trip per task.
+    global _last_heartbeat
+    if time.monotonic() - _last_heartbeat > 5:
+        _last_heartbeat = time.monotonic()
+        worker_heartbeat_record()
 
 
 @HUEY.on_startup()

@@ -137,16 +137,10 @@ def plain_table(db) -> None:
 @pytest.fixture
 def private_redis(huey):
     """The queue moved onto a Redis of the test's own, which the test may stop and start."""
-    from redis import ConnectionPool, Redis
-
-    from tests.support import PrivateRedis
+    from tests.support import PrivateRedis, queue_moved_to
 
     server = PrivateRedis()
     server.start()
-    storage = huey.storage
-    original = storage.pool, storage.conn
-    storage.pool = ConnectionPool.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=2)
-    storage.conn = Redis(connection_pool=storage.pool)
-    yield server
-    storage.pool, storage.conn = original
+    with queue_moved_to(huey, server.url):
+        yield server
     server.stop()

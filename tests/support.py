@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -70,9 +71,14 @@ def run_queued_tasks(huey) -> int:
     """Run every task waiting in the real Redis queue, in this process, as a consumer
     would; returns how many ran. Needs a transactional database, as a consumer has."""
     ran = 0
-    while (task := huey.dequeue()) is not None:
-        huey.execute(task)
-        ran += 1
+    # Without blocking, an empty queue answers at once instead of after Huey's 1 s wait.
+    huey.storage.blocking = False
+    try:
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+            ran += 1
+    finally:
+        huey.storage.blocking = True
     return ran
 
 
@@ -188,3 +194,22 @@ def _pings(client) -> bool:
         return client.ping()
     except redis.RedisError:
         return False
+
+
+@contextmanager
+def queue_moved_to(huey, url: str) -> Iterator[None]:
+    """Point this process's queue at another Redis for the duration."""
+    from redis import ConnectionPool
+
+    original = huey.storage
+    pool = ConnectionPool.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+    huey.storage = type(original)(
+        name=original.name,
+        connection_pool=pool,
+        lease_seconds=original.lease_seconds,
+        max_pending=original.max_pending,
+    )
+    try:
+        yield
+    finally:
+        huey.storage = original

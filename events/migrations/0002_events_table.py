@@ -42,18 +42,16 @@ DROP_EVENTS = "DROP TABLE IF EXISTS events;"
 
 
 def timescaledb_available(cursor: CursorWrapper) -> bool:
-    """Try to load the extension; a server without it (or without it preloaded) says no."""
+    """Whether this server can run TimescaleDB: installed, and preloaded. A server that has
+    the files but not the preload must not even try: loading it then ends the connection."""
     cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
     if cursor.fetchone() is None:
         return False
-    cursor.execute("SAVEPOINT eye_timescaledb")
-    try:
-        cursor.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except Exception:
-        # Installed but not in shared_preload_libraries: behave as plain PostgreSQL.
-        cursor.execute("ROLLBACK TO SAVEPOINT eye_timescaledb")
+    cursor.execute("SELECT current_setting('shared_preload_libraries')")
+    preloaded = [name.strip() for name in cursor.fetchone()[0].split(",")]
+    if "timescaledb" not in preloaded:
         return False
-    cursor.execute("RELEASE SAVEPOINT eye_timescaledb")
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     return True
 
 

@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from redis import ConnectionPool, Redis
 
-from tests.support import SEED_EVENT, stored_events
+from tests.support import SEED_EVENT, queue_moved_to, stored_events
 
 
 def event(**overrides) -> dict:
@@ -366,12 +365,8 @@ def test_it_limits_the_rate_of_a_key(api, web_app, huey):
 @pytest.fixture
 def queue_unreachable(huey):
     """Point the queue at a port where no Redis listens: a real refused connection."""
-    storage = huey.storage
-    original_pool, original_conn = storage.pool, storage.conn
-    storage.pool = ConnectionPool.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    storage.conn = Redis(connection_pool=storage.pool)
-    yield
-    storage.pool, storage.conn = original_pool, original_conn
+    with queue_moved_to(huey, "redis://127.0.0.1:1/0"):
+        yield
 
 
 def test_it_answers_503_when_the_queue_cannot_take_events(api, web_app, huey, queue_unreachable):

@@ -36,8 +36,9 @@ def test_it_stores_a_task_run_twice_only_once(web_app, huey, drain):
     # The same message delivered twice, as at-least-once delivery may do.
     huey.storage.enqueue(raw)
 
-    assert drain() == 2
+    drain()
     assert len(stored_events()) == 5
+    assert huey.pending_count() == 0
 
 
 def test_it_stores_the_same_event_id_posted_twice_once(api, web_app, drain):

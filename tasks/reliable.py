@@ -1,0 +1,189 @@
+"""A Redis queue for Huey that loses nothing when a worker dies, and takes work in batches.
+
+Huey's own Redis storage pops a task with BRPOP: from then on the task lives only in the
+worker's memory, and a worker killed mid-task loses it (and with it events the API
+already answered 202 for). Here a worker *moves* the task into a processing list of its
+own (BLMOVE) and removes it only after the task ran (the ack). Each worker keeps a lease
+key alive while it works; when a lease expires (the worker was killed or its host died),
+any live worker moves that worker's unfinished tasks back to the queue. A task may then
+run twice, which the store's unique key makes harmless: delivery is at least once,
+storage exactly once.
+
+The same list operations let a store task claim more waiting store tasks and write them
+all in one statement, which is what keeps single-event ingest fast.
+
+The API pushes with a bound: past `max_pending` waiting tasks it is refused, so the
+API answers 503 instead of letting the queue grow without end.
+"""
+
+import os
+import time
+import uuid
+
+from huey import RedisHuey
+from huey.storage import RedisStorage
+
+# Push unless the queue already holds ARGV[2] tasks; returns the new length or -1.
+BOUNDED_PUSH = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+return redis.call('LPUSH', KEYS[1], ARGV[1])
+"""
+
+# Move up to ARGV[1] tasks from the queue into a processing list, oldest first.
+CLAIM = """
+local claimed = {}
+for i = 1, tonumber(ARGV[1]) do
+    local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+    if not item then break end
+    claimed[i] = item
+end
+return claimed
+"""
+
+# Put every task of a dead worker's processing list back at the head of the queue (the
+# end that is read next) and forget the list.
+RECOVER = """
+local moved = 0
+while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do moved = moved + 1 end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], KEYS[2])
+return moved
+"""
+
+
+class QueueFull(Exception):
+    """The queue holds as many tasks as it may; nothing was added."""
+
+
+class ReliableRedisStorage(RedisStorage):
+    def __init__(self, *args, lease_seconds: float = 30.0, max_pending: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease_seconds = lease_seconds
+        self.max_pending = max_pending
+        self.workers_key = f"huey.workers.{self.name}"
+        self._bounded_push = self.conn.register_script(BOUNDED_PUSH)
+        self._claim = self.conn.register_script(CLAIM)
+        self._recover = self.conn.register_script(RECOVER)
+        self._owner_pid: int | None = None
+        self._token = ""
+        self._in_flight: bytes | None = None
+        self._next_recovery = 0.0
+
+    # --- this worker's identity ----------------------------------------------------
+
+    @property
+    def processing_key(self) -> str:
+        # Worker processes are forked from the consumer, so the identity is made lazily,
+        # in the process that uses it.
+        if self._owner_pid != os.getpid():
+            self._owner_pid = os.getpid()
+            self._token = uuid.uuid4().hex
+            self._in_flight = None
+        return f"huey.processing.{self.name}.{self._token}"
+
+    def _lease_key(self, processing_key: str) -> str:
+        return f"{processing_key}.lease"
+
+    def renew_lease(self) -> None:
+        processing = self.processing_key
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.sadd(self.workers_key, processing)
+        pipe.set(self._lease_key(processing), b"1", px=int(self.lease_seconds * 1000))
+        pipe.execute()
+
+    # --- the consumer's side -------------------------------------------------------
+
+    def dequeue(self) -> bytes | None:
+        if time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + min(5.0, self.lease_seconds / 2)
+            self.recover_abandoned()
+        self.renew_lease()
+        if self.blocking:
+            item = self.conn.blmove(
+                self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT"
+            )
+        else:
+            item = self.conn.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
+        self._in_flight = item
+        return item
+
+    def ack(self) -> None:
+        """The task this worker took last has run (or been rescheduled): forget it."""
+        if self._in_flight is not None:
+            self.conn.lrem(self.processing_key, 1, self._in_flight)
+            self._in_flight = None
+
+    def claim(self, limit: int) -> list[bytes]:
+        """Take up to `limit` more waiting tasks into this worker's hands."""
+        self.renew_lease()
+        return self._claim(keys=[self.queue_key, self.processing_key], args=[limit])
+
+    def ack_many(self, items: list[bytes]) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        for item in items:
+            pipe.lrem(self.processing_key, 1, item)
+        pipe.execute()
+
+    def give_back(self, items: list[bytes]) -> None:
+        """Return claimed tasks to the head of the queue, untouched."""
+        pipe = self.conn.pipeline(transaction=True)
+        for item in reversed(items):
+            pipe.rpush(self.queue_key, item)
+            pipe.lrem(self.processing_key, 1, item)
+        pipe.execute()
+
+    def recover_abandoned(self) -> int:
+        """Requeue the tasks of workers whose lease ran out; returns how many."""
+        moved = 0
+        for processing in self.conn.smembers(self.workers_key):
+            processing = processing.decode()
+            if not self.conn.exists(self._lease_key(processing)):
+                moved += self._recover(keys=[self.queue_key, processing, self.workers_key])
+        return moved
+
+    # --- the API's side -------------------------------------------------------------
+
+    def enqueue_bounded(self, data: bytes) -> None:
+        if not self.max_pending:
+            self.enqueue(data)
+            return
+        if self._bounded_push(keys=[self.queue_key], args=[data, self.max_pending]) == -1:
+            raise QueueFull(f"the queue already holds {self.max_pending} tasks")
+
+    # --- housekeeping ----------------------------------------------------------------
+
+    def in_processing(self) -> int:
+        """Tasks taken by workers and not yet finished."""
+        keys = [key.decode() for key in self.conn.smembers(self.workers_key)]
+        pipe = self.conn.pipeline(transaction=False)
+        for key in keys:
+            pipe.llen(key)
+        return sum(pipe.execute()) if keys else 0
+
+    def flush_queue(self) -> None:
+        super().flush_queue()
+        for processing in self.conn.smembers(self.workers_key):
+            self.conn.delete(processing, self._lease_key(processing.decode()))
+        self.conn.delete(self.workers_key)
+        self._in_flight = None
+
+
+class ReliableRedisHuey(RedisHuey):
+    storage_class = ReliableRedisStorage
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._interrupted = False
+        self.signal("interrupted")(self._on_interrupted)
+
+    def _on_interrupted(self, signal: str, task: object, *args: object) -> None:
+        self._interrupted = True
+
+    def execute(self, task, timestamp=None):  # noqa: ANN001, ANN201 (Huey's signature)
+        self._interrupted = False
+        try:
+            return super().execute(task, timestamp)
+        finally:
+            # A task cut short by shutdown stays in the processing list, to be run again.
+            if not self._interrupted:
+                self.storage.ack()
