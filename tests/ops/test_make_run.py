@@ -28,7 +28,9 @@ class EyeProcess:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in {"EYE_DATABASE_URL", "EYE_REDIS_URL", "EYE_QUEUE_NAME"}
+            # The newcomer's machine: nothing configured (and no TimescaleDB in the
+            # embedded server).
+            if k not in {"EYE_DATABASE_URL", "EYE_REDIS_URL", "EYE_QUEUE_NAME", "EYE_TIMESCALEDB"}
         }
         env.update(EYE_DATA_DIR=str(self.data_dir), EYE_PORT=str(self.port), EYE_QUEUE_WORKERS="1")
         self.output = self.log.open("w")
@@ -39,7 +41,8 @@ class EyeProcess:
             stdout=self.output,
             stderr=subprocess.STDOUT,
         )
-        assert wait_for(self.healthy, timeout=90), self.log.read_text()
+        assert wait_for(lambda: self.healthy() or self.process.poll() is not None, timeout=90)
+        assert self.healthy(), self.log.read_text()
 
     def healthy(self) -> bool:
         try:
