@@ -52,22 +52,24 @@ def _request_body_schema() -> dict:
 def read_json_body(request: HttpRequest) -> Any:
     """The parsed body; the size is checked before anything is read or parsed."""
     limit = settings.EYE_MAX_BODY_BYTES
-    too_large = api_error(413, f"body is larger than the limit of {limit} bytes")
+    too_large = api_error(413, f"body is larger than the limit of {limit} bytes", field="body")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise api_error(400, "Content-Length is not a number") from None
+        raise api_error(400, "Content-Length is not a number", field="body") from None
     if declared > limit:
         raise too_large
     body = request.body
     if len(body) > limit:
         raise too_large
     if not body.strip():
-        raise api_error(400, "body is empty; send one event object or an array of them")
+        raise api_error(
+            400, "body is empty; send one event object or an array of them", field="body"
+        )
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise api_error(400, f"body is not valid JSON: {exc}") from None
+        raise api_error(400, f"body is not valid JSON: {exc}", field="body") from None
 
 
 def validate_events(payload: Any, *, now: Any) -> list[EventIn]:
@@ -81,18 +83,21 @@ def validate_events(payload: Any, *, now: Any) -> list[EventIn]:
     if isinstance(payload, list):
         if not payload:
             raise api_error(
-                422, f"batch is empty; send 1 to {settings.EYE_MAX_BATCH_EVENTS} events"
+                422,
+                f"batch is empty; send 1 to {settings.EYE_MAX_BATCH_EVENTS} events",
+                field="body",
             )
         if len(payload) > settings.EYE_MAX_BATCH_EVENTS:
             raise api_error(
                 413,
                 f"batch has {len(payload)} events; the limit is {settings.EYE_MAX_BATCH_EVENTS}",
+                field="body",
             )
         try:
             return _many_events.validate_python(payload, context=context)
         except pydantic.ValidationError as exc:
             raise ApiError(422, pydantic_errors(exc, batch=True)) from None
-    raise api_error(400, "body must be one event object or an array of event objects")
+    raise api_error(400, "body must be one event object or an array of event objects", field="body")
 
 
 @router.post(
