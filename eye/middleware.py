@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from eye.metrics import request_seconds
@@ -46,4 +47,16 @@ class RequestIdMiddleware:
                 "application_id": getattr(principal, "application_id", None),
             },
         )
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Django 5.2 has no CSP of its own; every answer gets the policy from settings."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", settings.EYE_CONTENT_SECURITY_POLICY)
         return response

@@ -287,6 +287,33 @@ HUEY = {
 EYE_HEALTH_MAX_BACKLOG_AGE = env_int("EYE_HEALTH_MAX_BACKLOG_AGE", 300, minimum=1)
 EYE_HEALTH_WORKER_SILENCE = env_int("EYE_HEALTH_WORKER_SILENCE", 150, minimum=1)
 
+# --- Security ---------------------------------------------------------------------------
+# Behind HTTPS (a proxy that sets X-Forwarded-Proto), EYE_HTTPS=true turns on redirects,
+# HSTS and secure cookies; `manage.py check --deploy` is then clean.
+EYE_HTTPS = env_bool("EYE_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if EYE_HTTPS else None
+SECURE_SSL_REDIRECT = EYE_HTTPS
+# The health check and metrics are asked over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^metrics$"]
+SECURE_HSTS_SECONDS = 31_536_000 if EYE_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = EYE_HTTPS
+SECURE_HSTS_PRELOAD = EYE_HTTPS
+SESSION_COOKIE_SECURE = EYE_HTTPS
+CSRF_COOKIE_SECURE = EYE_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Every script and stylesheet is served by The Eye itself; Plotly sets inline styles on the
+# elements it draws, hence 'unsafe-inline' for styles only.
+EYE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+
 # --- Logging, metrics and errors -------------------------------------------------------
 # Every process on this host writes its metrics here; /metrics sums them. `make run`
 # empties it at start; in compose the web and worker containers share it as a volume.
