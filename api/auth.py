@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from api.errors import api_error
-from events.keys import KeyPrincipal, key_principal_get
+from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
 
 
 class ApiKeyAuth(HttpBearer):
@@ -14,7 +14,14 @@ class ApiKeyAuth(HttpBearer):
         token = token.strip()
         if not token:
             return None
-        return key_principal_get(raw_key=token)
+        try:
+            return key_principal_get(raw_key=token)
+        except KeyCheckUnavailable:
+            raise api_error(
+                503,
+                "the key cannot be checked right now; nothing was accepted, retry later",
+                field="Authorization",
+            ) from None
 
 
 def require_write(principal: KeyPrincipal) -> None:

@@ -7,11 +7,16 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from events.models import ApiKey, Application
 
 KEY_PREFIX = "eye_"
+
+
+class KeyCheckUnavailable(Exception):
+    """The key could not be checked: the database is unreachable and the key not cached."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +74,9 @@ class _KeyCache:
         self._entries: dict[str, tuple[float, KeyPrincipal | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, digest: str) -> tuple[bool, KeyPrincipal | None]:
+    def get(self, digest: str, *, stale_ok: bool = False) -> tuple[bool, KeyPrincipal | None]:
         entry = self._entries.get(digest)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or (entry[0] < time.monotonic() and not stale_ok):
             return False, None
         return True, entry[1]
 
@@ -104,11 +109,20 @@ def key_principal_get(*, raw_key: str) -> KeyPrincipal | None:
     found, principal = _cache.get(digest)
     if found:
         return principal
-    api_key = (
-        ApiKey.objects.select_related("application")
-        .filter(key_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
+    try:
+        api_key = (
+            ApiKey.objects.select_related("application")
+            .filter(key_hash=digest, revoked_at__isnull=True)
+            .first()
+        )
+    except DatabaseError:
+        # The database is down or restarting. Ingest must go on (the queue holds the
+        # events until it is back), so a key this process knew stays good meanwhile; one
+        # it never saw cannot be checked, and the caller answers 503.
+        found, principal = _cache.get(digest, stale_ok=True)
+        if found:
+            return principal
+        raise KeyCheckUnavailable from None
     principal = None
     if api_key is not None:
         principal = KeyPrincipal(
