@@ -167,6 +167,15 @@ class EventQuery(Schema):
     )
     timestamp_before: str | None = Field(None, description="Alias of timestamp_end.")
 
+    @field_validator("category", "name")
+    @classmethod
+    def storable_text(cls, value: str | None) -> str | None:
+        # No stored value holds NUL (the API refuses it), and PostgreSQL cannot even
+        # compare with one: say so rather than fail.
+        if value is not None and "\x00" in value:
+            raise PydanticCustomError("string_nul", "must not contain NUL characters")
+        return value
+
     @field_validator("session_id")
     @classmethod
     def session_id_is_uuid(cls, value: str | None) -> str | None:

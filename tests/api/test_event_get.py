@@ -233,6 +233,7 @@ def test_it_allows_pages_of_1000(api, web_app):
         ({"limit": "ten"}, "limit"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"categroy": "page interaction"}, "categroy"),
+        ({"category": "a\x00b"}, "category"),
     ],
 )
 def test_it_names_a_bad_parameter(api, web_app, params, field):
