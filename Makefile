@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TSDB_URL ?= postgres://postgres@127.0.0.1:5433/eye
 PLAIN_URL ?= postgres://postgres@127.0.0.1:5432/eye
 
-.PHONY: run demo test test-timescaledb test-postgres lint format clean
+.PHONY: run demo test test-timescaledb test-postgres lint format clean bench
 
 run: $(VENV)/.installed
 	$(BIN)/python -m eye.serve
@@ -15,9 +15,15 @@ run: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py load_demo_events $(DEMO_ARGS)
 
+# The benchmark suite of issue 6: starts its own services, prints a report and writes
+# bench/results/<time>.json. BENCH_ARGS=--quick for a short try (see python -m bench.run -h).
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 test: $(VENV)/.installed-test lint
 	bash tests/services/local.sh
 	bash tests/services/timescaledb.sh start
+	bash tests/services/chromium.sh
 	$(MAKE) --no-print-directory test-timescaledb test-postgres
 
 # The whole suite on TimescaleDB (hypertable tests must run here) ...
@@ -49,6 +55,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet ".[test]"
+	$(BIN)/pip install --quiet -e client
 	@touch $@ $(VENV)/.installed
 
 clean:

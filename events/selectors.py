@@ -1,10 +1,12 @@
 """Reads of the event store. One selector serves the API, the dashboard and exports, so
 a filter means the same thing everywhere."""
 
+import json
+import math
 import uuid
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from events.models import Event
 
@@ -23,7 +25,16 @@ def event_list(
     start: datetime | None = None,
     end_inclusive: datetime | None = None,
     end_exclusive: datetime | None = None,
+    data_key: str | None = None,
+    data_value: str | None = None,
+    newer_than: tuple[datetime, uuid.UUID] | None = None,
 ) -> QuerySet[Event]:
+    """Events matching every filter given, newest first.
+
+    `data_key` alone keeps events whose data has that key; with `data_value` it keeps those
+    where the key holds that value (`data @> {key: value}`, which a GIN index on data can
+    serve). `newer_than` keeps events after a (timestamp, event_id) position, for a live tail.
+    """
     events = Event.objects.all()
     if application_id is not None:
         events = events.filter(application_id=application_id)
@@ -39,4 +50,30 @@ def event_list(
         events = events.filter(timestamp__lte=end_inclusive)
     if end_exclusive is not None:
         events = events.filter(timestamp__lt=end_exclusive)
+    if data_key is not None and data_value is None:
+        events = events.filter(data__has_key=data_key)
+    if data_key is not None and data_value is not None:
+        events = events.filter(_data_holds(data_key, data_value))
+    if newer_than is not None:
+        timestamp, event_id = newer_than
+        events = events.filter(
+            Q(timestamp__gt=timestamp) | Q(timestamp=timestamp, event_id__gt=event_id)
+        )
     return events.order_by(*EVENT_ORDERING)
+
+
+def _data_holds(key: str, value: str) -> Q:
+    """Containment of {key: value}. A value typed into a filter is text, while an event may
+    hold it as a JSON number, boolean or null (`depth=50`, `paid=true`), so when the text
+    reads as such a scalar, either spelling matches."""
+    holds = Q(data__contains={key: value})
+    try:
+        scalar = json.loads(value)
+    except ValueError:
+        return holds
+    # NaN and Infinity parse in Python but have no jsonb spelling.
+    if isinstance(scalar, float) and not math.isfinite(scalar):
+        return holds
+    if scalar is None or isinstance(scalar, bool | int | float):
+        holds |= Q(data__contains={key: scalar})
+    return holds

@@ -139,7 +139,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "eye.middleware.RequestIdMiddleware",
+    "eye.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the dashboard's CSS and JS, and plotly.js) served by The Eye itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -200,6 +203,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
+# plotly.js is served from the copy inside the installed `plotly` package (no CDN: dashboards
+# run on closed networks); dashboard.staticfiles.PlotlyFinder exposes that one file.
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboard.staticfiles.PlotlyFinder",
+]
 
 # --- Ingest limits (CONTRACT.md) -------------------------------------------------------
 EYE_MAX_BODY_BYTES = env_int("EYE_MAX_BODY_BYTES", 1024 * 1024, minimum=1)

@@ -1,4 +1,5 @@
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 from api.metrics import metrics_view
 from eye.api import api
@@ -6,4 +7,8 @@ from eye.api import api
 urlpatterns = [
     path("api/", api.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Logout is a POST (with its CSRF token) so that a link or an image cannot sign anyone out.
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("dashboard.urls")),
 ]

@@ -1,0 +1,231 @@
+"""Plotly figures, built in Python and handed to the page as JSON (templates/includes/
+chart.html), so that a chart is tested like any other output of a view.
+
+One look for every chart: the page's typeface, thin grid lines, thousands separators,
+UTC times, and a colour per category (or name) that stays the same on every chart.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+import plotly.graph_objects as go
+
+from events.stats import Granularity, Series
+
+# Calm next to each other, and without red: red and green mark worse and better in the
+# change badges, so a category drawn in red would read as an alarm.
+PALETTE = [
+    "#3b6fb6",  # blue
+    "#e0892b",  # orange
+    "#3f9a6b",  # green
+    "#7c62b4",  # purple
+    "#2a9fb3",  # cyan
+    "#c2609a",  # magenta
+    "#8b6b43",  # brown
+    "#b3962a",  # ochre
+    "#5b7d99",  # slate
+]
+OTHER_COLOUR = "#b4b9c0"
+# In parentheses, so that it cannot be mistaken for a category or name called "other".
+OTHER = "(others)"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+TEXT = "#1f2328"
+MUTED = "#59636e"
+GRID = "#e6e8eb"
+PREVIOUS = "#3d444d"
+
+
+def _slot(key: str) -> int:
+    # md5 rather than hash(): the same in every process and every release.
+    return int(hashlib.md5(key.encode()).hexdigest()[:8], 16) % len(PALETTE)
+
+
+def colour_of(key: str, colours: dict[str, str] | None = None) -> str:
+    """A key's colour in `colours`, else its own hashed slot (what a chart would give it)."""
+    if colours and key in colours:
+        return colours[key]
+    return PALETTE[_slot(key)] if key and key != OTHER else OTHER_COLOUR
+
+
+def colour_map(keys: Iterable[str]) -> dict[str, str]:
+    """A colour for each key: its hashed slot in the palette, or the next free one when an
+    earlier key (in sorted order) took it. Given the same set of keys (all categories ever
+    seen, say) every chart and table agrees; a new key never moves an older one unless
+    they collide."""
+    colours: dict[str, str] = {}
+    taken: set[int] = set()
+    for key in sorted(set(keys)):
+        if key == OTHER:
+            continue
+        slot = _slot(key)
+        if len(taken) < len(PALETTE):
+            while slot in taken:
+                slot = (slot + 1) % len(PALETTE)
+        taken.add(slot)
+        colours[key] = PALETTE[slot]
+    colours[OTHER] = OTHER_COLOUR
+    return colours
+
+
+def axis_time(moment: datetime) -> str:
+    """Plotly would shift an ISO time with an offset into the browser's zone; a naive UTC
+    string stays UTC, as every time on the page is."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+HOVER_TIME = {
+    Granularity.MINUTE: "%Y-%m-%d %H:%M",
+    Granularity.HOUR: "%Y-%m-%d %H:00",
+    Granularity.DAY: "%a %Y-%m-%d",
+    Granularity.WEEK: "week of %Y-%m-%d",
+}
+
+
+def _layout(*, height: int, granularity: Granularity, y_title: str) -> dict:
+    return {
+        "height": height,
+        "margin": {"l": 56, "r": 16, "t": 8, "b": 40},
+        "font": {"family": FONT, "size": 13, "color": TEXT},
+        "separators": ".,",
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "hovermode": "x unified",
+        "hoverlabel": {"font": {"family": FONT, "size": 13}},
+        "showlegend": True,
+        "legend": {
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.02,
+            "x": 0,
+            "font": {"size": 12, "color": MUTED},
+            # Largest first, as in the tables beside the chart.
+            "traceorder": "normal",
+        },
+        "xaxis": {
+            "type": "date",
+            "showgrid": False,
+            "linecolor": GRID,
+            "tickfont": {"color": MUTED},
+            "hoverformat": HOVER_TIME[granularity],
+            "fixedrange": True,
+        },
+        "yaxis": {
+            "title": {"text": y_title, "font": {"size": 12, "color": MUTED}},
+            "gridcolor": GRID,
+            "zeroline": False,
+            "tickformat": ",d",
+            "automargin": True,
+            "tickfont": {"color": MUTED},
+            "rangemode": "tozero",
+            "fixedrange": True,
+        },
+        "bargap": 0.15,
+    }
+
+
+def volume_figure(
+    *,
+    series: Series,
+    granularity: Granularity,
+    colours: dict[str, str],
+    incomplete: datetime | None,
+    previous: list[int] | None = None,
+) -> dict:
+    """Bars stacked by key, one per bucket; the bucket still filling hatched and lighter;
+    the previous period's totals as a dotted line over the same buckets."""
+    x = [axis_time(bucket) for bucket in series.buckets]
+    partial = [bucket == incomplete for bucket in series.buckets]
+    figure = go.Figure()
+    for key, values in series.values.items():
+        figure.add_trace(
+            go.Bar(
+                x=x,
+                y=values,
+                name=key,
+                marker={
+                    "color": colour_of(key, colours),
+                    "line": {"width": 0},
+                    "opacity": [0.45 if p else 1 for p in partial],
+                    "pattern": {
+                        "shape": ["/" if p else "" for p in partial],
+                        "fgcolor": "#ffffff",
+                        "size": 6,
+                        "solidity": 0.35,
+                    },
+                },
+                hovertemplate="%{y:,d}",
+            )
+        )
+    if previous is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=previous,
+                name="Previous period",
+                mode="lines",
+                line={"color": PREVIOUS, "dash": "dot", "width": 2, "shape": "hvh"},
+                hovertemplate="%{y:,d}",
+            )
+        )
+    figure.update_layout(
+        barmode="stack", **_layout(height=320, granularity=granularity, y_title="events")
+    )
+    return figure.to_plotly_json()
+
+
+def area_figure(*, series: Series, granularity: Granularity, colours: dict[str, str]) -> dict:
+    """Stacked areas, one per key: how a category's names share its volume over time."""
+    x = [axis_time(bucket) for bucket in series.buckets]
+    figure = go.Figure()
+    for key, values in series.values.items():
+        colour = colour_of(key, colours)
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=values,
+                name=key,
+                mode="lines",
+                stackgroup="names",
+                line={"color": colour, "width": 1, "shape": "hv"},
+                fillcolor=colour,
+                hovertemplate="%{y:,d}",
+            )
+        )
+    figure.update_layout(**_layout(height=300, granularity=granularity, y_title="events"))
+    return figure.to_plotly_json()
+
+
+def bar_figure(*, labels: list[str], values: list[int], colour: str) -> dict:
+    """Horizontal bars, largest on top: the top values of a data key."""
+    figure = go.Figure(
+        go.Bar(
+            x=values[::-1],
+            y=labels[::-1],
+            orientation="h",
+            marker={"color": colour, "line": {"width": 0}},
+            hovertemplate="%{y}: %{x:,d}<extra></extra>",
+        )
+    )
+    height = max(160, 28 * len(labels) + 48)
+    layout = _layout(height=height, granularity=Granularity.DAY, y_title="")
+    layout.update(
+        showlegend=False,
+        hovermode="closest",
+        xaxis={
+            "gridcolor": GRID,
+            "tickformat": ",d",
+            "tickfont": {"color": MUTED},
+            "fixedrange": True,
+            "rangemode": "tozero",
+        },
+        yaxis={
+            "automargin": True,
+            "tickfont": {"color": TEXT},
+            "ticklabelstandoff": 6,
+            "fixedrange": True,
+        },
+        margin={"l": 8, "r": 16, "t": 8, "b": 32},
+    )
+    figure.update_layout(**layout)
+    return figure.to_plotly_json()

@@ -1,0 +1,209 @@
+"""GET filter forms. Their state lives in the URL (so a view is shared by copying it), and
+their cleaned data feeds the same selectors the API uses, so a filter means the same
+thing on every page and in every export."""
+
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from dashboard.ranges import ALL_TIME, MAX_SPAN, PRESET_CHOICES, TimeRange, time_range_resolve
+from events.models import Application
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    """A datetime-local input read as UTC: the whole dashboard speaks UTC and says so."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    input_formats = DATETIME_FORMATS
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class ApplicationField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Application) -> str:
+        return obj.name
+
+
+class RangeForm(forms.Form):
+    """A time range and an application: every page filters by these."""
+
+    range = forms.ChoiceField(choices=PRESET_CHOICES, required=False, label="Range")
+    start = UtcDateTimeField(required=False, label="From (UTC)")
+    end = UtcDateTimeField(required=False, label="To (UTC)")
+    # Applications are named in the URL (`app=web`), which reads better in a shared link.
+    app = ApplicationField(
+        queryset=Application.objects.all(),
+        to_field_name="name",
+        required=False,
+        empty_label="All apps",
+        label="App",
+    )
+
+    default_range = "24h"
+    allow_all_time = False
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # The form is always bound, so that a bare URL shows the defaults in its widgets
+        # and gets the same validation as a submitted one.
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        if not data.get("range"):
+            data["range"] = "custom" if data.get("start") or data.get("end") else self.default_range
+        self.set_defaults(data)
+        super().__init__(data, **kwargs)
+        choices = list(PRESET_CHOICES)
+        if self.allow_all_time:
+            choices.insert(-1, ALL_TIME)
+        self.fields["range"].choices = choices
+        self.fields["range"].initial = self.default_range
+        self.fields["start"].widget.attrs["data-custom-range"] = ""
+        self.fields["end"].widget.attrs["data-custom-range"] = ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        preset = cleaned.get("range") or self.default_range
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if preset == "custom":
+            if start is None or end is None:
+                raise ValidationError("A custom range needs both From and To.")
+            if end <= start:
+                raise ValidationError("The range must end after it starts.")
+            if end - start > MAX_SPAN:
+                raise ValidationError(f"A custom range can cover at most {MAX_SPAN.days} days.")
+        cleaned["range"] = preset
+        return cleaned
+
+    def set_defaults(self, data: QueryDict) -> None:
+        """Fill in what a bare URL leaves out (subclasses add theirs)."""
+
+    @cached_property
+    def time_range(self) -> TimeRange:
+        """The range asked for; the default one when the form is invalid, so that a page
+        can still draw its frame around the errors. Resolved once per request, so that
+        every number on a page covers the same instants."""
+        cleaned = self.cleaned_data if self.is_valid() else {}
+        return time_range_resolve(
+            preset=cleaned.get("range", self.default_range),
+            start=cleaned.get("start"),
+            end=cleaned.get("end"),
+        )
+
+    @property
+    def application(self) -> Application | None:
+        return self.cleaned_data.get("app") if self.is_valid() else None
+
+    @property
+    def application_id(self) -> int | None:
+        application = self.application
+        return application.pk if application else None
+
+
+class OverviewForm(RangeForm):
+    compare = forms.BooleanField(required=False, label="Compare with previous period")
+
+    def set_defaults(self, data: QueryDict) -> None:
+        # The filter bar sends compare=false for an unticked box (templates/includes/
+        # filter_bar.html), so a URL without it, shared or typed, compares.
+        if "compare" not in data:
+            data["compare"] = "on"
+
+
+class EventFilterForm(forms.Form):
+    """What Explore, Live and exports filter events by, besides time and app."""
+
+    session = forms.UUIDField(required=False, label="Session id")
+    category = forms.CharField(required=False, max_length=255, label="Category")
+    name = forms.CharField(required=False, max_length=255, label="Name")
+    key = forms.CharField(required=False, max_length=255, label="Data key")
+    value = forms.CharField(required=False, max_length=1000, label="Value", strip=False)
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["session"].widget.attrs.update(
+            placeholder="any", spellcheck="false", autocomplete="off", size=14
+        )
+        for field, suggestions in (("category", "category-list"), ("name", "name-list")):
+            self.fields[field].widget.attrs.update(
+                list=suggestions, placeholder="any", autocomplete="off"
+            )
+        self.fields["key"].widget.attrs.update(placeholder="e.g. path", size=10)
+        self.fields["value"].widget.attrs.update(placeholder="any", size=10)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("value") and not cleaned.get("key"):
+            self.add_error("key", "Name the data key that should hold this value.")
+        return cleaned
+
+    def event_filters(self) -> dict[str, Any]:
+        """Keyword arguments for events.selectors.event_list (and events.stats.event_count)."""
+        cleaned = self.cleaned_data
+        return {
+            "session_id": cleaned.get("session"),
+            "category": cleaned.get("category") or None,
+            "name": cleaned.get("name") or None,
+            "data_key": cleaned.get("key") or None,
+            # An empty value means "has the key"; a value must be typed to match one.
+            "data_value": cleaned.get("value") or None,
+        }
+
+
+class ExploreForm(EventFilterForm, RangeForm):
+    default_range = "7d"
+    allow_all_time = True
+
+    field_order = ["range", "start", "end", "session", "category", "name", "app", "key", "value"]
+
+
+class LiveForm(EventFilterForm):
+    app = RangeForm.base_fields["app"]
+
+    field_order = ["session", "category", "name", "app", "key", "value"]
+
+
+class CategoryForm(RangeForm):
+    category = forms.CharField(max_length=255, label="Category")
+
+    field_order = ["category", "range", "start", "end", "app"]
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["category"].widget.attrs.update(list="category-list", autocomplete="off")
+
+
+class NameForm(RangeForm):
+    category = forms.CharField(required=False, max_length=255, label="Category")
+    name = forms.CharField(max_length=255, label="Name")
+    # Picked beside the values chart, from the keys the events carry; kept in the URL.
+    key = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+
+    field_order = ["category", "name", "range", "start", "end", "app"]
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.fields["category"].widget.attrs.update(
+            list="category-list", autocomplete="off", placeholder="any"
+        )
+        self.fields["name"].widget.attrs.update(list="name-list", autocomplete="off")
+
+
+class SessionsForm(RangeForm):
+    order = forms.ChoiceField(
+        choices=[("recent", "Most recent"), ("events", "Most events")],
+        required=False,
+        label="Order",
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=1000, widget=forms.HiddenInput)
+
+
+class ErrorsForm(RangeForm):
+    page = forms.IntegerField(required=False, min_value=1, max_value=1000, widget=forms.HiddenInput)

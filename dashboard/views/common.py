@@ -1,0 +1,71 @@
+"""What every dashboard page shares: login, GET only, and the context of the frame."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from dashboard import ranges
+from dashboard.charts import colour_map
+from events.models import Application
+from events.stats import category_name_list
+
+View = Callable[..., HttpResponse]
+
+# Suggestions and colours change only when a new category or name first appears; a
+# minute's staleness costs nothing and spares every page a scan of the hour rollup.
+SUGGESTIONS_CACHE_SECONDS = 60
+SUGGESTIONS_CACHE_KEY = "dashboard:category-names"
+# Long enough to cover every range a person usually looks at; the read stays a scan of a
+# bounded slice of the hour rollup however long the history kept.
+SUGGESTIONS_DAYS = 400
+
+
+def dashboard_view(view: View) -> View:
+    """Every page needs a login and only reads: GET and HEAD, nothing else."""
+    return login_required(require_safe(view))
+
+
+def category_names() -> list[tuple[str, str]]:
+    """The (category, name) pairs of the last SUGGESTIONS_DAYS days."""
+    pairs = cache.get(SUGGESTIONS_CACHE_KEY)
+    if pairs is None:
+        pairs = category_name_list(since=ranges.utc_now() - timedelta(days=SUGGESTIONS_DAYS))
+        cache.set(SUGGESTIONS_CACHE_KEY, pairs, SUGGESTIONS_CACHE_SECONDS)
+    return pairs
+
+
+def category_colours() -> dict[str, str]:
+    """One colour per category, from the set of all categories, so that the overview's
+    bars, its tables and every list of events agree."""
+    return colour_map(category for category, _ in category_names())
+
+
+def application_names() -> dict[int, str]:
+    return dict(Application.objects.values_list("pk", "name"))
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    nav: str,
+    status: int | None = None,
+) -> HttpResponse:
+    pairs = category_names()
+    frame = {
+        "nav": nav,
+        "category_suggestions": sorted({category for category, _ in pairs}),
+        "name_suggestions": sorted({name for _, name in pairs}),
+        "colours": category_colours(),
+    }
+    form = context.get("form")
+    if status is None:
+        status = 400 if form is not None and form.errors else 200
+    return render(request, template, {**frame, **context}, status=status)

@@ -1,0 +1,167 @@
+"""Explore: every stored event behind a filter, newest first, a page at a time; and the
+same filter exported whole, as CSV or NDJSON."""
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.text import slugify
+
+from dashboard.forms import ExploreForm
+from dashboard.ranges import utc_now
+from dashboard.views.common import application_names, dashboard_view, render_page
+from events.paging import InvalidCursor, keyset_page
+from events.selectors import event_list
+from events.stats import event_count
+
+PAGE_SIZE = 50
+# Past this many matches, a count the rollups cannot give reads "10,000+".
+COUNT_CAP = 10_000
+# Rows fetched per round trip of the export's server-side cursor: big enough to amortise
+# the round trip, small enough that memory stays flat however long the export.
+EXPORT_CHUNK = 2_000
+CSV_COLUMNS = [
+    "timestamp",
+    "event_id",
+    "session_id",
+    "application",
+    "category",
+    "name",
+    "data",
+    "received_at",
+]
+
+
+def explore_filters(form: ExploreForm) -> dict[str, Any]:
+    """The form as keyword arguments of events.selectors.event_list."""
+    time_range = form.time_range
+    return {
+        **form.event_filters(),
+        "application_id": form.application_id,
+        "start": time_range.start,
+        "end_exclusive": time_range.end,
+    }
+
+
+@dashboard_view
+def explore(request: HttpRequest) -> HttpResponse:
+    form = ExploreForm(request.GET)
+    context: dict[str, Any] = {"form": form, "time_range": form.time_range}
+    if not form.is_valid():
+        return render_page(request, "dashboard/explore.html", context, nav="explore")
+    filters = explore_filters(form)
+    try:
+        page = keyset_page(
+            event_list(**filters), cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE
+        )
+    except InvalidCursor:
+        context["cursor_error"] = "This page link is broken; showing the newest events."
+        page = keyset_page(event_list(**filters), cursor=None, limit=PAGE_SIZE)
+    context.update(
+        page=page,
+        count=event_count(cap=COUNT_CAP, **filters),
+        applications=application_names(),
+        filtered_by=form.event_filters(),
+        query=request.GET.urlencode(),
+    )
+    return render_page(request, "dashboard/explore.html", context, nav="explore")
+
+
+class Echo:
+    """A file that hands back what is written to it, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _rows(form: ExploreForm) -> Iterator[tuple]:
+    # .iterator() reads through a server-side cursor in chunks: a million rows never sit
+    # in memory, here or in the database driver.
+    return (
+        event_list(**explore_filters(form))
+        .values_list(
+            "timestamp",
+            "event_id",
+            "session_id",
+            "application_id",
+            "category",
+            "name",
+            "data",
+            "received_at",
+        )
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+
+
+def _csv_lines(rows: Iterable[tuple], applications: dict[int, str]) -> Iterator[str]:
+    writer = csv.writer(Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for timestamp, event_id, session_id, app_id, category, name, data, received_at in rows:
+        yield writer.writerow(
+            [
+                timestamp.isoformat(),
+                event_id,
+                session_id,
+                applications.get(app_id, app_id),
+                category,
+                name,
+                orjson.dumps(data).decode(),
+                received_at.isoformat(),
+            ]
+        )
+
+
+def _ndjson_lines(rows: Iterable[tuple], applications: dict[int, str]) -> Iterator[bytes]:
+    for timestamp, event_id, session_id, app_id, category, name, data, received_at in rows:
+        yield (
+            orjson.dumps(
+                {
+                    "timestamp": timestamp,
+                    "event_id": event_id,
+                    "session_id": session_id,
+                    "application": applications.get(app_id, app_id),
+                    "category": category,
+                    "name": name,
+                    "data": data,
+                    "received_at": received_at,
+                },
+                option=orjson.OPT_UTC_Z,
+            )
+            + b"\n"
+        )
+
+
+def _filename(form: ExploreForm, extension: str, now: datetime) -> str:
+    parts = ["eye-events", form.time_range.preset]
+    filters = form.event_filters()
+    parts += [str(filters[k]) for k in ("category", "name") if filters[k]]
+    if filters["session_id"]:
+        parts.append(str(filters["session_id"])[:8])
+    return f"{slugify('-'.join(parts))}-{now:%Y%m%d-%H%M%S}.{extension}"
+
+
+@dashboard_view
+def export(request: HttpRequest, fmt: str) -> HttpResponse:
+    form = ExploreForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+        return HttpResponse(
+            f"The filter is not valid: {problems}\n", status=400, content_type="text/plain"
+        )
+    applications = application_names()
+    if fmt == "csv":
+        body: Iterator[Any] = _csv_lines(_rows(form), applications)
+        content_type = "text/csv; charset=utf-8"
+    else:
+        body = _ndjson_lines(_rows(form), applications)
+        content_type = "application/x-ndjson"
+    response = StreamingHttpResponse(body, content_type=content_type)
+    filename = _filename(form, fmt, utc_now())
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Proxies must pass the stream on as it comes instead of gathering it.
+    response["X-Accel-Buffering"] = "no"
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,140 @@
+"""`eye query`: filters as flags; table, JSON or NDJSON on stdout."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.client.support import SESSION, process_env, put_events, run_eye
+
+START = datetime(2021, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def five(web_app, store) -> None:
+    put_events(
+        web_app,
+        [
+            {
+                "name": f"event {i}",
+                "timestamp": START + timedelta(minutes=i),
+                "category": "odd" if i % 2 else "even",
+                "data": {"i": i},
+            }
+            for i in range(5)
+        ],
+    )
+
+
+def test_it_prints_json(cli_env, five):
+    finished = run_eye("query", "--format", "json", env=cli_env)
+
+    assert finished.returncode == 0, finished.stderr
+    events = json.loads(finished.stdout)
+    assert [e["name"] for e in events] == ["event 4", "event 3", "event 2", "event 1", "event 0"]
+    assert events[0] == {
+        "session_id": SESSION,
+        "timestamp": "2021-01-01T09:04:00.000000Z",
+        "category": "even",
+        "name": "event 4",
+        "data": {"i": 4},
+    }
+
+
+def test_it_prints_a_table_and_says_how_many_are_left(cli_env, five):
+    finished = run_eye("query", "--limit", "3", env=cli_env)
+
+    assert finished.returncode == 0, finished.stderr
+    header, *rows = finished.stdout.splitlines()
+    assert header.split() == ["TIMESTAMP", "SESSION_ID", "CATEGORY", "NAME", "DATA"]
+    assert len(rows) == 3
+    assert rows[0].split() == [
+        "2021-01-01T09:04:00.000000Z",
+        SESSION,
+        "even",
+        "event",
+        "4",
+        '{"i":4}',
+    ]
+    # The columns line up under the header.
+    assert rows[0].index("even") == header.index("CATEGORY")
+    assert "3 of 5 events" in finished.stderr
+
+
+def test_it_prints_ndjson_of_the_filtered_events(cli_env, five):
+    finished = run_eye(
+        "query",
+        "--category",
+        "odd",
+        "--start",
+        "2021-01-01T09:02:00Z",
+        "--end",
+        "2021-01-01",
+        "--format",
+        "ndjson",
+        env=cli_env,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    events = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert [e["name"] for e in events] == ["event 3"]
+
+
+def test_it_reads_every_page_with_all(cli_env, web_app):
+    put_events(
+        web_app, [{"name": f"e{i}", "timestamp": START + timedelta(seconds=i)} for i in range(1500)]
+    )
+
+    finished = run_eye("query", "--all", "--format", "ndjson", env=cli_env)
+
+    assert finished.returncode == 0, finished.stderr
+    assert len(finished.stdout.splitlines()) == 1500
+
+
+def test_it_says_so_when_nothing_matches(cli_env, five):
+    finished = run_eye("query", "--name", "nothing like it", env=cli_env)
+
+    assert finished.returncode == 0
+    assert finished.stdout == ""
+    assert "no events match" in finished.stderr
+
+
+def test_it_names_the_bad_filter(cli_env):
+    finished = run_eye("query", "--session-id", "not-a-session", env=cli_env)
+
+    assert finished.returncode == 1
+    assert "session_id: is not a valid UUID" in finished.stderr
+
+
+def test_it_exits_3_for_a_key_without_read_rights(eye_url, web_app):
+    env = process_env(EYE_URL=eye_url, EYE_KEY=web_app.writer)
+
+    finished = run_eye("query", env=env)
+
+    assert finished.returncode == 3
+    assert "needs read rights" in finished.stderr
+
+
+def test_it_stops_quietly_when_the_reader_goes_away(cli_env, web_app):
+    import subprocess
+    import sys
+
+    from tests.client.support import CLIENT_DIR
+
+    put_events(
+        web_app, [{"name": f"e{i}", "timestamp": START + timedelta(seconds=i)} for i in range(3000)]
+    )
+    # `eye query --all | head -1`: the pipe closes long before the output ends.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eye_client", "query", "--all", "--format", "ndjson"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+        cwd=CLIENT_DIR,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["name"] == "e2999"
+    process.stdout.close()
+
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""

@@ -1,0 +1,115 @@
+"""Export of the current Explore filter, streamed as CSV or NDJSON."""
+
+import csv
+import io
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from events.services import EventRow
+from tests.dashboard.support import NOW, SESSION_A, SESSION_B, raw
+
+CSV_URL = reverse("dashboard:export_csv")
+NDJSON_URL = reverse("dashboard:export_ndjson")
+
+
+def body(response) -> str:
+    assert response.streaming, "exports must stream, not build the file in memory"
+    return b"".join(response.streaming_content).decode()
+
+
+@pytest.fixture
+def stored(put, web_app, mobile_app):
+    put(web_app, NOW - timedelta(hours=3), data={"path": "/", "note": 'a "quoted", text'})
+    put(web_app, NOW - timedelta(hours=2), name="cta click", data={"element": "chat bubble"})
+    put(mobile_app, NOW - timedelta(hours=1), session=SESSION_B, category="form interaction")
+    put(web_app, NOW - timedelta(days=40), data={"path": "/old"})
+
+
+def test_it_exports_the_filter_as_csv_newest_first(as_alice, stored):
+    response = as_alice.get(CSV_URL, {"range": "7d", "session": str(SESSION_A)})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="eye-events-7d-e2085be5'
+    )
+    rows = list(csv.DictReader(io.StringIO(body(response))))
+    expected = raw(
+        "SELECT event_id, timestamp, name, data FROM events WHERE session_id = %s "
+        "AND timestamp >= %s ORDER BY timestamp DESC, event_id DESC",
+        [SESSION_A, NOW - timedelta(days=8)],
+    )
+    assert [r["event_id"] for r in rows] == [str(e[0]) for e in expected]
+    assert [r["timestamp"] for r in rows] == [e[1].isoformat() for e in expected]
+    assert [json.loads(r["data"]) for r in rows] == [json.loads(e[3]) for e in expected]
+    assert rows[0]["application"] == "web"
+    assert rows[0]["session_id"] == str(SESSION_A)
+    assert list(rows[0]) == [
+        "timestamp",
+        "event_id",
+        "session_id",
+        "application",
+        "category",
+        "name",
+        "data",
+        "received_at",
+    ]
+
+
+def test_it_exports_the_filter_as_ndjson(as_alice, stored):
+    response = as_alice.get(NDJSON_URL, {"range": "all", "category": "form interaction"})
+
+    assert response["Content-Type"] == "application/x-ndjson"
+    lines = body(response).splitlines()
+    [event] = [json.loads(line) for line in lines]
+    assert event["application"] == "mobile"
+    assert event["session_id"] == str(SESSION_B)
+    assert event["category"] == "form interaction"
+    assert event["timestamp"].endswith("Z")
+
+
+def test_it_exports_every_matching_event_across_many_chunks(as_alice, put, web_app):
+    rows = [
+        EventRow(
+            str(uuid.uuid4()),
+            NOW - timedelta(seconds=i),
+            str(SESSION_A),
+            "page interaction",
+            "pageview",
+            json.dumps({"i": i}),
+        )
+        for i in range(4_500)
+    ]
+    put.many(web_app, rows)
+
+    lines = body(as_alice.get(NDJSON_URL, {"range": "24h"})).splitlines()
+
+    assert len(lines) == 4_500
+    assert [json.loads(line)["data"]["i"] for line in lines] == list(range(4_500))
+
+
+def test_it_exports_nothing_but_the_header_for_an_empty_filter(as_alice, stored):
+    text = body(as_alice.get(CSV_URL, {"name": "no such name"}))
+
+    assert text.splitlines() == [
+        "timestamp,event_id,session_id,application,category,name,data,received_at"
+    ]
+
+
+def test_it_refuses_an_invalid_filter(as_alice, db):
+    response = as_alice.get(CSV_URL, {"session": "nope"})
+
+    assert response.status_code == 400
+    assert b"session: Enter a valid UUID." in response.content
+
+
+def test_it_links_the_exports_from_explore_with_the_same_filter(as_alice, stored):
+    page = as_alice.get(reverse("dashboard:explore"), {"range": "30d", "name": "pageview"})
+
+    html = page.content.decode()
+    assert f'href="{CSV_URL}?range=30d&amp;name=pageview" download' in html
+    assert f'href="{NDJSON_URL}?range=30d&amp;name=pageview" download' in html
