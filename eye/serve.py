@@ -116,6 +116,8 @@ def main() -> int:
     shutil.rmtree(settings.EYE_METRICS_DIR, ignore_errors=True)
     settings.EYE_METRICS_DIR.mkdir(parents=True, exist_ok=True)
     manage("migrate", "--noinput")
+    # With DEBUG off, WhiteNoise serves only what collectstatic gathered.
+    manage("collectstatic", "--noinput", "-v0")
     manage("first_run", f"--url=http://{host}:{port}")
     # Children start in their own process group so that a Ctrl-C in the terminal reaches
     # only this supervisor, which then stops them in the right way.
