@@ -130,6 +130,7 @@ def wrk_run(
 def empty_view_measure(
     *, stack: Stack, duration: float, connections: int, log_dir: Path, sampler: Sampler
 ) -> dict:
+    started = time.monotonic()
     result = wrk_run(
         stack.base_url + EMPTY_PATH,
         batch=0,
@@ -140,6 +141,7 @@ def empty_view_measure(
         sampler=sampler,
     )
     result["what"] = f"GET {EMPTY_PATH} (no route: Django's 404 through all middleware)"
+    result["under_load"] = sampler.window(started, time.monotonic())
     return result
 
 

@@ -50,7 +50,7 @@ def profile_start(*, pid: int, name: str, seconds: float, out_dir: Path) -> subp
         "--subprocesses",
         "--nonblocking",
         "--rate",
-        "200",
+        "100",
         "--duration",
         str(int(seconds)),
         "--format",

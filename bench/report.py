@@ -223,6 +223,10 @@ def report_text(result: Result) -> str:
             f"   empty view: {n(empty['requests_per_second'])} req/s ({empty['what']}; "
             f"p50 {empty['latency_ms']['p50']:.1f} ms, p99 {empty['latency_ms']['p99']:.1f} ms)"
         )
+        cpu = _get(empty, "under_load", "cpu_percent_of_machine") or {}
+        if cpu:
+            shares = ", ".join(f"{role} {share:.0f}%" for role, share in cpu.items())
+            out(f"      CPU under load (% of all cores): {shares}")
         single = _get(result, "ingest", "single")
         if single:
             share = single["requests_per_second"] / empty["requests_per_second"]
@@ -260,7 +264,7 @@ def report_text(result: Result) -> str:
         out("")
         out("4. Queries (one client, one request at a time; p50 / p95 ms)")
         sizes = sorted(queries, key=int)
-        out(f"   {'':34}" + "".join(f"{int(s):>22,}" for s in sizes))
+        out(f"   {'':34}" + "".join(f"{int(s):>26,}" for s in sizes))
         for key, label in QUERIES:
             cells = []
             for size in sizes:
@@ -269,7 +273,7 @@ def report_text(result: Result) -> str:
                     cells.append(f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} (n={q['requests']})")
                 else:
                     cells.append("not available" if key == "overview_30d" else "error")
-            out(f"   {label:34}" + "".join(f"{c:>22}" for c in cells))
+            out(f"   {label:34}" + "".join(f"{c:>26}" for c in cells))
         for size in sizes:
             load = queries[size].get("load", {})
             out(
@@ -314,6 +318,14 @@ def report_text(result: Result) -> str:
     for label, shown, passed in targets(result):
         verdict = "n/a " if passed is None else ("PASS" if passed else "MISS")
         out(f"   {verdict}  {label:58} {shown}")
+    profiled = _get(result, "profile", "single_while_profiled")
+    if profiled:
+        out("")
+        out(
+            "Profiled single-event load (py-spy running; not the figures above): "
+            f"{n(profiled['accepted_events_per_second'])} accepted/s, "
+            f"{n(profiled['stored_events_per_second'])} stored/s"
+        )
     if result.get("error"):
         out("")
         out(f"The run stopped early: {result['error']}")

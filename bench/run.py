@@ -77,7 +77,7 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
         "--redis-db",
         type=int,
         default=services.REDIS_DB,
-        help="Redis database of the queue (14; a free lower one if another program uses it)",
+        help="Redis database of the queue (13; a free lower one if another program uses it)",
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the eye_bench database")
     options = parser.parse_args(argv)

@@ -84,9 +84,14 @@ class ReliableRedisStorage(RedisStorage):
     def _lease_key(self, processing_key: str) -> str:
         return f"{processing_key}.lease"
 
-    def renew_lease(self) -> None:
+    def renew_lease(self, *, requeue_leftovers: bool = False) -> None:
         processing = self.processing_key
         pipe = self.conn.pipeline(transaction=False)
+        if requeue_leftovers:
+            # Between two tasks a worker holds nothing. Anything still in its list is a
+            # task whose ack failed or that ended in an error: it goes back to the queue
+            # now, rather than sit in the list of a worker that will never die.
+            self._recover(keys=[self.queue_key, processing, self.workers_key], client=pipe)
         pipe.sadd(self.workers_key, processing)
         pipe.set(self._lease_key(processing), b"1", px=int(self.lease_seconds * 1000))
         pipe.execute()
@@ -97,7 +102,7 @@ class ReliableRedisStorage(RedisStorage):
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + min(5.0, self.lease_seconds / 2)
             self.recover_abandoned()
-        self.renew_lease()
+        self.renew_lease(requeue_leftovers=True)
         if self.blocking:
             item = self.conn.blmove(
                 self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT"
@@ -173,17 +178,19 @@ class ReliableRedisHuey(RedisHuey):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._interrupted = False
-        self.signal("interrupted")(self._on_interrupted)
+        self._unfinished = False
+        self.signal("interrupted", "error")(self._on_unfinished)
 
-    def _on_interrupted(self, signal: str, task: object, *args: object) -> None:
-        self._interrupted = True
+    def _on_unfinished(self, signal: str, task: object, *args: object) -> None:
+        self._unfinished = True
 
     def execute(self, task, timestamp=None):  # noqa: ANN001, ANN201 (Huey's signature)
-        self._interrupted = False
+        self._unfinished = False
         try:
             return super().execute(task, timestamp)
         finally:
-            # A task cut short by shutdown stays in the processing list, to be run again.
-            if not self._interrupted:
+            # A task cut short by shutdown, or one that failed (say, Redis vanished while it
+            # rescheduled its events), is not acked: it stays in the processing list and
+            # goes back to the queue before this worker takes its next task.
+            if not self._unfinished:
                 self.storage.ack()

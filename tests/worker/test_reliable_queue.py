@@ -167,3 +167,20 @@ def test_it_stores_everything_once_after_a_worker_is_killed_mid_batch(
     finally:
         stop_process(replacement)
     assert sorted(str(e["event_id"]) for e in stored_events()) == sorted(event_ids)
+
+
+def test_it_puts_a_failed_task_back_in_the_queue(huey, web_app, store):
+    from tasks.tasks import record_refusal
+
+    # created_at may not be null: this task fails in the database every time it runs.
+    record_refusal(None, None, 422, [{"message": "x"}], "", 0, "")
+    huey.storage.blocking = False
+    try:
+        task = huey.dequeue()
+        huey.execute(task)
+        assert huey.storage.in_processing() == 1  # not acked: it did not finish
+        # Before its next task the worker hands the failed one back, instead of losing it.
+        again = huey.dequeue()
+    finally:
+        huey.storage.blocking = True
+    assert again.id == task.id
