@@ -291,6 +291,12 @@ HUEY = {
         "workers": env_int("EYE_QUEUE_WORKERS", 4, minimum=1),
         "worker_type": "process",
         "periodic": True,
+        # The SQLite queue is polled, not blocked on: an idle worker looks again at least
+        # twice a second, so an event is stored well within a second (Huey's default lets
+        # an idle poll back off to 10 s). Redis queues block and are not affected.
+        "initial_delay": 0.1,
+        "backoff": 1.15,
+        "max_delay": 0.5,
     },
 }
 
