@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from api.auth import ApiKeyAuth, require_read, require_write
 from api.errors import ApiError, api_error, pydantic_errors
 from api.pagination import CountedKeysetPagination
+from api.policies import event_policies_check
 from api.ratelimit import rate_limit_check
 from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
 from events.models import Event
@@ -115,7 +116,14 @@ def event_create(request: HttpRequest) -> Status:
     received_at = timezone.now()
     require_write(request.auth)
     rate_limit_check(request.auth)
-    events = validate_events(read_json_body(request), now=received_at)
+    payload = read_json_body(request)
+    events = validate_events(payload, now=received_at)
+    event_policies_check(
+        events,
+        application_id=request.auth.application_id,
+        now=received_at,
+        batch=isinstance(payload, list),
+    )
     event_ids = [event.event_id or uuid.uuid4() for event in events]
     rows = [
         EventRow(

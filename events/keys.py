@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from events.models import ApiKey, Application
+from events.audit import Actor, audit_record
+from events.models import ApiKey, Application, AuditEntry
 
 KEY_PREFIX = "eye_"
 
@@ -35,12 +36,28 @@ def key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+def application_create(*, name: str, actor: Actor = None) -> Application:
+    application = Application.objects.create(name=name.strip())
+    audit_record(actor=actor, action=AuditEntry.Action.APPLICATION_CREATED, target=application.name)
+    return application
+
+
+def _key_details(api_key: ApiKey) -> dict:
+    return {
+        "key": f"{api_key.prefix}…",
+        "rights": api_key.rights,
+        "rate_limit_per_minute": api_key.rate_limit_per_minute,
+    }
+
+
+@transaction.atomic
 def api_key_create(
     *,
     application: Application,
     can_read: bool,
     can_write: bool,
     rate_limit_per_minute: int | None = None,
+    actor: Actor = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key; returns the stored key and the secret, which is never stored."""
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -52,14 +69,80 @@ def api_key_create(
         can_write=can_write,
         rate_limit_per_minute=rate_limit_per_minute,
     )
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.KEY_ISSUED,
+        target=application.name,
+        details=_key_details(api_key),
+    )
     return api_key, raw_key
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor = None) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.KEY_REVOKED,
+            target=api_key.application.name,
+            details=_key_details(api_key),
+        )
     _cache.forget(api_key.key_hash)
+
+
+@transaction.atomic
+def api_key_rotate(*, api_key: ApiKey, actor: Actor = None) -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same rights and limit; the old one stops at once.
+
+    Returns the new key and its secret, shown once like any new key's.
+    """
+    if api_key.revoked_at is not None:
+        raise ValueError("a revoked key cannot be rotated; issue a new one")
+    new_key, raw_key = api_key_create(
+        application=api_key.application,
+        can_read=api_key.can_read,
+        can_write=api_key.can_write,
+        rate_limit_per_minute=api_key.rate_limit_per_minute,
+        actor=actor,
+    )
+    api_key_revoke(api_key=api_key, actor=actor)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.KEY_ROTATED,
+        target=api_key.application.name,
+        details={"old_key": f"{api_key.prefix}…", "new_key": f"{new_key.prefix}…"},
+    )
+    return new_key, raw_key
+
+
+@transaction.atomic
+def api_key_update(
+    *,
+    api_key: ApiKey,
+    can_read: bool,
+    can_write: bool,
+    rate_limit_per_minute: int | None,
+    actor: Actor = None,
+) -> ApiKey:
+    """Change a key's rights or rate limit. Other web processes see the change within
+    EYE_KEY_CACHE_SECONDS, this one at once."""
+    before = _key_details(api_key)
+    api_key.can_read = can_read
+    api_key.can_write = can_write
+    api_key.rate_limit_per_minute = rate_limit_per_minute
+    api_key.save(update_fields=["can_read", "can_write", "rate_limit_per_minute"])
+    after = _key_details(api_key)
+    if after != before:
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.KEY_CHANGED,
+            target=api_key.application.name,
+            details={"before": before, "after": after},
+        )
+    _cache.forget(api_key.key_hash)
+    return api_key
 
 
 class _KeyCache:

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -124,3 +125,200 @@ def error_reason(error: dict) -> str:
     """A short label to group refusals by: the field and the message."""
     field = error.get("field")
     return f"{field}: {error['message']}" if field else error["message"]
+
+
+class RetentionRule(models.Model):
+    """How many days events are kept.
+
+    The rule with neither application nor category is the global one. The others override
+    it for one category, one application, or one category of one application. An event
+    follows the most specific rule that matches it, in this order: application and
+    category, application, category, global. No rule at all means events are kept forever.
+    """
+
+    application = models.ForeignKey(
+        Application, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Empty means every category.
+    category = models.CharField(max_length=255, blank=True)
+    days = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["application__name", "category"]
+        constraints = [
+            # Two constraints because NULLs are distinct in an ordinary unique constraint.
+            models.UniqueConstraint(
+                fields=["category"],
+                condition=models.Q(application__isnull=True),
+                name="retention_rule_unique_without_application",
+            ),
+            models.UniqueConstraint(
+                fields=["application", "category"],
+                condition=models.Q(application__isnull=False),
+                name="retention_rule_unique_with_application",
+            ),
+            models.CheckConstraint(condition=models.Q(days__gte=1), name="retention_days_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.days} days"
+
+    @property
+    def is_global(self) -> bool:
+        return self.application_id is None and not self.category
+
+    @property
+    def scope(self) -> str:
+        if self.is_global:
+            return "every event"
+        parts = []
+        if self.application_id is not None:
+            parts.append(f"application {self.application}")
+        if self.category:
+            parts.append(f"category {self.category}")
+        return ", ".join(parts)
+
+
+class RetentionRun(models.Model):
+    """One enforcement of the retention rules: when, and what it removed."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    removed = models.PositiveBigIntegerField(default=0)
+    chunks_dropped = models.PositiveIntegerField(default=0)
+    # Per rule: [{"scope": ..., "days": ..., "removed": ...}].
+    details = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"retention at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.removed} removed"
+
+
+class DeletionRequest(models.Model):
+    """Staff asked for events to go: every event of a session (optionally of one
+    application), or every event of an application in a time range."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    application = models.ForeignKey(
+        Application, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    session_id = models.UUIDField(null=True, blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # How many events matched when the request was confirmed, and how many are gone.
+    expected = models.PositiveBigIntegerField(default=0)
+    deleted = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(session_id__isnull=False)
+                | models.Q(application__isnull=False, start__isnull=False, end__isnull=False),
+                name="deletion_has_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"deletion #{self.pk} ({self.scope})"
+
+    @property
+    def scope(self) -> str:
+        parts = []
+        if self.session_id is not None:
+            parts.append(f"session {self.session_id}")
+        if self.application_id is not None:
+            parts.append(f"application {self.application}")
+        if self.start is not None and self.end is not None:
+            parts.append(f"from {self.start:%Y-%m-%d %H:%M:%S} to {self.end:%Y-%m-%d %H:%M:%S} UTC")
+        return ", ".join(parts)
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.expected:
+            return 0
+        return min(99, self.deleted * 100 // self.expected)
+
+
+class EventSchema(models.Model):
+    """A JSON Schema that the `data` of one kind of event (category and name) must match,
+    for every application or for one. An application's own schema wins over the shared one."""
+
+    application = models.ForeignKey(
+        Application, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    schema = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "name", "application__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "name"],
+                condition=models.Q(application__isnull=True),
+                name="event_schema_unique_without_application",
+            ),
+            models.UniqueConstraint(
+                fields=["application", "category", "name"],
+                condition=models.Q(application__isnull=False),
+                name="event_schema_unique_with_application",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = f" ({self.application})" if self.application_id else ""
+        return f"{self.category} / {self.name}{owner}"
+
+
+class AuditEntry(models.Model):
+    """One staff action: who did what, and when. Never edited, never deleted by The Eye."""
+
+    class Action(models.TextChoices):
+        APPLICATION_CREATED = "application.created"
+        KEY_ISSUED = "key.issued"
+        KEY_ROTATED = "key.rotated"
+        KEY_CHANGED = "key.changed"
+        KEY_REVOKED = "key.revoked"
+        RETENTION_SAVED = "retention.saved"
+        RETENTION_REMOVED = "retention.removed"
+        DELETION_REQUESTED = "deletion.requested"
+        SCHEMA_SAVED = "schema.saved"
+        SCHEMA_REMOVED = "schema.removed"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Kept apart from the user so that the log still says who after the user is deleted;
+    # actions from the command line have no user and say so here.
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=255)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}"

@@ -225,6 +225,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EYE_MAX_BODY_BYTES + 1
 # A revoked key stops working in this process at once and in the others within this time.
 EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
 
+# Event schemas and retention rules are read on every POST; each process keeps them this
+# long. A change made in a process applies there at once, in the others within this time.
+EYE_CONFIG_CACHE_SECONDS = env_float("EYE_CONFIG_CACHE_SECONDS", 5.0)
+# Whether events of a kind (category and name) that has no event schema are refused.
+EYE_REQUIRE_EVENT_SCHEMA = env_bool("EYE_REQUIRE_EVENT_SCHEMA", False)
+# Events removed per transaction by retention and deletion requests: small enough that no
+# lock is held for long, large enough that millions go in minutes.
+EYE_DELETE_BATCH_SIZE = env_int("EYE_DELETE_BATCH_SIZE", 5_000, minimum=1)
+
 # Refused requests kept for the dashboard's error log, and how much of each body.
 EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
 EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)

@@ -6,11 +6,14 @@ import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, periodic_task, signal
 from huey.signals import SIGNAL_COMPLETE
 
+from events.erasure import deletion_request_run
+from events.models import DeletionRequest
+from events.retention import retention_enforce
 from events.services import (
     Delivery,
     EventRow,
@@ -145,6 +148,35 @@ def prune_refusals() -> None:
     pruned = refusals_prune(keep=settings.EYE_REFUSALS_KEPT)
     if pruned:
         logger.info("prune_refusals deleted=%d", pruned)
+
+
+# Every quarter hour: a rule's boundary moves on with the clock, and a run with nothing
+# to remove costs a few index probes.
+@db_periodic_task(crontab(minute="*/15"))
+def enforce_retention() -> None:
+    retention_enforce()
+
+
+@db_task()
+def enforce_retention_now() -> None:
+    retention_enforce()
+
+
+def retention_enforce_enqueue() -> None:
+    """Run retention in the worker now rather than at the next quarter hour."""
+    enforce_retention_now()
+
+
+# A deletion can be run again safely (it deletes what is left of its scope), so a
+# failure, such as the database restarting, is retried.
+@db_task(retries=5, retry_delay=60)
+def delete_events(deletion_request_id: int) -> None:
+    deletion_request_run(deletion_request_id=deletion_request_id)
+
+
+def delete_events_enqueue(*, deletion_request: DeletionRequest) -> None:
+    """Start a confirmed deletion in the worker, once its record is committed."""
+    transaction.on_commit(lambda: delete_events(deletion_request.pk))
 
 
 @periodic_task(crontab(minute="*"))

@@ -24,6 +24,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 os.environ.setdefault("EYE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eye")
 # Revocation must show at once in these tests; the cache has tests of its own.
 os.environ.setdefault("EYE_KEY_CACHE_SECONDS", "0")
+os.environ.setdefault("EYE_CONFIG_CACHE_SECONDS", "0")
 
 EXPECT_TIMESCALEDB = os.environ.get("EYE_TEST_EXPECT_TIMESCALEDB")
 

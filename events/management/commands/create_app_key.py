@@ -2,7 +2,7 @@ from argparse import ArgumentParser
 
 from django.core.management.base import BaseCommand, CommandError
 
-from events.keys import api_key_create
+from events.keys import api_key_create, application_create
 from events.models import Application
 
 
@@ -35,7 +35,10 @@ class Command(BaseCommand):
             read = write = True
         if rate_limit is not None and rate_limit < 1:
             raise CommandError("--rate-limit must be at least 1")
-        application, created = Application.objects.get_or_create(name=name)
+        application = Application.objects.filter(name=name).first()
+        created = application is None
+        if application is None:
+            application = application_create(name=name)
         api_key, raw_key = api_key_create(
             application=application,
             can_read=read,

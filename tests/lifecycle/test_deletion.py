@@ -1,0 +1,168 @@
+"""Deleting a session, or an application's events in a range: exactly those go, the
+rollups follow, the progress is recorded, and the command does the same."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from events.erasure import (
+    DeletionScope,
+    ScopeError,
+    deletion_count,
+    deletion_request_create,
+    deletion_request_run,
+)
+from events.models import AuditEntry, DeletionRequest
+from tests.lifecycle.support import assert_rollups_match_raw, put_events, stored_ids
+from tests.support import wait_for
+
+pytestmark = pytest.mark.usefixtures("store")
+
+
+@pytest.fixture
+def two_sessions(web_app, mobile_app):
+    now = timezone.now()
+    doomed = uuid.uuid4()
+    spared = uuid.uuid4()
+    instants = [now - timedelta(minutes=7 * i) for i in range(25)]
+    gone = put_events(web_app.application, instants, session_id=doomed)
+    # The same session id from another application: a session is the person's, whatever
+    # app they used, so it goes too unless the request names one application.
+    gone += put_events(mobile_app.application, instants[:5], session_id=doomed, category="x")
+    kept = put_events(web_app.application, instants, session_id=spared)
+    return doomed, set(gone), set(kept)
+
+
+def test_deleting_a_session_removes_its_events_and_nothing_else(two_sessions, django_user_model):
+    doomed, gone, kept = two_sessions
+    bob = django_user_model.objects.create_user("bob", is_staff=True)
+    scope = DeletionScope(session_id=doomed)
+    assert deletion_count(scope=scope) == len(gone)
+
+    request = deletion_request_create(scope=scope, actor=bob)
+    assert (request.status, request.expected, request.requested_by) == ("pending", 30, bob)
+    done = deletion_request_run(deletion_request_id=request.pk)
+
+    assert stored_ids() == kept
+    assert (done.status, done.deleted, done.percent_done) == ("done", 30, 100)
+    assert done.finished_at is not None
+    assert_rollups_match_raw()
+    entry = AuditEntry.objects.get(action="deletion.requested")
+    assert (entry.actor_name, entry.details) == ("bob", {"request": request.pk, "expected": 30})
+    assert str(doomed) in entry.target
+
+
+def test_a_session_of_one_application_only(two_sessions, mobile_app):
+    doomed, _, kept = two_sessions
+    scope = DeletionScope(session_id=doomed, application_id=mobile_app.application.pk)
+    request = deletion_request_create(scope=scope)
+    deletion_request_run(deletion_request_id=request.pk)
+    assert len(stored_ids()) == len(kept) + 25
+    assert_rollups_match_raw()
+
+
+def test_an_application_in_a_time_range(web_app, mobile_app):
+    now = timezone.now().replace(microsecond=0)
+    start, end = now - timedelta(hours=3), now - timedelta(hours=1)
+    before = put_events(web_app.application, [start - timedelta(seconds=1)])
+    within = put_events(web_app.application, [start, start + timedelta(minutes=30)])
+    at_end = put_events(web_app.application, [end])
+    other_app = put_events(mobile_app.application, [start + timedelta(minutes=30)])
+    scope = DeletionScope(application_id=web_app.application.pk, start=start, end=end)
+
+    assert deletion_count(scope=scope) == 2
+    request = deletion_request_create(scope=scope)
+    deletion_request_run(deletion_request_id=request.pk)
+
+    assert stored_ids() == set(before + at_end + other_app)
+    assert not stored_ids() & set(within)
+    assert_rollups_match_raw()
+
+
+def test_progress_is_saved_after_every_batch(web_app, settings):
+    settings.EYE_DELETE_BATCH_SIZE = 4
+    session = uuid.uuid4()
+    now = timezone.now()
+    put_events(
+        web_app.application, [now - timedelta(seconds=i) for i in range(10)], session_id=session
+    )
+    request = deletion_request_create(scope=DeletionScope(session_id=session))
+    seen = []
+    deletion_request_run(
+        deletion_request_id=request.pk,
+        on_progress=lambda total: seen.append(
+            (total, DeletionRequest.objects.get(pk=request.pk).deleted)
+        ),
+    )
+    assert seen == [(4, 4), (8, 8), (10, 10)]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {},
+        {"application_id": 1},
+        {"application_id": 1, "start": timezone.now()},
+        {"application_id": 1, "start": timezone.now(), "end": timezone.now() - timedelta(1)},
+    ],
+)
+def test_a_scope_must_say_which_events(scope):
+    with pytest.raises(ScopeError):
+        DeletionScope(**scope)
+
+
+def test_the_worker_carries_out_a_request(consumer, two_sessions):
+    from tasks.tasks import delete_events_enqueue
+
+    doomed, _, kept = two_sessions
+    request = deletion_request_create(scope=DeletionScope(session_id=doomed))
+    delete_events_enqueue(deletion_request=request)
+    assert wait_for(lambda: DeletionRequest.objects.get(pk=request.pk).status == "done")
+    assert stored_ids() == kept
+    assert_rollups_match_raw()
+
+
+def test_the_command_asks_then_deletes_with_a_progress_bar(two_sessions, monkeypatch, capsys):
+    doomed, _, kept = two_sessions
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    with pytest.raises(CommandError, match="nothing was deleted"):
+        call_command("delete_events", "--session", str(doomed))
+    assert len(stored_ids()) == len(kept) + 30
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    call_command("delete_events", "--session", str(doomed))
+    captured = capsys.readouterr()
+    assert "Deleted 30 events" in captured.out
+    assert "30/30 events" in captured.err
+    assert stored_ids() == kept
+    assert AuditEntry.objects.get(action="deletion.requested").actor_name == "command line"
+
+
+def test_the_command_deletes_an_application_range(web_app, capsys):
+    now = timezone.now()
+    put_events(web_app.application, [now - timedelta(days=2), now - timedelta(hours=1)])
+    start = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S")
+    end = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    call_command("delete_events", "--application", "web", "--start", start, "--end", end, "--yes")
+    assert "Deleted 1 events" in capsys.readouterr().out
+    assert len(stored_ids()) == 1
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["--application", "nope", "--start", "2020-01-01", "--end", "2021-01-01"],
+            "no application",
+        ),
+        (["--session", "not-a-uuid"], "not a session id"),
+        (["--application", "web"], "name a session"),
+        (["--application", "web", "--start", "yesterday", "--end", "2021-01-01"], "ISO 8601"),
+    ],
+)
+def test_the_command_refuses_an_unclear_scope(web_app, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("delete_events", *arguments, "--yes")
