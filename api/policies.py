@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 from api.errors import ApiError, api_error
 from api.schemas import EventIn
-from events.event_schemas import event_data_errors
+from events.event_schemas import event_data_checker
 from events.reloading import ConfigUnavailable
-from events.retention import retention_days
+from events.retention import retention_days_lookup
 
 
 def _located(entry: dict, index: int, *, batch: bool) -> dict:
@@ -20,8 +20,10 @@ def event_policies_check(
     """Raise a 422 naming every event (by index in a batch) that a staff rule refuses."""
     errors = []
     try:
+        retention_days = retention_days_lookup()
+        data_errors = event_data_checker()
         for index, event in enumerate(events):
-            days = retention_days(application_id=application_id, category=event.category)
+            days = retention_days(application_id, event.category)
             if days is not None and event.timestamp < now - timedelta(days=days):
                 entry = {
                     "field": "timestamp",
@@ -30,12 +32,7 @@ def event_policies_check(
                     "of its application and category; it would be deleted at once",
                 }
                 errors.append(_located(entry, index, batch=batch))
-            for problem in event_data_errors(
-                application_id=application_id,
-                category=event.category,
-                name=event.name,
-                data=event.data,
-            ):
+            for problem in data_errors(application_id, event.category, event.name, event.data):
                 entry = {"field": problem.field, "message": problem.message}
                 errors.append(_located(entry, index, batch=batch))
     except ConfigUnavailable:

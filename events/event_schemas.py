@@ -7,7 +7,7 @@ change applies to new events only.
 """
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,30 +139,44 @@ def _short(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
-def event_data_errors(
-    *, application_id: int, category: str, name: str, data: dict[str, Any]
-) -> list[DataError]:
-    """What is wrong with an event's `data` for its kind; empty when it may be accepted.
+DataChecker = Callable[[int, str, str, dict[str, Any]], list[DataError]]
 
-    The application's own schema for the kind wins over the one shared by every
-    application. A kind with no schema is accepted unless EYE_REQUIRE_EVENT_SCHEMA is on.
+
+def event_data_checker() -> DataChecker:
+    """A check of events' `data` by the schemas as they are now; take one per request.
+
+    The check returns what is wrong with one event's `data` for its kind, or nothing when
+    it may be accepted. The application's own schema for the kind wins over the one shared
+    by every application. A kind with no schema is accepted unless
+    EYE_REQUIRE_EVENT_SCHEMA is on.
     """
     validators = _validators.get()
-    if not validators and not settings.EYE_REQUIRE_EVENT_SCHEMA:
-        return []
-    validator = validators.get((application_id, category, name)) or validators.get(
-        (None, category, name)
-    )
-    if validator is None:
-        if settings.EYE_REQUIRE_EVENT_SCHEMA:
-            return [
-                DataError(
-                    "name",
-                    f"no event schema is registered for category {category!r} and name "
-                    f"{name!r}, and this server only accepts kinds of events with one",
-                )
-            ]
-        return []
+    required = settings.EYE_REQUIRE_EVENT_SCHEMA
+
+    def check(
+        application_id: int, category: str, name: str, data: dict[str, Any]
+    ) -> list[DataError]:
+        if not validators and not required:
+            return []
+        validator = validators.get((application_id, category, name)) or validators.get(
+            (None, category, name)
+        )
+        if validator is None:
+            if required:
+                return [
+                    DataError(
+                        "name",
+                        f"no event schema is registered for category {category!r} and name "
+                        f"{name!r}, and this server only accepts kinds of events with one",
+                    )
+                ]
+            return []
+        return _schema_errors(validator, data)
+
+    return check
+
+
+def _schema_errors(validator: Validator, data: dict[str, Any]) -> list[DataError]:
     errors = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         if error.validator == "required" and isinstance(error.instance, dict):
@@ -173,8 +187,7 @@ def event_data_errors(
             ]
         else:
             errors.append(DataError(_pointer(error.absolute_path), _short(error.message)))
-    unique = list(dict.fromkeys(errors))
-    return unique[:MAX_ERRORS_PER_EVENT]
+    return list(dict.fromkeys(errors))[:MAX_ERRORS_PER_EVENT]
 
 
 def event_schema_cache_clear() -> None:

@@ -11,6 +11,7 @@ rollups in step.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,14 +53,22 @@ def _rules_load() -> dict[RuleKey, int]:
 _rules: Reloading[dict[RuleKey, int]] = Reloading(_rules_load)
 
 
-def retention_days(*, application_id: int, category: str) -> int | None:
-    """How many days an event of this application and category is kept; None is forever."""
+RetentionDays = Callable[[int, str], int | None]
+
+
+def retention_days_lookup() -> RetentionDays:
+    """How many days an event of an application and category is kept (None: forever),
+    by the rules as they are now; take one lookup per request, not per event."""
     rules = _rules.get()
-    for key in ((application_id, category), (application_id, ""), (None, category), (None, "")):
-        days = rules.get(key)
-        if days is not None:
-            return days
-    return None
+
+    def days(application_id: int, category: str) -> int | None:
+        for key in ((application_id, category), (application_id, ""), (None, category), (None, "")):
+            found = rules.get(key)
+            if found is not None:
+                return found
+        return None
+
+    return days
 
 
 def retention_cache_clear() -> None:

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def web_command(host: str, port: str, workers: str) -> list[str]:
+    # Threaded workers keep connections alive between requests: an app that sends events
+    # one by one would otherwise pay a TCP handshake for each, and the sync worker spends
+    # a good part of its time closing connections.
     return [
         sys.executable,
         "-m",
@@ -28,6 +31,12 @@ def web_command(host: str, port: str, workers: str) -> list[str]:
         f"{host}:{port}",
         "--workers",
         workers,
+        "--worker-class",
+        "gthread",
+        "--threads",
+        os.environ.get("EYE_WEB_THREADS", "4"),
+        "--keep-alive",
+        "5",
         "--graceful-timeout",
         "20",
     ]

@@ -1,7 +1,12 @@
-"""What the queue holds and whether a consumer is alive: for health checks and metrics."""
+"""The queue as the rest of the code sees it: what it holds and whether a consumer is alive
+(for health checks and metrics), and how a worker takes extra work or keeps its lease."""
 
+import logging
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
@@ -16,6 +21,8 @@ from tasks.reliable import QueueFull, ReliableRedisStorage
 QUEUE_ERRORS = (RedisError, sqlite3.Error, OSError, QueueFull)
 
 HEARTBEAT_KEY = "worker-heartbeat"
+
+logger = logging.getLogger("eye.worker")
 
 
 def worker_heartbeat_record() -> None:
@@ -98,3 +105,33 @@ def store_tasks_claim(*, task_class: type, max_events: int) -> StoreTaskClaim:
         if len(taken) < CLAIM_CHUNK:
             break
     return claim
+
+
+@contextmanager
+def lease_kept_alive() -> Iterator[None]:
+    """Renew this worker's lease in the background while a long task runs.
+
+    Workers renew their lease when they take a task; one busy for longer than the lease
+    (EYE_QUEUE_LEASE_SECONDS) would look dead to the others, who would put its task back
+    in the queue for a second run. Only the Redis queue has leases.
+    """
+    storage = HUEY.storage
+    if not isinstance(storage, ReliableRedisStorage):
+        yield
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(storage.lease_seconds / 3):
+            try:
+                storage.renew_lease()
+            except QUEUE_ERRORS:
+                logger.warning("could not renew the worker's lease; retrying")
+
+    thread = threading.Thread(target=renew, name="lease-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -68,6 +68,12 @@ class ReliableRedisStorage(RedisStorage):
         self._token = ""
         self._in_flight: bytes | None = None
         self._next_recovery = 0.0
+        # Redis round trips are most of a worker's cost per task, so the lease is renewed
+        # only when a third of it has gone, and the processing list is swept only when
+        # something in it may have been left behind.
+        self._lease_renewed_at = float("-inf")
+        self._claimed = 0
+        self._maybe_leftovers = True
 
     # --- this worker's identity ----------------------------------------------------
 
@@ -79,13 +85,19 @@ class ReliableRedisStorage(RedisStorage):
             self._owner_pid = os.getpid()
             self._token = uuid.uuid4().hex
             self._in_flight = None
+            self._lease_renewed_at = float("-inf")
+            self._claimed = 0
+            self._maybe_leftovers = True
         return f"huey.processing.{self.name}.{self._token}"
 
     def _lease_key(self, processing_key: str) -> str:
         return f"{processing_key}.lease"
 
-    def renew_lease(self, *, requeue_leftovers: bool = False) -> None:
+    def renew_lease(self, *, requeue_leftovers: bool = False, force: bool = True) -> None:
         processing = self.processing_key
+        due = time.monotonic() - self._lease_renewed_at > self.lease_seconds / 3
+        if not (force or due or requeue_leftovers):
+            return
         pipe = self.conn.pipeline(transaction=False)
         if requeue_leftovers:
             # Between two tasks a worker holds nothing. Anything still in its list is a
@@ -95,6 +107,9 @@ class ReliableRedisStorage(RedisStorage):
         pipe.sadd(self.workers_key, processing)
         pipe.set(self._lease_key(processing), b"1", px=int(self.lease_seconds * 1000))
         pipe.execute()
+        self._lease_renewed_at = time.monotonic()
+        if requeue_leftovers:
+            self._maybe_leftovers = False
 
     # --- the consumer's side -------------------------------------------------------
 
@@ -102,7 +117,7 @@ class ReliableRedisStorage(RedisStorage):
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + min(5.0, self.lease_seconds / 2)
             self.recover_abandoned()
-        self.renew_lease(requeue_leftovers=True)
+        self.renew_lease(requeue_leftovers=self._maybe_leftovers, force=False)
         if self.blocking:
             item = self.conn.blmove(
                 self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT"
@@ -110,6 +125,10 @@ class ReliableRedisStorage(RedisStorage):
         else:
             item = self.conn.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
         self._in_flight = item
+        if item is not None:
+            # Until its ack, the task is in the list; if the ack never comes (the task
+            # failed or was interrupted), the next dequeue sweeps it back to the queue.
+            self._maybe_leftovers = True
         return item
 
     def ack(self) -> None:
@@ -117,17 +136,21 @@ class ReliableRedisStorage(RedisStorage):
         if self._in_flight is not None:
             self.conn.lrem(self.processing_key, 1, self._in_flight)
             self._in_flight = None
+        self._maybe_leftovers = self._claimed > 0
 
     def claim(self, limit: int) -> list[bytes]:
         """Take up to `limit` more waiting tasks into this worker's hands."""
-        self.renew_lease()
-        return self._claim(keys=[self.queue_key, self.processing_key], args=[limit])
+        self.renew_lease(force=False)
+        items = self._claim(keys=[self.queue_key, self.processing_key], args=[limit])
+        self._claimed += len(items)
+        return items
 
     def ack_many(self, items: list[bytes]) -> None:
         pipe = self.conn.pipeline(transaction=False)
         for item in items:
             pipe.lrem(self.processing_key, 1, item)
         pipe.execute()
+        self._claimed -= len(items)
 
     def give_back(self, items: list[bytes]) -> None:
         """Return claimed tasks to the head of the queue, untouched."""
@@ -136,6 +159,7 @@ class ReliableRedisStorage(RedisStorage):
             pipe.rpush(self.queue_key, item)
             pipe.lrem(self.processing_key, 1, item)
         pipe.execute()
+        self._claimed -= len(items)
 
     def recover_abandoned(self) -> int:
         """Requeue the tasks of workers whose lease ran out; returns how many."""
@@ -171,6 +195,10 @@ class ReliableRedisStorage(RedisStorage):
             self.conn.delete(processing, self._lease_key(processing.decode()))
         self.conn.delete(self.workers_key)
         self._in_flight = None
+        # The lease went with the rest: the next dequeue must set it again.
+        self._lease_renewed_at = float("-inf")
+        self._claimed = 0
+        self._maybe_leftovers = True
 
 
 class ReliableRedisHuey(RedisHuey):

@@ -3,6 +3,7 @@ must be defined here. They stay thin: unpack plain data, call a service."""
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from events.services import (
     refusals_prune,
 )
 from eye import metrics
-from tasks.queue import store_tasks_claim, worker_heartbeat_record
+from tasks.queue import lease_kept_alive, store_tasks_claim, worker_heartbeat_record
 from tasks.reliable import QueueFull, ReliableRedisStorage
 
 logger = logging.getLogger("eye.worker")
@@ -150,16 +151,40 @@ def prune_refusals() -> None:
         logger.info("prune_refusals deleted=%d", pruned)
 
 
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def run_maintenance(name: str, job: Callable[[], object]) -> bool:
+    """Run a long maintenance job in the worker. Returns False when the database was
+    unreachable, so that the caller schedules a retry.
+
+    The worker's lease is kept alive for as long as the job takes (a deletion may run for
+    minutes), so that no other worker takes the task for abandoned and runs it twice. Any
+    other failure is logged and recorded by the job itself, not raised: a task that raises
+    goes back to the queue at once, and a job that fails the same way every time would
+    then never stop.
+    """
+    try:
+        with lease_kept_alive():
+            job()
+    except TRANSIENT_DATABASE_ERRORS as exc:
+        logger.warning("%s: database unreachable (%s)", name, exc.__class__.__name__)
+        return False
+    except Exception:
+        logger.exception("%s failed", name)
+    return True
+
+
 # Every quarter hour: a rule's boundary moves on with the clock, and a run with nothing
-# to remove costs a few index probes.
+# to remove costs a few index probes. A run the database missed waits for the next one.
 @db_periodic_task(crontab(minute="*/15"))
 def enforce_retention() -> None:
-    retention_enforce()
+    run_maintenance("enforce_retention", retention_enforce)
 
 
 @db_task()
 def enforce_retention_now() -> None:
-    retention_enforce()
+    run_maintenance("enforce_retention", retention_enforce)
 
 
 def retention_enforce_enqueue() -> None:
@@ -167,11 +192,16 @@ def retention_enforce_enqueue() -> None:
     enforce_retention_now()
 
 
-# A deletion can be run again safely (it deletes what is left of its scope), so a
-# failure, such as the database restarting, is retried.
-@db_task(retries=5, retry_delay=60)
-def delete_events(deletion_request_id: int) -> None:
-    deletion_request_run(deletion_request_id=deletion_request_id)
+@db_task()
+def delete_events(deletion_request_id: int, attempt: int = 0) -> None:
+    """Carry out a confirmed deletion; if the database is unreachable, try again later
+    (a deletion can be resumed: it deletes what is left of its scope)."""
+    done = run_maintenance(
+        "delete_events",
+        lambda: deletion_request_run(deletion_request_id=deletion_request_id),
+    )
+    if not done:
+        delete_events.schedule(args=(deletion_request_id, attempt + 1), delay=retry_delay(attempt))
 
 
 def delete_events_enqueue(*, deletion_request: DeletionRequest) -> None:
