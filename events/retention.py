@@ -180,7 +180,7 @@ def retention_rule_remove(*, rule: RetentionRule, actor: Actor = None) -> None:
     transaction.on_commit(_rules.clear)
 
 
-def _is_hypertable() -> bool:
+def events_table_is_hypertable() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
         if cursor.fetchone() is None:
@@ -240,7 +240,7 @@ def _enforce(now: datetime) -> RetentionRun:
     rules = sorted(_saved_rules(), key=_precedence)
     details = []
     try:
-        if rules and _is_hypertable() and any(_precedence(r) == 3 for r in rules):
+        if rules and events_table_is_hypertable() and any(_precedence(r) == 3 for r in rules):
             # A chunk may go whole only when no rule keeps any of its events: older
             # than the longest rule.
             horizon = now - timedelta(days=max(rule.days for rule in rules))

@@ -14,6 +14,7 @@ from django.test import Client
 
 from events.keys import api_key_create
 from events.models import ApiKey, Application, Event
+from events.retention import events_table_is_hypertable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,14 +91,7 @@ def stored_events(**filters) -> list[dict]:
 
 
 def is_hypertable() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
-        if cursor.fetchone() is None:
-            return False
-        cursor.execute(
-            "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'events'"
-        )
-        return cursor.fetchone() is not None
+    return events_table_is_hypertable()
 
 
 def database_url_of_test_db() -> str:

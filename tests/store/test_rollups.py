@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from events.services import EventRow, event_bulk_create
+from tests.lifecycle.support import assert_rollups_match_raw
 
 SESSIONS = [str(uuid.UUID(int=i + 1)) for i in range(7)]
 KINDS = [("page interaction", "pageview"), ("page interaction", "cta click"), ("form", "submit")]
@@ -42,19 +43,7 @@ def test_it_keeps_rollups_equal_to_raw_counts(web_app, mobile_app, db):
         rows=rows[:25], application_id=mobile_app.application.pk, received_at=received
     )
 
-    for unit, table in (("minute", "event_counts_minute"), ("hour", "event_counts_hour")):
-        assert query(
-            f"SELECT bucket, application_id, category, name, events FROM {table}"
-        ) == query(
-            f"SELECT date_trunc('{unit}', timestamp, 'UTC'), application_id, category, name, "
-            "count(*) FROM events GROUP BY 1, 2, 3, 4"
-        )
-    assert query(
-        "SELECT bucket, application_id, session_id, events FROM session_activity_hour"
-    ) == query(
-        "SELECT date_trunc('hour', timestamp, 'UTC'), application_id, session_id, count(*) "
-        "FROM events GROUP BY 1, 2, 3"
-    )
+    assert_rollups_match_raw()
     assert query("SELECT sum(events) FROM event_counts_hour") == [(300,)]
 
 
