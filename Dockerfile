@@ -15,11 +15,12 @@ WORKDIR /app
 RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home eye
 
 # Dependencies are read from pyproject.toml on their own, before the source is copied, so
-# that a code change does not reinstall them. The project itself is not installed: it is
-# not a package ([tool.setuptools] packages = []) and runs from /app.
-COPY pyproject.toml ./
+# that a code change does not reinstall them, at the exact versions of constraints.txt. The
+# project itself is not installed: it is not a package ([tool.setuptools] packages = []) and
+# runs from /app.
+COPY pyproject.toml constraints.txt ./
 RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt -c constraints.txt \
     && rm /tmp/requirements.txt
 
 COPY . .

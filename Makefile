@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TSDB_URL ?= postgres://postgres@127.0.0.1:5433/eye
 PLAIN_URL ?= postgres://postgres@127.0.0.1:5432/eye
 
-.PHONY: run demo test test-timescaledb test-postgres lint format clean bench
+.PHONY: run demo test test-timescaledb test-postgres lint format clean bench constraints audit
 
 run: $(VENV)/.installed
 	$(BIN)/python -m eye.serve
@@ -49,14 +49,51 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet .
+# Every install takes the exact versions of constraints.txt (see `make constraints`).
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet ".[test]"
-	$(BIN)/pip install --quiet -e client
+$(VENV)/.installed-test: pyproject.toml client/pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt ".[test]" -e client
 	@touch $@ $(VENV)/.installed
+
+# Regenerates constraints.txt: the newest versions that the ranges of pyproject.toml and
+# client/pyproject.toml allow, resolved in a throwaway virtualenv (so that nothing installed
+# by hand gets in) on Python 3.11, the version of the image. Review the diff, run make test.
+CONSTRAINTS_PYTHON ?= python3.11
+constraints:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(CONSTRAINTS_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make constraints needs Python 3.11: set CONSTRAINTS_PYTHON")'; \
+	$(CONSTRAINTS_PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/pip" install --quiet ".[test,bench]" -e client; \
+	{ \
+		echo "# Exact versions of everything that \`pip install \".[test,bench]\"\` and"; \
+		echo "# \`pip install -e client\` install on Python 3.11: the Makefile and the Dockerfile install"; \
+		echo "# with -c constraints.txt. pyproject.toml keeps the ranges; regenerate this file with"; \
+		echo "#     make constraints"; \
+		echo "# and check it with make audit (known vulnerabilities) and make test."; \
+		"$$tmp/venv/bin/pip" freeze --exclude-editable | grep -viE '^(the-eye|eye-client) *(@|==)'; \
+	} > "$$tmp/constraints.txt"; \
+	mv "$$tmp/constraints.txt" constraints.txt; \
+	echo "constraints.txt: $$(grep -c '==' constraints.txt) pins"
+
+# Known vulnerabilities in the pinned versions, by pip-audit (in a virtualenv of its own,
+# so that its dependencies stay out of the project's). --strict: a version that the
+# vulnerability service cannot look up fails the audit instead of being skipped, so an
+# unreachable service never reads as "no known vulnerabilities".
+# AUDIT_ARGS="--vulnerability-service osv" asks OSV instead of PyPI.
+AUDIT_VENV := $(VENV)/pip-audit
+audit: constraints.txt | $(BIN)/python
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install --quiet "pip-audit>=2.10,<3"; }
+	@$(AUDIT_VENV)/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip \
+		--strict --progress-spinner off $(AUDIT_ARGS) || { \
+		echo "make audit FAILED: a pinned version has a known vulnerability (listed above), or the"; \
+		echo "vulnerability service could not be reached or knows nothing of a pinned version (the"; \
+		echo "error above). Nothing was shown to be safe."; \
+		exit 1; } >&2
 
 clean:
 	rm -rf $(VENV) build *.egg-info
