@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LONG_RUNNING = {"timescaledb", "redis", "web", "worker"}
 APP_SERVICES = {"migrate", "web", "worker"}
 # Read by compose.yml or the Dockerfile, never by Django.
-DEPLOYMENT_VARIABLES = {"EYE_PORT", "EYE_WEB_WORKERS"}
+DEPLOYMENT_VARIABLES = {"EYE_PORT", "EYE_WEB_WORKERS", "EYE_WEB_THREADS"}
 
 SETTINGS_READ = re.compile(
     r"""(?:env_\w+|os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
