@@ -248,6 +248,9 @@ EYE_QUEUE_NAME = env_str("EYE_QUEUE_NAME", "eye")
 EYE_QUEUE_MAX_PENDING = env_int("EYE_QUEUE_MAX_PENDING", 50_000)
 # Most events one worker writes in one statement, its own task's and those it claims.
 EYE_WORKER_MAX_BATCH = env_int("EYE_WORKER_MAX_BATCH", 5_000, minimum=1)
+# How long a worker that finds the queue all but empty waits for more events to write
+# with its own; a few milliseconds of storage delay buy far fewer, larger statements.
+EYE_WORKER_LINGER_MS = env_int("EYE_WORKER_LINGER_MS", 20, minimum=0)
 
 if EYE_REDIS_URL:
     # Short timeouts so that a POST answers 503 quickly when Redis is gone instead of

@@ -73,9 +73,15 @@ class StoreTaskClaim:
 CLAIM_CHUNK = 20
 
 
-def store_tasks_claim(*, task_class: type, max_events: int) -> StoreTaskClaim:
+def store_tasks_claim(*, task_class: type, max_events: int, linger: float = 0.0) -> StoreTaskClaim:
     """Take waiting store tasks, fresh and due ones only, until about `max_events` events.
-    Anything else claimed on the way goes straight back to the head of the queue."""
+    Anything else claimed on the way goes straight back to the head of the queue.
+
+    When the queue is all but empty, wait `linger` seconds once and look again. Under a
+    stream of single events each worker would otherwise write one row per statement, and
+    the statements, not the rows, are what cost; waiting a few milliseconds lets a batch
+    form. A busy queue never waits: its claims come back full.
+    """
     claim = StoreTaskClaim()
     storage = HUEY.storage
     if max_events <= 0 or not isinstance(storage, ReliableRedisStorage):
@@ -83,6 +89,10 @@ def store_tasks_claim(*, task_class: type, max_events: int) -> StoreTaskClaim:
     events = 0
     while events < max_events:
         taken = storage.claim(CLAIM_CHUNK)
+        if len(taken) < CLAIM_CHUNK and linger > 0:
+            time.sleep(linger)
+            linger = 0.0
+            taken += storage.claim(CLAIM_CHUNK - len(taken))
         others = []
         for raw in taken:
             task = HUEY.deserialize_task(raw)

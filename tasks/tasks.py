@@ -57,6 +57,7 @@ def store_events(
     claim = store_tasks_claim(
         task_class=store_events.task_class,
         max_events=settings.EYE_WORKER_MAX_BATCH - len(rows) if attempt == 0 else 0,
+        linger=settings.EYE_WORKER_LINGER_MS / 1000,
     )
     deliveries = [own, *claim.deliveries]
     attempts = [attempt] + [0] * len(claim.deliveries)
