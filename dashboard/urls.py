@@ -1,13 +1,42 @@
-from django.urls import path
+from django.urls import include, path
 
 from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export
 from dashboard.views.live import live, live_rows
+from dashboard.views.manage import applications, audit, deletions, keys, retention, schemas
 from dashboard.views.overview import overview
 from dashboard.views.sessions import session_detail, session_list
 
 app_name = "dashboard"
+
+# The staff-only Admin area, in its own list: its pages answer 403 to viewers, so their
+# access tests (tests/dashboard/test_manage_access.py) are not those of the pages above.
+manage_urlpatterns = [
+    path("applications/", applications.application_list, name="manage_applications"),
+    path(
+        "applications/<int:application_id>/",
+        applications.application_detail,
+        name="manage_application",
+    ),
+    path("applications/<int:application_id>/keys/", keys.key_issue, name="manage_key_issue"),
+    path("keys/<int:key_id>/", keys.key_detail, name="manage_key"),
+    path("keys/<int:key_id>/rotate/", keys.key_rotate, name="manage_key_rotate"),
+    path("keys/<int:key_id>/revoke/", keys.key_revoke, name="manage_key_revoke"),
+    path("retention/", retention.retention, name="manage_retention"),
+    path("retention/run/", retention.retention_run, name="manage_retention_run"),
+    path(
+        "retention/<int:rule_id>/remove/",
+        retention.retention_remove,
+        name="manage_retention_remove",
+    ),
+    path("deletions/", deletions.deletions, name="manage_deletions"),
+    path("deletions/rows/", deletions.deletion_rows, name="manage_deletion_rows"),
+    path("schemas/", schemas.schema_list, name="manage_schemas"),
+    path("schemas/<int:schema_id>/", schemas.schema_detail, name="manage_schema"),
+    path("schemas/<int:schema_id>/remove/", schemas.schema_remove, name="manage_schema_remove"),
+    path("audit/", audit.audit_log, name="manage_audit"),
+]
 
 urlpatterns = [
     path("", overview, name="overview"),
@@ -21,4 +50,5 @@ urlpatterns = [
     path("live/", live, name="live"),
     path("live/rows/", live_rows, name="live_rows"),
     path("errors/", errors, name="errors"),
+    path("manage/", include(manage_urlpatterns)),
 ]

@@ -42,7 +42,9 @@ def huey():
 def _fresh_queue_and_caches(huey) -> Iterator[None]:
     from django.core.cache import cache
 
+    from events.event_schemas import event_schema_cache_clear
     from events.keys import key_cache_clear
+    from events.retention import retention_cache_clear
 
     def flush() -> None:
         huey.storage.flush_all()
@@ -53,6 +55,9 @@ def _fresh_queue_and_caches(huey) -> Iterator[None]:
 
     flush()
     key_cache_clear()
+    # Schemas and retention rules are cached per process; one test's must not apply in the next.
+    event_schema_cache_clear()
+    retention_cache_clear()
     yield
     flush()
 

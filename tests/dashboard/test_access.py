@@ -127,14 +127,6 @@ def test_it_shows_who_is_logged_in_and_their_role(as_alice, as_bob):
     assert "bob" in staff and ">staff<" in staff
 
 
-def test_it_has_no_admin_area_yet_for_anyone(as_alice, as_bob):
-    # The staff pages (keys, schemas, retention) come with the data-lifecycle issue; until
-    # then the nav must not offer them, to viewers or staff.
-    for client in (as_alice, as_bob):
-        html = client.get(reverse("dashboard:overview")).content.decode()
-        assert ">Admin<" not in html
-
-
 def test_it_marks_the_current_page_in_the_nav(as_alice):
     html = as_alice.get(reverse("dashboard:explore")).content.decode()
 

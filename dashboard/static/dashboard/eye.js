@@ -1,6 +1,6 @@
 // The Eye's dashboard: draw the charts, copy payloads, show the custom range fields only
-// when they are wanted. Plain JavaScript, served by The Eye itself; every page works
-// without it except for drawing charts.
+// when they are wanted, and refresh rows that are still changing. Plain JavaScript,
+// served by The Eye itself; every page works without it except for drawing charts.
 "use strict";
 
 (function () {
@@ -91,8 +91,43 @@
     }
   });
 
+  // Rows that are still changing (deletion requests under way): a table body marked
+  // data-poll-source asks for its rows again every few seconds and swaps them in, until
+  // the server's X-Eye-Active header says nothing is under way any more.
+  function pollRows() {
+    document.querySelectorAll("tbody[data-poll-source]").forEach(function (body) {
+      const interval = Number(body.dataset.pollInterval || 2) * 1000;
+      function poll() {
+        if (document.hidden) {
+          window.setTimeout(poll, interval);
+          return;
+        }
+        fetch(body.dataset.pollSource, {
+          credentials: "same-origin",
+          headers: { "X-Requested-With": "fetch" },
+        })
+          .then(function (response) {
+            // Signed out (sent to the login page) or no longer staff: stop asking.
+            if (response.redirected || response.status === 403) return;
+            if (!response.ok) throw new Error("HTTP " + response.status);
+            const active = response.headers.get("X-Eye-Active") === "1";
+            return response.text().then(function (html) {
+              body.innerHTML = html;
+              if (active) window.setTimeout(poll, interval);
+            });
+          })
+          .catch(function () {
+            // The server is restarting or the network dropped: try again, less often.
+            window.setTimeout(poll, interval * 5);
+          });
+      }
+      window.setTimeout(poll, interval);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     wireRangeFields();
     drawCharts();
+    pollRows();
   });
 })();

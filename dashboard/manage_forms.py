@@ -1,0 +1,222 @@
+"""Forms of the staff pages. They catch what a person can get wrong before a service is
+called; the services in events/ check again, do the work and write the audit log."""
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from dashboard.forms import ApplicationField, UtcDateTimeField
+from events.erasure import DeletionScope, ScopeError
+from events.models import ApiKey, Application, AuditEntry, EventSchema
+
+# A hundred years. Longer is "forever", which is what having no rule already means.
+MAX_RETENTION_DAYS = 36_500
+# ApiKey.rate_limit_per_minute is an integer column; no client sends more than this.
+MAX_RATE_LIMIT = 1_000_000
+
+
+def application_choice(
+    *, required: bool, empty_label: str | None = "All applications"
+) -> ApplicationField:
+    return ApplicationField(
+        queryset=Application.objects.all(),
+        required=required,
+        empty_label=empty_label,
+        label="Application",
+    )
+
+
+class ApplicationCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Name",
+        help_text="How the dashboard names it, e.g. web or ios. It cannot be changed later.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].widget.attrs.update(autocomplete="off", spellcheck="false")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        # Names are compared exactly by the database; "Web" beside "web" would only confuse.
+        existing = Application.objects.filter(name__iexact=name).first()
+        if existing is not None:
+            raise ValidationError(f"There is already an application called {existing.name}.")
+        return name
+
+
+class KeyRightsForm(forms.Form):
+    """What a key may do: issue a key with these, or change a live key's."""
+
+    can_read = forms.BooleanField(required=False, label="Read", help_text="query events")
+    can_write = forms.BooleanField(required=False, label="Write", help_text="send events")
+    rate_limit_per_minute = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_RATE_LIMIT,
+        label="Rate limit per minute",
+        help_text="Requests a minute; empty for no limit.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rate_limit_per_minute"].widget.attrs.update(placeholder="no limit")
+
+    @classmethod
+    def of(cls, api_key: ApiKey, data: Any = None) -> "KeyRightsForm":
+        return cls(
+            data,
+            initial={
+                "can_read": api_key.can_read,
+                "can_write": api_key.can_write,
+                "rate_limit_per_minute": api_key.rate_limit_per_minute,
+            },
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("can_read") and not cleaned.get("can_write"):
+            raise ValidationError("A key needs read rights, write rights or both.")
+        return cleaned
+
+
+class RetentionRuleForm(forms.Form):
+    application = application_choice(required=False)
+    category = forms.CharField(
+        required=False, max_length=255, label="Category", help_text="Empty for every category."
+    )
+    days = forms.IntegerField(min_value=1, max_value=MAX_RETENTION_DAYS, label="Keep for (days)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].widget.attrs.update(
+            list="category-list", autocomplete="off", placeholder="any"
+        )
+
+
+class SessionDeletionForm(forms.Form):
+    """Every event of one session: what an erasure request usually asks for."""
+
+    session_id = forms.UUIDField(label="Session id")
+    application = application_choice(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["session_id"].widget.attrs.update(spellcheck="false", autocomplete="off")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "session_id" in cleaned:
+            application = cleaned.get("application")
+            cleaned["scope"] = DeletionScope(
+                session_id=cleaned["session_id"],
+                application_id=application.pk if application else None,
+            )
+        return cleaned
+
+
+class RangeDeletionForm(forms.Form):
+    """Every event of one application between two instants: a bad deploy's junk."""
+
+    application = application_choice(required=True, empty_label=None)
+    start = UtcDateTimeField(label="From (UTC)")
+    end = UtcDateTimeField(label="To (UTC)", help_text="Events before this instant; not at it.")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if {"application", "start", "end"} <= cleaned.keys():
+            # The scope checks itself (both ends given, start before end); its words are
+            # the form's.
+            try:
+                cleaned["scope"] = DeletionScope(
+                    application_id=cleaned["application"].pk,
+                    start=cleaned["start"],
+                    end=cleaned["end"],
+                )
+            except ScopeError as exc:
+                raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+        return cleaned
+
+
+class EventSchemaForm(forms.Form):
+    """A kind of event (category and name, for one application or all) and its schema.
+    When an existing schema is edited its kind is fixed: saving another kind would leave
+    the old schema behind or overwrite one already there."""
+
+    application = application_choice(required=False)
+    category = forms.CharField(max_length=255, label="Category")
+    name = forms.CharField(max_length=255, label="Name")
+    schema = forms.CharField(
+        label="JSON Schema",
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "code"}),
+        help_text="What the data of these events must match (JSON Schema, draft 2020-12 "
+        "unless $schema says otherwise).",
+    )
+
+    def __init__(self, *args: Any, event_schema: EventSchema | None = None, **kwargs: Any) -> None:
+        if event_schema is not None:
+            kwargs["initial"] = {
+                "application": event_schema.application,
+                "category": event_schema.category,
+                "name": event_schema.name,
+                "schema": json.dumps(event_schema.schema, indent=2, ensure_ascii=False),
+            }
+        super().__init__(*args, **kwargs)
+        self.event_schema = event_schema
+        self.fields["category"].widget.attrs.update(list="category-list", autocomplete="off")
+        self.fields["name"].widget.attrs.update(list="name-list", autocomplete="off")
+        if event_schema is not None:
+            for name in ("application", "category", "name"):
+                self.fields[name].disabled = True
+
+    def clean_schema(self) -> Any:
+        try:
+            return json.loads(self.cleaned_data["schema"])
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.event_schema is None and {"category", "name"} <= cleaned.keys():
+            application = cleaned.get("application")
+            taken = EventSchema.objects.filter(
+                application=application, category=cleaned["category"], name=cleaned["name"]
+            ).exists()
+            if taken:
+                owner = application.name if application else "all applications"
+                self.add_error(
+                    "name", f"This kind has a schema for {owner} already; edit that one instead."
+                )
+        return cleaned
+
+
+def action_label(action: str) -> str:
+    """ "key.issued" → "Key issued"."""
+    return AuditEntry.Action(action).label.capitalize()
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False, label="Action")
+    actor = forms.ChoiceField(required=False, label="Who")
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action")] + [
+            (action.value, action_label(action.value)) for action in AuditEntry.Action
+        ]
+        # The log holds staff actions only: a few thousand rows, so the distinct names
+        # are read afresh each time.
+        actors = (
+            AuditEntry.objects.order_by("actor_name")
+            .values_list("actor_name", flat=True)
+            .distinct()
+        )
+        self.fields["actor"].choices = [("", "Anyone")] + [(name, name) for name in actors]
+        for name in ("action", "actor"):
+            self.fields[name].widget.attrs["data-autosubmit"] = ""
