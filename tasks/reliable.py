@@ -51,6 +51,17 @@ return moved
 """
 
 
+# Move every task due by ARGV[1] from the schedule into the queue, in due order, in one
+# step. Huey pops them from the schedule and pushes them to the queue in two: a scheduler
+# killed in between would lose the retries it held, and with them accepted events.
+SCHEDULE_TO_QUEUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+for _, item in ipairs(due) do redis.call('LPUSH', KEYS[2], item) end
+if #due > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1])) end
+return #due
+"""
+
+
 class QueueFull(Exception):
     """The queue holds as many tasks as it may; nothing was added."""
 
@@ -64,6 +75,7 @@ class ReliableRedisStorage(RedisStorage):
         self._bounded_push = self.conn.register_script(BOUNDED_PUSH)
         self._claim = self.conn.register_script(CLAIM)
         self._recover = self.conn.register_script(RECOVER)
+        self._schedule_to_queue = self.conn.register_script(SCHEDULE_TO_QUEUE)
         self._owner_pid: int | None = None
         self._token = ""
         self._in_flight: bytes | None = None
@@ -169,6 +181,15 @@ class ReliableRedisStorage(RedisStorage):
             if not self.conn.exists(self._lease_key(processing)):
                 moved += self._recover(keys=[self.queue_key, processing, self.workers_key])
         return moved
+
+    # --- the scheduler's side -------------------------------------------------------
+
+    def read_schedule(self, ts: object) -> list[bytes]:
+        """Queue the due tasks here, atomically; the scheduler is left nothing to enqueue."""
+        self._schedule_to_queue(
+            keys=[self.schedule_key, self.queue_key], args=[self.convert_ts(ts)]
+        )
+        return []
 
     # --- the API's side -------------------------------------------------------------
 

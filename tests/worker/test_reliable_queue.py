@@ -184,3 +184,22 @@ def test_it_puts_a_failed_task_back_in_the_queue(huey, web_app, store):
     finally:
         huey.storage.blocking = True
     assert again.id == task.id
+
+
+def test_due_retries_move_from_the_schedule_to_the_queue_in_one_step(huey, web_app):
+    from datetime import UTC, datetime, timedelta
+
+    from tasks.tasks import store_events
+
+    now = datetime.now(UTC)
+    due = store_events.s([], web_app.application.pk, now)
+    later = store_events.s([], web_app.application.pk, now)
+    huey.storage.add_to_schedule(huey.serialize_task(due), now - timedelta(seconds=1))
+    huey.storage.add_to_schedule(huey.serialize_task(later), now + timedelta(hours=1))
+
+    # The scheduler gets nothing to enqueue itself (a scheduler killed before enqueueing
+    # would lose it): the due task is in the queue already, the later one still scheduled.
+    assert huey.read_schedule(now) == []
+    assert huey.pending_count() == 1
+    assert huey.scheduled_count() == 1
+    assert huey.deserialize_task(huey.storage.enqueued_items()[0]).id == due.id
