@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import django
 import pytest
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eye.settings")
 os.environ.setdefault("EYE_QUEUE_NAME", "eye-test")
@@ -29,6 +30,10 @@ os.environ.setdefault("EYE_CONFIG_CACHE_SECONDS", "0")
 EXPECT_TIMESCALEDB = os.environ.get("EYE_TEST_EXPECT_TIMESCALEDB")
 
 django.setup()
+
+# A deliberately slow password hash is the point in production and only a cost here, where
+# the dashboard's tests create users by the hundred.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
