@@ -1,10 +1,10 @@
 """Query latency at growing table sizes.
 
-The table is emptied, then filled with demo events (`manage.py load_demo_events`, the
-COPY path of `make demo`, which also keeps the rollups) up to each size in turn, then
-VACUUM ANALYZE (what autovacuum reaches on its own after a bulk load). At each size one
-client sends GETs one after another to the running gunicorn, with the read key, and
-times each from connect to the last byte:
+The table is emptied, then filled with demo-shaped events up to each size in turn by a
+server-side SQL load (bench/bulk_load.py: the rows made by INSERT … SELECT, the rollups
+rebuilt from them and checked), then VACUUM ANALYZE (what autovacuum reaches on its own
+after a bulk load). At each size one client sends GETs one after another to the running
+gunicorn, with the read key, and times each from connect to the last byte:
 
 - /api/event/ by session, by category, by category + name + one day, unfiltered (first
   page), and a deep page: the URL reached by following `next` 50 times from the first;
@@ -20,10 +20,10 @@ import json
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from bench.services import Database, Stack, log, manage
+from bench.bulk_load import events_load
+from bench.services import Database, Stack, log
 
 WARMUP = 3
 DEEP_PAGES = 50
@@ -82,32 +82,26 @@ def _percentile(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
-def load_to(
-    *, env: dict[str, str], database: Database, size: int, seed: int, log_path: Path
-) -> dict:
-    """Add demo events until the table holds `size`; VACUUM ANALYZE; timed apart."""
+def load_to(*, database: Database, application_id: int, size: int, seed: int) -> dict:
+    """Add demo-shaped events until the table holds `size` (a server-side SQL load that
+    rebuilds and checks the rollups); then VACUUM ANALYZE, timed apart."""
     have = _count(database)
+    load: dict = {}
     started = time.perf_counter()
     if size > have:
-        log(f"loading {size - have:,} demo events (to {size:,})")
-        with open(log_path, "a") as output:
-            manage(
-                env,
-                "load_demo_events",
-                f"--events={size - have}",
-                "--days=30",
-                "--application=bench",
-                f"--seed={seed}",
-                log_file=output,
-            )
+        log(f"loading {size - have:,} events with a server-side SQL load (to {size:,})")
+        load = events_load(
+            database=database, application_id=application_id, count=size - have, seed=seed
+        )
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     with database.connect(autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
     return {
+        **load,
         "events": _count(database),
         "added": max(0, size - have),
-        "load_seconds": round(loaded, 1),
+        "load_seconds": round(loaded, 2),
         "vacuum_analyze_seconds": round(time.perf_counter() - started, 1),
     }
 

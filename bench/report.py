@@ -155,6 +155,29 @@ def targets(result: Result) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
+def load_text(size: int, load: dict, ceiling: float | None) -> str:
+    """How the table was filled to `size`, at what rate, and whether the rollups agree."""
+    rate = (load.get("added") or 0) / (load.get("load_seconds") or 1)
+    text = (
+        f"   {size:,} events: {n(load.get('added'))} added in {load.get('load_seconds')} s = "
+        f"{n(rate)} events/s ({ratio(rate, ceiling)} of the ceiling)"
+    )
+    check = load.get("rollup_check")
+    if check is None and load.get("added"):  # earlier runs filled it with load_demo_events
+        text += ", through load_demo_events"
+    elif check is not None:
+        agree = (
+            "equal to the raw counts"
+            if check["equal"]
+            else f"DIFFERENT FROM THE RAW COUNTS (keys that differ: {check['mismatched_keys']})"
+        )
+        text += (
+            f"\n      {load['method']}: rows {load['insert_seconds']:.1f} s, rollups "
+            f"{load['rollup_seconds']:.1f} s, checked in {check['seconds']:.1f} s: {agree}"
+        )
+    return text + f"; VACUUM ANALYZE {load.get('vacuum_analyze_seconds')} s"
+
+
 def report_text(result: Result) -> str:
     lines: list[str] = []
     out = lines.append
@@ -275,14 +298,7 @@ def report_text(result: Result) -> str:
                     cells.append("not available" if key == "overview_30d" else "error")
             out(f"   {label:34}" + "".join(f"{c:>26}" for c in cells))
         for size in sizes:
-            load = queries[size].get("load", {})
-            out(
-                f"   {int(size):,} events: loaded in {load.get('load_seconds')} s "
-                f"({n(load.get('added'))} added = "
-                f"{ratio((load.get('added') or 0) / (load.get('load_seconds') or 1), ceiling)} "
-                "of the ceiling, through load_demo_events), "
-                f"VACUUM ANALYZE {load.get('vacuum_analyze_seconds')} s"
-            )
+            out(load_text(int(size), queries[size].get("load", {}), ceiling))
             for key, _ in QUERIES:
                 q = _get(queries, size, "queries", key) or {}
                 if "error" in q:

@@ -187,7 +187,7 @@ def run(
     if "ingest" not in options.skip:
         result["ingest"] = ingest_all(options, stack, database, sampler, key, run_dir)
     if "queries" not in options.skip:
-        result["queries"] = queries_all(options, env, stack, database, key, cookie, run_dir)
+        result["queries"] = queries_all(options, stack, database, application_id, key, cookie)
     if options.profile:
         result["profile"] = profile_run(options, stack, database, sampler, key, run_dir)
 
@@ -234,18 +234,17 @@ def ingest_all(
 
 def queries_all(
     options: argparse.Namespace,
-    env: dict[str, str],
     stack: services.Stack,
     database: services.Database,
+    application_id: int,
     key: str,
     cookie: str,
-    run_dir: Path,
 ) -> dict:
     results: dict[str, Any] = {}
     services.tables_truncate(database)
     for number, size in enumerate(options.sizes):
         load = query.load_to(
-            env=env, database=database, size=size, seed=number + 1, log_path=run_dir / "load.log"
+            database=database, application_id=application_id, size=size, seed=number + 1
         )
         log(f"queries at {load['events']:,} events")
         results[str(size)] = {
