@@ -27,20 +27,27 @@ class EventRow(NamedTuple):
         return {**self._asdict(), "timestamp": self.timestamp.isoformat()}
 
 
-# One statement per batch: each column travels as one array parameter and unnest()
-# turns them back into rows. That is a single round trip whatever the batch size, and
-# unlike COPY it can say ON CONFLICT DO NOTHING, which makes a redelivered batch harmless.
+# Rows are COPYed into a temporary table, then moved into events by one statement that
+# says ON CONFLICT DO NOTHING, which makes a redelivered batch harmless (COPY itself cannot).
+# COPY is the cheapest way in on both sides: as array parameters of one INSERT, the rows
+# cost the worker more CPU to encode than the database spends storing them.
 # The rollups are bumped in the same statement from the rows that were actually new, so
 # they can never drift from the raw table. Their rows are upserted in key order so that
 # two workers touching the same buckets lock them in the same order and do not deadlock.
-INSERT_EVENTS_FROM = """
+STAGING_TABLE = "eye_staged_events"
+CREATE_STAGING = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
+    event_id uuid, ts timestamptz, session_id uuid, category text, name text, data text,
+    application_id bigint, received_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+COPY_STAGING = f"COPY {STAGING_TABLE} FROM STDIN"
+INSERT_STAGED = f"""
 WITH new_events AS (
     INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
                         application_id, received_at)
-    SELECT e.event_id, e.ts, e.session_id, e.category, e.name, e.data::jsonb,
-           e.application_id, e.received_at
-    FROM {source}
-         AS e(event_id, ts, session_id, category, name, data, application_id, received_at)
+    SELECT event_id, ts, session_id, category, name, data::jsonb, application_id, received_at
+    FROM {STAGING_TABLE}
     ON CONFLICT (event_id, "timestamp") DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id
 ),
@@ -68,26 +75,18 @@ session_hours AS (
 SELECT count(*) FROM new_events
 """
 
-INSERT_EVENTS = INSERT_EVENTS_FROM.format(
-    source="unnest(%(event_ids)s::uuid[], %(timestamps)s::timestamptz[], "
-    "%(session_ids)s::uuid[], %(categories)s::text[], %(names)s::text[], %(datas)s::text[], "
-    "%(application_ids)s::bigint[], %(received_ats)s::timestamptz[])"
-)
 
-# The bulk path: rows COPYed into a temporary table first (COPY is the fastest way in),
-# then moved with the very statement above, so that duplicates and rollups are handled
-# the same way as on the ingest path.
-STAGING_TABLE = "eye_staged_events"
-CREATE_STAGING = f"""
-CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
-    event_id uuid, ts timestamptz, session_id uuid, category text, name text, data text
-) ON COMMIT DELETE ROWS
-"""
-COPY_STAGING = f"COPY {STAGING_TABLE} FROM STDIN"
-INSERT_STAGED = INSERT_EVENTS_FROM.format(
-    source="(SELECT event_id, ts, session_id, category, name, data, "
-    f"%(application_id)s::bigint, %(received_at)s::timestamptz FROM {STAGING_TABLE})"
-)
+def _store_staged(rows: Iterable[tuple]) -> int:
+    """COPY rows (EventRow fields, then application_id and received_at) into the staging
+    table and move the new ones into events; returns how many were new. Must run inside a
+    transaction: the staging table empties itself at every commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_STAGING)
+        with cursor.copy(COPY_STAGING) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(INSERT_STAGED)
+        return cursor.fetchone()[0]
 
 
 class Delivery(NamedTuple):
@@ -102,24 +101,14 @@ class Delivery(NamedTuple):
 def event_deliveries_create(*, deliveries: Sequence[Delivery]) -> int:
     """Store the events of many requests in one statement, skipping any already stored;
     returns how many were new."""
-    pairs = [(row, delivery) for delivery in deliveries for row in delivery.rows]
-    if not pairs:
+    if not any(delivery.rows for delivery in deliveries):
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT_EVENTS,
-            {
-                "event_ids": [row.event_id for row, _ in pairs],
-                "timestamps": [row.timestamp for row, _ in pairs],
-                "session_ids": [row.session_id for row, _ in pairs],
-                "categories": [row.category for row, _ in pairs],
-                "names": [row.name for row, _ in pairs],
-                "datas": [row.data_json for row, _ in pairs],
-                "application_ids": [delivery.application_id for _, delivery in pairs],
-                "received_ats": [delivery.received_at for _, delivery in pairs],
-            },
+    with transaction.atomic():
+        return _store_staged(
+            (*row, delivery.application_id, delivery.received_at)
+            for delivery in deliveries
+            for row in delivery.rows
         )
-        return cursor.fetchone()[0]
 
 
 def event_bulk_create(
@@ -138,16 +127,10 @@ class StoreOutcome(NamedTuple):
 
 
 def event_bulk_copy(*, rows: Iterable[EventRow], application_id: int, received_at: datetime) -> int:
-    """Store many rows through COPY, in one transaction; returns how many were new."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CREATE_STAGING)
-        with cursor.copy(COPY_STAGING) as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            INSERT_STAGED, {"application_id": application_id, "received_at": received_at}
-        )
-        return cursor.fetchone()[0]
+    """Store many rows of one application in one transaction, streamed rather than held
+    in memory; returns how many were new."""
+    with transaction.atomic():
+        return _store_staged((*row, application_id, received_at) for row in rows)
 
 
 def event_deliveries_store(*, deliveries: Sequence[Delivery]) -> StoreOutcome:
