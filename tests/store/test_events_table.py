@@ -7,8 +7,7 @@ from django.db import connection
 from events.services import EventRow, event_bulk_create
 
 
-def put_days(app, days: int) -> None:
-    start = datetime(2021, 1, 1, 12, tzinfo=UTC)
+def put_days(app, days: int, *, start: datetime = datetime(2021, 1, 1, 12, tzinfo=UTC)) -> None:
     event_bulk_create(
         rows=[
             EventRow(
@@ -43,11 +42,12 @@ def test_it_is_a_hypertable_partitioned_by_timestamp(hypertable):
     assert scalar(
         "SELECT time_interval FROM timescaledb_information.dimensions "
         "WHERE hypertable_name = 'events'"
-    ) == timedelta(days=1)
+    ) == timedelta(days=7)
 
 
-def test_it_puts_events_in_one_chunk_per_day(hypertable, web_app):
-    put_days(web_app, 3)
+def test_it_puts_events_in_one_chunk_per_week(hypertable, web_app):
+    # Chunks are aligned on multiples of 7 days since 1970-01-01, a Thursday; so is this.
+    put_days(web_app, 21, start=datetime(2021, 1, 7, 12, tzinfo=UTC))
 
     assert scalar("SELECT count(*) FROM show_chunks('events')") == 3
 
