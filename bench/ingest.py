@@ -90,7 +90,8 @@ def wrk_run(
         "--connections",
         str(connections),
         "--duration",
-        f"{duration:g}s",
+        # wrk reads whole seconds only ("3.3s" is a usage error).
+        f"{max(1, round(duration))}s",
         "--timeout",
         "10s",
         "--latency",
