@@ -1,6 +1,7 @@
 """POST and GET /api/event/: thin handlers that parse, call a task or a selector, and return."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from api.errors import ApiError, api_error, pydantic_errors
 from api.pagination import CountedKeysetPagination
 from api.policies import event_policies_check
 from api.ratelimit import rate_limit_check
-from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery
+from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery, IngestLimits
 from events.models import Event
 from events.selectors import event_list
 from events.services import Delivery, EventRow
@@ -73,9 +74,9 @@ def read_json_body(request: HttpRequest) -> Any:
         raise api_error(400, f"body is not valid JSON: {exc}", field="body") from None
 
 
-def validate_events(payload: Any, *, now: Any) -> list[EventIn]:
+def validate_events(payload: Any, *, now: datetime) -> list[EventIn]:
     """Every event of the body, or a 422 naming each fault (with its index in a batch)."""
-    context = {"now": now}
+    context = {"limits": IngestLimits.at(now)}
     if isinstance(payload, dict):
         try:
             return [_one_event.validate_python(payload, context=context)]
@@ -124,12 +125,12 @@ def event_create(request: HttpRequest) -> Status:
         now=received_at,
         batch=isinstance(payload, list),
     )
-    event_ids = [event.event_id or uuid.uuid4() for event in events]
+    event_ids = [event.event_id or str(uuid.uuid4()) for event in events]
     rows = [
         EventRow(
-            event_id=str(event_id),
+            event_id=event_id,
             timestamp=event.timestamp,
-            session_id=str(event.session_id),
+            session_id=event.session_id,
             category=event.category,
             name=event.name,
             data_json=orjson.dumps(event.data).decode(),
