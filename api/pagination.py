@@ -46,15 +46,8 @@ class CountedKeysetPagination(PaginationBase):
                 "is not a cursor this API issued; use next or previous as given",
                 field="cursor",
             ) from None
-        filters = params["filters"]
         count = event_total(
-            application_id=request.auth.application_id,
-            session_id=filters.session_id,
-            category=filters.category,
-            name=filters.name,
-            start=filters.start,
-            end_inclusive=filters.end_inclusive,
-            end_exclusive=filters.end_exclusive,
+            application_id=request.auth.application_id, **params["filters"].selection()
         )
         return {
             "count": count,

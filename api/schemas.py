@@ -264,6 +264,17 @@ class EventQuery(Schema):
             )
         return self
 
+    def selection(self) -> dict[str, Any]:
+        """The filters as events.selectors and events.totals take them."""
+        return {
+            "session_id": self.session_id,
+            "category": self.category,
+            "name": self.name,
+            "start": self.start,
+            "end_inclusive": self.end_inclusive,
+            "end_exclusive": self.end_exclusive,
+        }
+
     @property
     def start(self) -> datetime | None:
         value = self.timestamp_start or self.timestamp_after

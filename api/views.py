@@ -164,12 +164,4 @@ def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Ev
             raise api_error(
                 422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
             )
-    return event_list(
-        application_id=request.auth.application_id,
-        session_id=filters.session_id,
-        category=filters.category,
-        name=filters.name,
-        start=filters.start,
-        end_inclusive=filters.end_inclusive,
-        end_exclusive=filters.end_exclusive,
-    )
+    return event_list(application_id=request.auth.application_id, **filters.selection())
