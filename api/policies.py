@@ -22,8 +22,10 @@ def event_policies_check(
     try:
         retention_days = retention_days_lookup()
         data_errors = event_data_checker()
+        if retention_days is None and data_errors is None:
+            return  # no rule is set: nothing to look up for each event
         for index, event in enumerate(events):
-            days = retention_days(application_id, event.category)
+            days = retention_days(application_id, event.category) if retention_days else None
             if days is not None and event.timestamp < now - timedelta(days=days):
                 entry = {
                     "field": "timestamp",
@@ -32,7 +34,12 @@ def event_policies_check(
                     "of its application and category; it would be deleted at once",
                 }
                 errors.append(_located(entry, index, batch=batch))
-            for problem in data_errors(application_id, event.category, event.name, event.data):
+            problems = (
+                data_errors(application_id, event.category, event.name, event.data)
+                if data_errors
+                else ()
+            )
+            for problem in problems:
                 entry = {"field": problem.field, "message": problem.message}
                 errors.append(_located(entry, index, batch=batch))
     except ConfigUnavailable:

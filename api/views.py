@@ -128,12 +128,12 @@ def event_create(request: HttpRequest) -> Status:
     event_ids = [event.event_id or str(uuid.uuid4()) for event in events]
     rows = [
         EventRow(
-            event_id=event_id,
-            timestamp=event.timestamp,
-            session_id=event.session_id,
-            category=event.category,
-            name=event.name,
-            data_json=orjson.dumps(event.data).decode(),
+            event_id,
+            event.timestamp,
+            event.session_id,
+            event.category,
+            event.name,
+            orjson.dumps(event.data).decode(),
         )
         for event, event_id in zip(events, event_ids, strict=True)
     ]

@@ -56,10 +56,13 @@ _rules: Reloading[dict[RuleKey, int]] = Reloading(_rules_load)
 RetentionDays = Callable[[int, str], int | None]
 
 
-def retention_days_lookup() -> RetentionDays:
+def retention_days_lookup() -> RetentionDays | None:
     """How many days an event of an application and category is kept (None: forever),
-    by the rules as they are now; take one lookup per request, not per event."""
+    by the rules as they are now; take one lookup per request, not per event. None when
+    there is no rule at all, so that callers can skip the lookups."""
     rules = _rules.get()
+    if not rules:
+        return None
 
     def days(application_id: int, category: str) -> int | None:
         for key in ((application_id, category), (application_id, ""), (None, category), (None, "")):
