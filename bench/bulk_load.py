@@ -10,7 +10,7 @@ Here the database makes them (bench/demo_sql.py), in four steps:
 2. load: each worker runs one INSERT … SELECT of its range on its own connection, into
    the migrated table with all its indexes, as ingest leaves it;
 3. rollups: rebuilt from every raw row with GROUP BY, the very counts the ingest
-   statement (events.services.INSERT_EVENTS_FROM) keeps one batch at a time;
+   statement (events.services.INSERT_STAGED) keeps one batch at a time;
 4. check: the raw counts per hour, application, category and name against the rollups.
 """
 
@@ -52,7 +52,7 @@ FROM unnest(%(targets)s::bigint[]) AS target,
      LATERAL (SELECT k, total FROM running WHERE total >= target ORDER BY k LIMIT 1) AS reached
 ORDER BY target
 """
-# The same buckets and counts as INSERT_EVENTS_FROM. The hour rollup is summed from the
+# The same buckets and counts as events.services.rollup_upserts. The hour rollup is summed from the
 # minute one (a few hundred thousand rows) rather than from the raw table again.
 ROLLUPS_TRUNCATE = "TRUNCATE event_counts_minute, event_counts_hour, session_activity_hour"
 ROLLUPS_FROM_RAW = (

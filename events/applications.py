@@ -67,32 +67,26 @@ def _last_events(application_ids: list[int]) -> dict[int, datetime]:
 def application_summaries(
     *, applications: list[Application] | None = None
 ) -> list[ApplicationSummary]:
-    if applications is None:
-        applications = list(
-            Application.objects.annotate(
-                live_key_count=Count("keys", filter=Q(keys__revoked_at__isnull=True))
-            ).order_by("name")
-        )
-    ids = [application.pk for application in applications]
-    now = timezone.now()
-    volumes = _volumes(ids, now)
+    """Every application's summary, by name, or those of `applications`."""
+    annotated = Application.objects.annotate(
+        live_key_count=Count("keys", filter=Q(keys__revoked_at__isnull=True))
+    ).order_by("name")
+    if applications is not None:
+        annotated = annotated.filter(pk__in=[application.pk for application in applications])
+    found = list(annotated)
+    ids = [application.pk for application in found]
+    volumes = _volumes(ids, timezone.now())
     last_events = _last_events(ids)
-    summaries = []
-    for application in applications:
-        live_keys = getattr(application, "live_key_count", None)
-        if live_keys is None:
-            live_keys = application.keys.filter(revoked_at__isnull=True).count()
-        day, month = volumes.get(application.pk, (0, 0))
-        summaries.append(
-            ApplicationSummary(
-                application=application,
-                events_24h=day,
-                events_30d=month,
-                last_event_at=last_events.get(application.pk),
-                live_keys=live_keys,
-            )
+    return [
+        ApplicationSummary(
+            application=application,
+            events_24h=volumes.get(application.pk, (0, 0))[0],
+            events_30d=volumes.get(application.pk, (0, 0))[1],
+            last_event_at=last_events.get(application.pk),
+            live_keys=application.live_key_count,
         )
-    return summaries
+        for application in found
+    ]
 
 
 def application_summary(*, application: Application) -> ApplicationSummary:

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from events.services import rollup_upserts
+
 # Rows are picked by the table's unique key, not by ctid: on a hypertable a ctid is only
-# unique within one chunk. The rollups are decreased with the same upsert, in the same key
-# order, as the ingest path increases them, so the two never deadlock on a bucket.
-DELETE_BATCH = """
+# unique within one chunk. The rollups are decreased by the ingest path's own upserts.
+DELETE_BATCH = (
+    """
 WITH doomed AS (
     SELECT event_id, "timestamp" FROM events WHERE {where} LIMIT %(batch_size)s
 ),
@@ -22,33 +24,15 @@ gone AS (
     DELETE FROM events e USING doomed d
     WHERE e.event_id = d.event_id AND e."timestamp" = d."timestamp"
     RETURNING e."timestamp", e.session_id, e.category, e.name, e.application_id
-),
-minute_counts AS (
-    INSERT INTO event_counts_minute AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name, -count(*)
-    FROM gone GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (bucket, application_id, category, name)
-    DO UPDATE SET events = c.events + excluded.events
-),
-hour_counts AS (
-    INSERT INTO event_counts_hour AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, category, name, -count(*)
-    FROM gone GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (bucket, application_id, category, name)
-    DO UPDATE SET events = c.events + excluded.events
-),
-session_hours AS (
-    INSERT INTO session_activity_hour AS s (bucket, application_id, session_id, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, -count(*)
-    FROM gone GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (bucket, application_id, session_id)
-    DO UPDATE SET events = s.events + excluded.events
-)
+),"""
+    + rollup_upserts(rows="gone", sign="-")
+    + """
 SELECT count(*),
        coalesce(array_agg(DISTINCT date_trunc('minute', "timestamp", 'UTC')), '{{}}'),
        coalesce(array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')), '{{}}')
 FROM gone
 """
+)
 
 # A bucket whose events are all gone must go too: the session list counts a session as
 # active in an hour when it has a row there.

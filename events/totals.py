@@ -14,21 +14,10 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from events.selectors import event_list
+from events.stats import Granularity
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 MICROSECOND = timedelta(microseconds=1)
-
-
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    if step == HOUR:
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(second=0, microsecond=0)
-
-
-def _ceil(moment: datetime, step: timedelta) -> datetime:
-    floor = _floor(moment, step)
-    return floor if floor == moment else floor + step
+MINUTE, HOUR = Granularity.MINUTE, Granularity.HOUR
 
 
 def event_total(
@@ -55,8 +44,8 @@ def event_total(
     if start is not None and end is not None and start >= end:
         return 0
     parts: list[tuple[str, datetime | None, datetime | None]] = []
-    first_minute = _ceil(start, MINUTE) if start is not None else None
-    last_minute = _floor(end, MINUTE) if end is not None else None
+    first_minute = MINUTE.ceil(start) if start is not None else None
+    last_minute = MINUTE.floor(end) if end is not None else None
     if first_minute is not None and last_minute is not None and first_minute >= last_minute:
         parts.append(("events", start, end))
     else:
@@ -73,8 +62,8 @@ def _whole_minutes(
 ) -> list[tuple[str, datetime | None, datetime | None]]:
     """[start, end), both on minute boundaries or open: hours from the hour rollup, the
     minutes around them from the minute rollup."""
-    first_hour = _ceil(start, HOUR) if start is not None else None
-    last_hour = _floor(end, HOUR) if end is not None else None
+    first_hour = HOUR.ceil(start) if start is not None else None
+    last_hour = HOUR.floor(end) if end is not None else None
     if first_hour is not None and last_hour is not None and first_hour >= last_hour:
         return [("event_counts_minute", start, end)]
     parts = [("event_counts_hour", first_hour, last_hour)]

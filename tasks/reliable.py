@@ -85,7 +85,6 @@ class ReliableRedisStorage(RedisStorage):
         # something in it may have been left behind.
         self._lease_renewed_at = float("-inf")
         self._claimed = 0
-        self._maybe_leftovers = True
 
     # --- this worker's identity ----------------------------------------------------
 
@@ -99,7 +98,6 @@ class ReliableRedisStorage(RedisStorage):
             self._in_flight = None
             self._lease_renewed_at = float("-inf")
             self._claimed = 0
-            self._maybe_leftovers = True
         return f"huey.processing.{self.name}.{self._token}"
 
     def _lease_key(self, processing_key: str) -> str:
@@ -121,7 +119,7 @@ class ReliableRedisStorage(RedisStorage):
         pipe.execute()
         self._lease_renewed_at = time.monotonic()
         if requeue_leftovers:
-            self._maybe_leftovers = False
+            self._in_flight, self._claimed = None, 0
 
     # --- the consumer's side -------------------------------------------------------
 
@@ -129,7 +127,7 @@ class ReliableRedisStorage(RedisStorage):
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + min(5.0, self.lease_seconds / 2)
             self.recover_abandoned()
-        self.renew_lease(requeue_leftovers=self._maybe_leftovers, force=False)
+        self.renew_lease(requeue_leftovers=self._holds_unacked, force=False)
         if self.blocking:
             item = self.conn.blmove(
                 self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT"
@@ -137,18 +135,20 @@ class ReliableRedisStorage(RedisStorage):
         else:
             item = self.conn.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
         self._in_flight = item
-        if item is not None:
-            # Until its ack, the task is in the list; if the ack never comes (the task
-            # failed or was interrupted), the next dequeue sweeps it back to the queue.
-            self._maybe_leftovers = True
         return item
+
+    @property
+    def _holds_unacked(self) -> bool:
+        """Whether this worker's list may still hold a task: one whose ack never came
+        (it failed or was interrupted), or claimed ones never acked. The next dequeue
+        sweeps those back to the queue."""
+        return self._in_flight is not None or self._claimed > 0
 
     def ack(self) -> None:
         """The task this worker took last has run (or been rescheduled): forget it."""
         if self._in_flight is not None:
             self.conn.lrem(self.processing_key, 1, self._in_flight)
             self._in_flight = None
-        self._maybe_leftovers = self._claimed > 0
 
     def claim(self, limit: int) -> list[bytes]:
         """Take up to `limit` more waiting tasks into this worker's hands."""
@@ -219,7 +219,6 @@ class ReliableRedisStorage(RedisStorage):
         # The lease went with the rest: the next dequeue must set it again.
         self._lease_renewed_at = float("-inf")
         self._claimed = 0
-        self._maybe_leftovers = True
 
 
 class ReliableRedisHuey(RedisHuey):

@@ -183,14 +183,10 @@ def enforce_retention() -> None:
     run_maintenance("enforce_retention", retention_enforce)
 
 
-@db_task()
-def enforce_retention_now() -> None:
-    run_maintenance("enforce_retention", retention_enforce)
-
-
 def retention_enforce_enqueue() -> None:
-    """Run retention in the worker now rather than at the next quarter hour."""
-    enforce_retention_now()
+    """Run retention in the worker now rather than at the next quarter hour (a periodic
+    task, called, is queued like any other)."""
+    enforce_retention()
 
 
 @db_task()
