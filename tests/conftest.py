@@ -121,6 +121,17 @@ def consumer(store):
 
 
 @pytest.fixture
+def consumer_without_periodic_tasks(store):
+    """A consumer whose scheduler queues nothing of its own: the queue then holds only
+    what the test sent, whatever the minute on the clock."""
+    from tests.support import start_consumer, stop_process
+
+    process = start_consumer(periodic=False)
+    yield process
+    stop_process(process)
+
+
+@pytest.fixture
 def hypertable(db) -> None:
     """For tests of hypertable behaviour. `make test` runs the suite once on TimescaleDB
     (where these must run: a missing extension fails them) and once on plain PostgreSQL

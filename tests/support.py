@@ -106,11 +106,17 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
-def start_consumer(*, workers: int = 2) -> subprocess.Popen:
-    """A real Huey consumer process on the test queue and the test database."""
+def start_consumer(*, workers: int = 2, periodic: bool = True) -> subprocess.Popen:
+    """A real Huey consumer process on the test queue and the test database.
+
+    Without `periodic`, its scheduler enqueues none of the periodic tasks (the heartbeat
+    every minute, retention every quarter hour), so that the queue holds only what the
+    test put there: a test that asserts on the queue's contents needs that.
+    """
     env = {**os.environ, "EYE_DATABASE_URL": database_url_of_test_db()}
+    options = [] if periodic else ["--no-periodic"]
     return subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey", "--workers", str(workers)],
+        [sys.executable, "manage.py", "run_huey", "--workers", str(workers), *options],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
