@@ -35,4 +35,6 @@ EXPOSE 8000
 
 # A shell so that EYE_WEB_WORKERS is read at start; exec so that gunicorn is PID 1 and gets
 # the stop signal itself. /dev/shm keeps the workers' heartbeat files off the overlay disk.
-CMD ["sh", "-c", "exec gunicorn eye.wsgi --bind 0.0.0.0:8000 --workers ${EYE_WEB_WORKERS:-2} --worker-class gthread --threads ${EYE_WEB_THREADS:-4} --keep-alive 5 --worker-tmp-dir /dev/shm"]
+# eye/gunicorn_conf.py names the worker class (safe against slow clients) and the control
+# socket, as under make run.
+CMD ["sh", "-c", "exec gunicorn eye.wsgi --config python:eye.gunicorn_conf --bind 0.0.0.0:8000 --workers ${EYE_WEB_WORKERS:-2} --threads ${EYE_WEB_THREADS:-4} --keep-alive 5 --worker-tmp-dir /dev/shm"]

@@ -1,5 +1,6 @@
 """GET /api/health: the state of the database, the queue and the worker, for load
-balancers and compose. 200 when all is well; 503 naming each problem otherwise."""
+balancers and compose. 200 when all is well; 503 naming each problem otherwise. Under
+`make run` it also shows the supervisor's children, one of which may be restarting."""
 
 import time
 
@@ -8,6 +9,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from eye.processes import processes_read
 from tasks.queue import QUEUE_ERRORS, queue_backlog, worker_heartbeat_age
 
 router = Router(tags=["operations"])
@@ -29,12 +31,21 @@ class WorkerHealth(Schema):
     last_heartbeat_age_seconds: float | None = None
 
 
+class ProcessHealth(Schema):
+    name: str
+    state: str
+    restarts: int
+    last_exit: str | None = None
+
+
 class HealthOut(Schema):
     status: str
     problems: list[str]
     database: DatabaseHealth
     queue: QueueHealth
     worker: WorkerHealth
+    # Only under `make run`'s supervisor: its web server and queue consumer.
+    processes: list[ProcessHealth] | None = None
 
 
 def _database(problems: list[str]) -> DatabaseHealth:
@@ -75,16 +86,31 @@ def _queue_and_worker(problems: list[str]) -> tuple[QueueHealth, WorkerHealth]:
     )
 
 
+def _processes(problems: list[str]) -> list[ProcessHealth] | None:
+    states = processes_read(data_dir=settings.DATA_DIR)
+    if states is None:
+        return None
+    for state in states:
+        if state.state != "running":
+            problems.append(
+                f"{state.name}: died ({state.last_exit}) and is being restarted "
+                f"(restart {state.restarts})"
+            )
+    return [ProcessHealth(**vars(state)) for state in states]
+
+
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, summary="Health")
 def health(request: HttpRequest) -> Status:
     problems: list[str] = []
     database = _database(problems)
     queue, worker = _queue_and_worker(problems)
+    processes = _processes(problems)
     body = HealthOut(
         status="ok" if not problems else "unhealthy",
         problems=problems,
         database=database,
         queue=queue,
         worker=worker,
+        processes=processes,
     )
     return Status(200 if not problems else 503, body)

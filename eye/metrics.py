@@ -32,3 +32,8 @@ request_seconds = Histogram(
     ["method", "endpoint", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+process_restarts = Counter(
+    "eye_process_restarts",
+    "Children of `make run`'s supervisor (web, worker) started again after they died.",
+    ["process"],
+)

@@ -1,10 +1,13 @@
 """Start The Eye in the foreground: its database if embedded, migrations, then the web
-server and the queue consumer.
+server and the queue consumer, kept running.
 
 `make run` calls this. It serves with gunicorn and its worker processes, not Django's
-development server, so what a newcomer runs is what is measured. Ctrl-C (or SIGTERM)
-stops both children gracefully: gunicorn finishes its requests and the consumer finishes
-the tasks in hand, so nothing accepted is lost on the way down.
+development server, so what a newcomer runs is what is measured. A child that dies (the
+kernel's OOM killer, a crash) is started again, after a pause that doubles while it keeps
+dying at once; only when it dies within seconds of starting, time after time, does the
+supervisor give up and stop everything, saying so. Ctrl-C (or SIGTERM) stops both children
+gracefully: gunicorn finishes its requests and the consumer finishes the tasks in hand, so
+nothing accepted is lost on the way down.
 """
 
 import os
@@ -13,26 +16,37 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A child that ran this long before it died was not dying at once: its next restart
+# comes after the shortest pause again.
+STABLE_SECONDS = 10.0
+RESTART_DELAY_SECONDS = 0.5
+RESTART_DELAY_MAX_SECONDS = 8.0
+# Consecutive deaths within STABLE_SECONDS of starting after which the supervisor gives
+# up: a child that cannot start (a port taken, a broken setting) would otherwise loop.
+GIVE_UP_AFTER = 5
 
 
 def web_command(host: str, port: str, workers: str) -> list[str]:
     # Threaded workers keep connections alive between requests: an app that sends events
     # one by one would otherwise pay a TCP handshake for each, and the sync worker spends
-    # a good part of its time closing connections.
+    # a good part of its time closing connections. eye/gunicorn_conf.py holds what compose
+    # shares (the worker class, the control socket).
     return [
         sys.executable,
         "-m",
         "gunicorn",
         "eye.wsgi",
+        "--config",
+        "python:eye.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",
         workers,
-        "--worker-class",
-        "gthread",
         "--threads",
         os.environ.get("EYE_WEB_THREADS", "4"),
         "--keep-alive",
@@ -69,38 +83,146 @@ def start_embedded_postgres(pgdata: Path) -> None:
             connection.execute("CREATE DATABASE eye")
 
 
-def supervise(children: dict[str, subprocess.Popen]) -> int:
-    """Wait until a signal or until a child exits; then stop the others in order."""
+def exit_description(code: int) -> str:
+    if code < 0:
+        return signal.Signals(-code).name
+    return f"exit {code}"
+
+
+@dataclass
+class Child:
+    """One supervised process, started in a session of its own so that a Ctrl-C in the
+    terminal reaches only the supervisor, which then stops it the right way."""
+
+    name: str
+    command: list[str]
+    # gunicorn stops gracefully on SIGTERM; huey's consumer on SIGINT (on SIGTERM it would
+    # abandon the tasks it is running).
+    stop_signal: signal.Signals
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_deaths: int = 0
+    restart_at: float | None = None
+    last_exit: str | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def reap_leftovers(self) -> None:
+        """After the child itself died: a gunicorn master's workers notice within a
+        second and stop after their requests; the consumer's worker processes stop after
+        their task (tasks/consumer.py). Nothing else of its group may outlive a stop."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return
+        if self.name == "web":
+            os.killpg(self.process.pid, signal.SIGTERM)
+
+
+def supervise(children: list[Child], *, data_dir: Path) -> int:
+    """Keep the children running until a signal, or until one of them keeps dying at
+    once; then stop the others in order."""
+    from eye import metrics
+    from eye.processes import ProcessState, processes_forget, processes_record
+
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    def record() -> None:
+        processes_record(
+            data_dir=data_dir,
+            states=[
+                ProcessState(
+                    name=child.name,
+                    state="restarting" if child.restart_at is not None else "running",
+                    restarts=child.restarts,
+                    last_exit=child.last_exit,
+                )
+                for child in children
+            ],
+        )
+
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    for child in children:
+        # Shown as 0 from the start, so that a rate over it is defined.
+        metrics.process_restarts.labels(process=child.name)
+    record()
     exit_code = 0
     while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"eye: {name} exited with {child.returncode}; stopping", file=sys.stderr)
-                exit_code = child.returncode or 1
+        now = time.monotonic()
+        for child in children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.start()
+                    print(f"eye: {child.name} started again", file=sys.stderr)
+                    record()
+                continue
+            code = child.process.poll()
+            if code is None:
+                continue
+            child.last_exit = exit_description(code)
+            lived = now - child.started_at
+            child.quick_deaths = child.quick_deaths + 1 if lived < STABLE_SECONDS else 1
+            child.reap_leftovers()
+            if child.quick_deaths >= GIVE_UP_AFTER:
+                print(
+                    f"eye: GIVING UP: {child.name} died {child.quick_deaths} times in a row "
+                    f"within {STABLE_SECONDS:.0f} s of starting (last: {child.last_exit}); "
+                    "its own messages above say why. Stopping everything.",
+                    file=sys.stderr,
+                )
+                exit_code = code or 1
                 stopping = True
+                break
+            delay = min(
+                RESTART_DELAY_MAX_SECONDS, RESTART_DELAY_SECONDS * 2 ** (child.quick_deaths - 1)
+            )
+            child.restarts += 1
+            child.restart_at = now + delay
+            metrics.process_restarts.labels(process=child.name).inc()
+            print(
+                f"eye: {child.name} died ({child.last_exit}) after {lived:.1f} s; "
+                f"restarting it in {delay:.1f} s (restart {child.restarts})",
+                file=sys.stderr,
+            )
+            record()
         time.sleep(0.2)
-    # gunicorn stops gracefully on SIGTERM; huey's consumer on SIGINT (on SIGTERM it would
-    # abandon the tasks it is running).
-    stop_signals = {"web": signal.SIGTERM, "worker": signal.SIGINT}
-    for name, child in children.items():
-        if child.poll() is None:
-            child.send_signal(stop_signals[name])
-    for name, child in children.items():
+    running = [c for c in children if c.restart_at is None and c.process.poll() is None]
+    for child in running:
+        child.process.send_signal(child.stop_signal)
+    for child in running:
         try:
-            child.wait(timeout=30)
+            child.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            print(f"eye: {name} did not stop in 30 s; killing it", file=sys.stderr)
-            child.kill()
-            child.wait()
+            print(f"eye: {child.name} did not stop in 30 s; killing it", file=sys.stderr)
+            child.process.kill()
+            child.process.wait()
+    processes_forget(data_dir=data_dir)
     return exit_code
+
+
+def runtime_dir_ensure(data_dir: Path) -> None:
+    """Give the embedded PostgreSQL's lock a runtime directory where the session has none.
+
+    embedded-postgres keeps its lock file in the user's runtime directory
+    (XDG_RUNTIME_DIR), which platformdirs warns about at start when it is unset, as for
+    root or a service account. A private one under the data directory serves as well:
+    the lock guards this data directory's server.
+    """
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    runtime_dir = data_dir / "run"
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runtime_dir.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
 
 
 def main() -> int:
@@ -113,6 +235,7 @@ def main() -> int:
     from eye import settings
 
     if settings.EMBEDDED_DATABASE:
+        runtime_dir_ensure(settings.DATA_DIR)
         start_embedded_postgres(settings.EMBEDDED_PGDATA)
     else:
         print("eye: using the PostgreSQL at EYE_DATABASE_URL", file=sys.stderr)
@@ -128,17 +251,17 @@ def main() -> int:
     # With DEBUG off, WhiteNoise serves only what collectstatic gathered.
     manage("collectstatic", "--noinput", "-v0")
     manage("first_run", f"--url=http://{host}:{port}")
-    # Children start in their own process group so that a Ctrl-C in the terminal reaches
-    # only this supervisor, which then stops them in the right way.
-    children = {
-        "web": subprocess.Popen(web_command(host, port, workers), cwd=ROOT, start_new_session=True),
-        "worker": subprocess.Popen(consumer_command(), cwd=ROOT, start_new_session=True),
-    }
+    children = [
+        Child("web", web_command(host, port, workers), signal.SIGTERM),
+        Child("worker", consumer_command(), signal.SIGINT),
+    ]
+    for child in children:
+        child.start()
     print(
         f"eye: serving on http://{host}:{port}/ (API under /api/, docs at /api/docs)",
         file=sys.stderr,
     )
-    return supervise(children)
+    return supervise(children, data_dir=settings.DATA_DIR)
 
 
 if __name__ == "__main__":

@@ -227,6 +227,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EYE_MAX_BODY_BYTES + 1
 # A revoked key stops working in this process at once and in the others within this time.
 EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
 
+# Each web worker reads a request in full before a thread runs it (eye/web_worker.py); a
+# client that has not sent the whole of one within this time is answered 408.
+EYE_REQUEST_READ_TIMEOUT = env_float("EYE_REQUEST_READ_TIMEOUT", 30.0)
+
 # Event schemas and retention rules are read on every POST; each process keeps them this
 # long. A change made in a process applies there at once, in the others within this time.
 EYE_CONFIG_CACHE_SECONDS = env_float("EYE_CONFIG_CACHE_SECONDS", 5.0)
@@ -283,7 +287,10 @@ if EYE_REDIS_URL:
     }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    _queue_storage = {"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "queue.db")}
+    _queue_storage = {
+        "huey_class": "tasks.consumer.OrphanSafeSqliteHuey",
+        "filename": str(DATA_DIR / "queue.db"),
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

@@ -23,6 +23,8 @@ import uuid
 from huey import RedisHuey
 from huey.storage import RedisStorage
 
+from tasks.consumer import OrphanSafeConsumerMixin
+
 # Push unless the queue already holds ARGV[2] tasks; returns the new length or -1.
 BOUNDED_PUSH = """
 if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
@@ -221,7 +223,7 @@ class ReliableRedisStorage(RedisStorage):
         self._claimed = 0
 
 
-class ReliableRedisHuey(RedisHuey):
+class ReliableRedisHuey(OrphanSafeConsumerMixin, RedisHuey):
     storage_class = ReliableRedisStorage
 
     def __init__(self, *args, **kwargs) -> None:

@@ -131,6 +131,13 @@ def test_it_runs_web_under_gunicorn_with_several_workers(services, env_example):
     assert int(interpolate(workers, env_example)) > 1
 
 
+def test_it_serves_web_with_the_worker_that_slow_clients_cannot_hold(services):
+    command = words(services["web"]["command"])
+    # eye/gunicorn_conf.py names the worker class; nothing may override it.
+    assert option(command, "--config") == "python:eye.gunicorn_conf"
+    assert "--worker-class" not in command and "-k" not in command
+
+
 def test_it_checks_web_health_on_the_health_endpoint(services):
     test = " ".join(words(services["web"]["healthcheck"]["test"]))
     assert "http://127.0.0.1:8000/api/health" in test
@@ -238,6 +245,7 @@ def test_it_runs_gunicorn_as_a_non_root_user_in_the_image():
     assert by_keyword["FROM"][0].startswith("python:3.11-slim")
     assert by_keyword["USER"][-1] not in {"root", "0"}
     cmd = by_keyword["CMD"][-1]
-    assert "gunicorn eye.wsgi" in cmd
+    assert "gunicorn eye.wsgi --config python:eye.gunicorn_conf" in cmd
+    assert "--worker-class" not in cmd
     assert "0.0.0.0:8000" in cmd
     assert "${EYE_WEB_WORKERS:-" in cmd

@@ -1,0 +1,206 @@
+"""gunicorn's threaded worker, made safe against slow clients.
+
+gunicorn's `gthread` worker hands a connection to one of its few threads as soon as the
+first byte arrives, and the thread then reads the rest of the request at whatever pace
+the client sends it: ten clients sending their headers one line a second hold every
+thread of a worker, and every other client waits. This worker reads each request in its
+main loop instead, without blocking, alongside hundreds of other connections, and hands
+it to a thread only once the whole of it (headers and body) is in memory, as a buffering
+proxy in front would. A thread's time then goes on running the application only.
+
+A connection that has not sent a whole request within EYE_REQUEST_READ_TIMEOUT seconds
+(from its first byte, or from its last request when kept alive) is answered 408 and
+closed. Requests too large to buffer are handed over as soon as their headers are in, so
+that the application answers them 413 without reading the body.
+"""
+
+import errno
+import selectors
+import socket
+import time
+from functools import partial
+
+from gunicorn import http
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from eye import settings
+
+# Past this many bytes of headers a request is refused with 431 without a thread:
+# gunicorn's own limits (request line and header fields) are far below it.
+MAX_HEADER_BYTES = 64 * 1024
+READ_SIZE = 64 * 1024
+
+TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+TOO_LARGE_RESPONSE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+
+
+def request_is_complete(data: bytes, *, max_body: int) -> bool:
+    """Whether `data` holds a whole HTTP/1.x request, or as much of one as will be
+    buffered: its headers, and its body by Content-Length or chunked framing. A request
+    whose framing is malformed counts as complete: gunicorn's parser refuses it at once."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    body = data[end + 4 :]
+    lengths: list[bytes] = []
+    chunked = False
+    for line in data[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            lengths.append(value.strip())
+        elif name == b"transfer-encoding":
+            chunked = chunked or b"chunked" in value.lower()
+    if chunked:
+        return len(body) > max_body or chunked_body_is_complete(body)
+    if len(lengths) != 1 or not lengths[0].isdigit():
+        return True
+    length = int(lengths[0])
+    return length > max_body or len(body) >= length
+
+
+def chunked_body_is_complete(body: bytes) -> bool:
+    position = 0
+    while True:
+        line_end = body.find(b"\r\n", position)
+        if line_end < 0:
+            return False
+        size_text = body[position:line_end].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return True
+        if size == 0:
+            # The last chunk; then trailer lines, if any, up to an empty line.
+            rest = body[line_end + 2 :]
+            return rest.startswith(b"\r\n") or b"\r\n\r\n" in rest
+        position = line_end + 2 + size + 2
+        if position > len(body):
+            return False
+
+
+def without_expect_continue(data: bytes) -> bytes:
+    """The request without its `Expect: 100-continue` header: this worker already sent
+    the 100 Continue, so gunicorn must not send a second one once the body is in."""
+    end = data.find(b"\r\n\r\n")
+    lines = data[:end].split(b"\r\n")
+    kept = [lines[0]] + [
+        line for line in lines[1:] if line.partition(b":")[0].strip().lower() != b"expect"
+    ]
+    return b"\r\n".join(kept) + data[end:]
+
+
+def expects_continue(data: bytes) -> bool:
+    end = data.find(b"\r\n\r\n")
+    lines = data[:end].split(b"\r\n")
+    if not lines[0].endswith(b"HTTP/1.1"):
+        return False
+    return any(
+        line.partition(b":")[0].strip().lower() == b"expect"
+        and line.partition(b":")[2].strip().lower() == b"100-continue"
+        for line in lines[1:]
+    )
+
+
+class BufferingThreadWorker(ThreadWorker):
+    """gthread, with every request read in full before a thread takes it."""
+
+    def init_process(self) -> None:
+        self.reading: dict[TConn, float] = {}
+        self.read_timeout = settings.EYE_REQUEST_READ_TIMEOUT
+        self.max_body = settings.EYE_MAX_BODY_BYTES
+        super().init_process()
+
+    def accept(self, listener: socket.socket) -> None:
+        if self.cfg.is_ssl:
+            # TLS is the proxy's job here; a TLS socket cannot be read ahead like this.
+            super().accept(listener)
+            return
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        self.read_request(conn)
+
+    def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        # A kept-alive connection starts its next request: read it in full first too.
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        if self.cfg.is_ssl:
+            self.enqueue_req(conn)
+            return
+        self.read_request(conn)
+
+    def read_request(self, conn: TConn) -> None:
+        conn.sock.setblocking(False)
+        conn.buffered = b""
+        conn.continued = False
+        self.reading[conn] = time.monotonic() + self.read_timeout
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_request_bytes, conn))
+
+    def on_request_bytes(self, conn: TConn, client: socket.socket) -> None:
+        try:
+            data = client.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_reading(conn)
+            return
+        conn.buffered += data
+        if request_is_complete(conn.buffered, max_body=self.max_body):
+            self.hand_over(conn)
+        elif conn.buffered.find(b"\r\n\r\n") < 0:
+            if len(conn.buffered) > MAX_HEADER_BYTES:
+                self.drop_reading(conn, answer=TOO_LARGE_RESPONSE)
+        elif not conn.continued and expects_continue(conn.buffered):
+            # The client waits for this before it sends the body.
+            conn.continued = True
+            conn.buffered = without_expect_continue(conn.buffered)
+            try:
+                client.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            except OSError:
+                self.drop_reading(conn)
+
+    def hand_over(self, conn: TConn) -> None:
+        self.poller.unregister(conn.sock)
+        del self.reading[conn]
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+            conn.initialized = True
+        conn.parser.unreader.unread(conn.buffered)
+        conn.buffered = b""
+        conn.data_ready = True
+        conn.sock.setblocking(True)
+        self.enqueue_req(conn)
+
+    def drop_reading(self, conn: TConn, *, answer: bytes | None = None) -> None:
+        self.poller.unregister(conn.sock)
+        del self.reading[conn]
+        self.nr_conns -= 1
+        if answer is not None:
+            try:
+                conn.sock.send(answer)
+            except OSError:
+                pass
+        conn.close()
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, deadline in list(self.reading.items()):
+            if now >= deadline:
+                # Nothing at all on this connection yet: an idle one, closed quietly.
+                self.drop_reading(conn, answer=TIMEOUT_RESPONSE if conn.buffered else None)
+        if not self.alive:
+            # Stopping: a request not yet begun will not be served by this worker.
+            for conn in [c for c in self.reading if not c.buffered]:
+                self.drop_reading(conn)

@@ -1,0 +1,210 @@
+"""Slow and idle clients against the real gunicorn, started as `make run` and compose start
+it (eye/serve.py's command, eye/gunicorn_conf.py): bodies at one byte a second, headers at
+one line a second and hundreds of idle connections leave /api/health answering at once."""
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from eye.serve import web_command
+from tasks.queue import worker_heartbeat_record
+from tests.support import ROOT, SEED_EVENT, database_url_of_test_db, free_port, wait_for
+
+READ_TIMEOUT = 3
+
+
+@pytest.fixture
+def web(tmp_path, transactional_db) -> Iterator[str]:
+    """One gunicorn worker with two threads: two slow clients would be enough to silence
+    a worker that gives each connection a thread."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EYE_DATABASE_URL": database_url_of_test_db(),
+        "EYE_DATA_DIR": str(tmp_path / "var"),
+        "EYE_WEB_THREADS": "2",
+        "EYE_REQUEST_READ_TIMEOUT": str(READ_TIMEOUT),
+    }
+    log = (tmp_path / "web.log").open("w")
+    process = subprocess.Popen(
+        web_command("127.0.0.1", str(port), "1"),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    worker_heartbeat_record()
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert wait_for(lambda: answers() or process.poll() is not None, timeout=30)
+    assert answers(), (tmp_path / "web.log").read_text()
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def connect(url: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port_of(url)), timeout=10)
+
+
+def response_of(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def post_bytes(key: str, body: bytes, *, extra: str = "") -> bytes:
+    return (
+        "POST /api/event/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {key}\r\nConnection: close\r\n{extra}"
+    ).encode() + body
+
+
+def test_it_keeps_answering_while_slow_and_idle_clients_hold_connections(web):
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def trickle(opening: bytes, drip: bytes) -> None:
+        sock = connect(web)
+        held.append(sock)
+        sock.sendall(opening)
+        while not stop.wait(1):
+            try:
+                sock.sendall(drip)
+            except OSError:
+                return
+
+    slow_headers = (b"GET /api/health HTTP/1.1\r\n", b"X-Slow: yes\r\n")
+    slow_body = (
+        b"POST /api/event/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n",
+        b"[",
+    )
+    threads = [
+        threading.Thread(target=trickle, args=args, daemon=True)
+        for args in [slow_headers] * 10 + [slow_body] * 10
+    ]
+    try:
+        held += [connect(web) for _ in range(200)]  # idle: connected, nothing sent
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)  # every slow client has begun its request
+
+        slowest = 0.0
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            response = httpx.get(f"{web}/api/health", timeout=2)
+            slowest = max(slowest, time.monotonic() - started)
+            assert response.status_code == 200
+            time.sleep(0.2)
+        assert slowest < 1.0
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for sock in held:
+            sock.close()
+
+
+def test_it_answers_408_to_a_request_not_sent_in_time(web):
+    with connect(web) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        answer = response_of(sock)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert READ_TIMEOUT - 0.5 <= time.monotonic() - started < READ_TIMEOUT + 2
+
+
+def test_it_closes_an_idle_connection_quietly(web):
+    with connect(web) as sock:
+        assert response_of(sock) == b""
+
+
+def test_it_serves_a_body_that_arrives_in_pieces(web, web_app):
+    body = orjson.dumps(SEED_EVENT)
+    with connect(web) as sock:
+        sock.sendall(post_bytes(web_app.writer, b"", extra=f"Content-Length: {len(body)}\r\n\r\n"))
+        for i in range(0, len(body), 40):
+            sock.sendall(body[i : i + 40])
+            time.sleep(0.05)
+        answer = response_of(sock)
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+
+
+def test_it_hands_a_chunked_request_over_only_once_its_last_chunk_is_in(web, web_app):
+    body = orjson.dumps([SEED_EVENT, SEED_EVENT])
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + 50]), body[i : i + 50]) for i in range(0, len(body), 50)
+    )
+    with connect(web) as sock:
+        sock.sendall(post_bytes(web_app.writer, b"", extra="Transfer-Encoding: chunked\r\n\r\n"))
+        sock.sendall(chunks)
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # nothing yet: the request is not whole
+        sock.settimeout(10)
+        sock.sendall(b"0\r\n\r\n")
+        answer = response_of(sock)
+    # Django reads no body without a Content-Length, hence the 400 (as under any gunicorn).
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"body is empty" in answer
+
+
+def test_it_sends_100_continue_once_and_then_takes_the_body(web, web_app):
+    body = orjson.dumps(SEED_EVENT)
+    with connect(web) as sock:
+        sock.sendall(
+            post_bytes(
+                web_app.writer,
+                b"",
+                extra=f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n",
+            )
+        )
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = response_of(sock)
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+
+
+def test_it_answers_pipelined_requests_in_order(web):
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with connect(web) as sock:
+        sock.sendall(request + request[:-2] + b"Connection: close\r\n\r\n")
+        answer = response_of(sock)
+    assert answer.count(b"HTTP/1.1 200") == 2
+
+
+def test_it_refuses_a_body_over_the_limit_without_waiting_for_it(web, web_app, settings):
+    with connect(web) as sock:
+        sock.sendall(
+            post_bytes(
+                web_app.writer,
+                b"[",
+                extra=f"Content-Length: {settings.EYE_MAX_BODY_BYTES + 1}\r\n\r\n",
+            )
+        )
+        started = time.monotonic()
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert time.monotonic() - started < 2
