@@ -50,8 +50,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Every install takes the exact versions of constraints.txt (see `make constraints`).
-$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt .
+# The client too, so that .venv/bin/eye works right after `make run`, as the README shows.
+$(VENV)/.installed: pyproject.toml client/pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt . -e client
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml client/pyproject.toml constraints.txt | $(BIN)/python

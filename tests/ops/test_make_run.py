@@ -15,6 +15,16 @@ import pytest
 
 from tests.support import ROOT, SEED_EVENT, free_port, wait_for
 
+# The newcomer's machine: nothing configured (and no TimescaleDB in the embedded server),
+# and, as for root or a service account, no runtime directory.
+UNSET_ON_A_NEW_MACHINE = {
+    "EYE_DATABASE_URL",
+    "EYE_REDIS_URL",
+    "EYE_QUEUE_NAME",
+    "EYE_TIMESCALEDB",
+    "XDG_RUNTIME_DIR",
+}
+
 
 class EyeProcess:
     def __init__(self, data_dir: Path) -> None:
@@ -25,13 +35,7 @@ class EyeProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            # The newcomer's machine: nothing configured (and no TimescaleDB in the
-            # embedded server).
-            if k not in {"EYE_DATABASE_URL", "EYE_REDIS_URL", "EYE_QUEUE_NAME", "EYE_TIMESCALEDB"}
-        }
+        env = {k: v for k, v in os.environ.items() if k not in UNSET_ON_A_NEW_MACHINE}
         env.update(EYE_DATA_DIR=str(self.data_dir), EYE_PORT=str(self.port), EYE_QUEUE_WORKERS="1")
         self.output = self.log.open("w")
         self.process = subprocess.Popen(
@@ -74,6 +78,8 @@ def test_it_runs_with_nothing_installed_and_keeps_data_across_restarts(eye):
     key = re.search(r"read and write\): (eye_\S+)", first_output).group(1)
     password = re.search(r"user: admin  password: (\S+)", first_output).group(1)
     assert "EYE_REDIS_URL is unset" in first_output
+    # Not even platformdirs' warning about a missing runtime directory (XDG_RUNTIME_DIR).
+    assert "Warning" not in first_output, first_output
     assert (eye.data_dir / "postgres" / "PG_VERSION").exists()
     headers = {"Authorization": f"Bearer {key}"}
 
@@ -97,3 +103,17 @@ def test_it_runs_with_nothing_installed_and_keeps_data_across_restarts(eye):
     assert password
     time.sleep(0.1)
     assert eye.stop() == 0
+
+
+def test_it_installs_the_eye_command_with_make_run(tmp_path):
+    venv = tmp_path / "venv"
+    plan = subprocess.run(
+        ["make", "--dry-run", "run", f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installs = [line for line in plan.splitlines() if f"{venv}/bin/pip install" in line]
+    assert any(line.endswith(" -e client") for line in installs), plan
+    assert plan.rstrip().endswith(f"{venv}/bin/python -m eye.serve")
