@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A child that ran this long before it died was not dying at once: its next restart
 # comes after the shortest pause again.
 STABLE_SECONDS = 10.0
+# The first pause before a restart; it doubles with each death in a row (0.5, 1, 2, 4 s).
 RESTART_DELAY_SECONDS = 0.5
-RESTART_DELAY_MAX_SECONDS = 8.0
 # Consecutive deaths within STABLE_SECONDS of starting after which the supervisor gives
 # up: a child that cannot start (a port taken, a broken setting) would otherwise loop.
 GIVE_UP_AFTER = 5
@@ -182,9 +182,7 @@ def supervise(children: list[Child], *, data_dir: Path) -> int:
                 exit_code = code or 1
                 stopping = True
                 break
-            delay = min(
-                RESTART_DELAY_MAX_SECONDS, RESTART_DELAY_SECONDS * 2 ** (child.quick_deaths - 1)
-            )
+            delay = RESTART_DELAY_SECONDS * 2 ** (child.quick_deaths - 1)
             child.restarts += 1
             child.restart_at = now + delay
             metrics.process_restarts.labels(process=child.name).inc()
