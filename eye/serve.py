@@ -99,6 +99,8 @@ class Child:
     # gunicorn stops gracefully on SIGTERM; huey's consumer on SIGINT (on SIGTERM it would
     # abandon the tasks it is running).
     stop_signal: signal.Signals
+    # What the rest of its process group gets once it died (see stop_leftovers).
+    leftovers_signal: signal.Signals | None = None
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -111,16 +113,18 @@ class Child:
         self.started_at = time.monotonic()
         self.restart_at = None
 
-    def reap_leftovers(self) -> None:
-        """After the child itself died: a gunicorn master's workers notice within a
-        second and stop after their requests; the consumer's worker processes stop after
-        their task (tasks/consumer.py). Nothing else of its group may outlive a stop."""
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
+    def stop_leftovers(self) -> None:
+        """After the child itself died, what it started may live on, in its process group.
+        A gunicorn master's workers are told to stop now (they finish their requests and
+        free the port for the next master); the consumer's worker processes stop by
+        themselves after the task in hand (tasks/consumer.py), which a signal would cut
+        short, so they get none."""
+        if self.leftovers_signal is None:
             return
-        if self.name == "web":
-            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            os.killpg(self.process.pid, self.leftovers_signal)
+        except ProcessLookupError:
+            pass
 
 
 def supervise(children: list[Child], *, data_dir: Path) -> int:
@@ -171,7 +175,7 @@ def supervise(children: list[Child], *, data_dir: Path) -> int:
             child.last_exit = exit_description(code)
             lived = now - child.started_at
             child.quick_deaths = child.quick_deaths + 1 if lived < STABLE_SECONDS else 1
-            child.reap_leftovers()
+            child.stop_leftovers()
             if child.quick_deaths >= GIVE_UP_AFTER:
                 print(
                     f"eye: GIVING UP: {child.name} died {child.quick_deaths} times in a row "
@@ -250,7 +254,7 @@ def main() -> int:
     manage("collectstatic", "--noinput", "-v0")
     manage("first_run", f"--url=http://{host}:{port}")
     children = [
-        Child("web", web_command(host, port, workers), signal.SIGTERM),
+        Child("web", web_command(host, port, workers), signal.SIGTERM, signal.SIGTERM),
         Child("worker", consumer_command(), signal.SIGINT),
     ]
     for child in children:

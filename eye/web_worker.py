@@ -9,9 +9,10 @@ it to a thread only once the whole of it (headers and body) is in memory, as a b
 proxy in front would. A thread's time then goes on running the application only.
 
 A connection that has not sent a whole request within EYE_REQUEST_READ_TIMEOUT seconds
-(from its first byte, or from its last request when kept alive) is answered 408 and
-closed. Requests too large to buffer are handed over as soon as their headers are in, so
-that the application answers them 413 without reading the body.
+(of connecting, or, kept alive, of the first byte of its next request) is answered 408
+and closed; one that sent nothing at all is closed quietly. A request too large to
+buffer is handed over as soon as its headers are in, so that the application answers it
+413 without reading the body.
 """
 
 import errno

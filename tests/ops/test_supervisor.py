@@ -81,6 +81,13 @@ class Load:
         self.thread.join(timeout=40)
 
 
+def still_running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def health(eye: EyeProcess) -> dict | None:
     try:
         return httpx.get(f"{eye.url}/api/health", timeout=2).json()
@@ -135,7 +142,7 @@ def test_it_restarts_a_killed_consumer_and_web_server_and_loses_nothing(eye):
         assert wait_for(lambda: len(load.accepted) > answering + 20, timeout=5)
         assert wait_for(lambda: child_of(eye, "run_huey").pid != consumer.pid, timeout=10)
         # The old consumer's worker processes stopped by themselves.
-        assert wait_for(lambda: not any(p.is_running() for p in consumer_workers), timeout=10)
+        assert wait_for(lambda: not any(still_running(p) for p in consumer_workers), timeout=10)
 
         # Then the gunicorn master: back within seconds.
         web = child_of(eye, "gunicorn")
@@ -170,7 +177,7 @@ def test_it_restarts_a_killed_consumer_and_web_server_and_loses_nothing(eye):
     # Ctrl-C still stops everything: the children, their own processes and the database.
     family = psutil.Process(eye.process.pid).children(recursive=True)
     assert eye.stop() == 0
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family)
+    assert not any(still_running(p) for p in family)
     assert not (eye.data_dir / "postgres" / "postmaster.pid").exists()
     assert processes_read(data_dir=eye.data_dir) is None
 
