@@ -12,8 +12,8 @@ a data directory of its own). A block fails the test when one of its commands fa
 - every question a command asks is answered "y", as the reader who runs it would.
 
 A block that cannot run in a test (`make run` itself, Docker, a command that runs until
-Ctrl-C, a long benchmark) says so on the line right before its opening fence, with the
-reason, and is left out: `<!-- readme-test: skip: the reason -->`.
+Ctrl-C, a long benchmark; any block calling `make`) says so on the line right before its
+opening fence, with the reason, and is left out: `<!-- readme-test: skip: the reason -->`.
 """
 
 import os
@@ -85,6 +85,14 @@ def test_it_gives_a_reason_for_every_block_it_does_not_run():
     for block in blocks:
         if block.skip_reason is not None:
             assert len(block.skip_reason) > 10, f"line {block.line}: say why it cannot run"
+        else:
+            # make's targets serve until Ctrl-C, run the suite or load for minutes: none
+            # belongs in this test unannounced.
+            commands = [line.strip() for line in block.text.splitlines()]
+            assert not any(c.startswith("make ") or c == "make" for c in commands), (
+                f"README line {block.line} runs make: mark the block with "
+                "<!-- readme-test: skip: REASON --> (or run the command it stands for)"
+            )
 
 
 @pytest.fixture
