@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from eye.serve import web_command
+from eye.web_worker import request_is_complete
 from tasks.queue import worker_heartbeat_record
 from tests.support import ROOT, SEED_EVENT, database_url_of_test_db, free_port, wait_for
 
@@ -208,3 +209,32 @@ def test_it_refuses_a_body_over_the_limit_without_waiting_for_it(web, web_app, s
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer
     assert time.monotonic() - started < 2
+
+
+def test_it_answers_431_to_headers_that_never_end(web):
+    with connect(web) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000)
+        answer = response_of(sock)
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+@pytest.mark.parametrize(
+    ("data", "complete"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", False),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcd", False),
+        (b"POST / HTTP/1.1\r\ncontent-length:5\r\n\r\nabcde", True),
+        # Framing gunicorn refuses at once: handed over, not waited for.
+        (b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", True),  # over the limit
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", False),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", False),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", True),
+    ],
+)
+def test_it_knows_when_a_request_is_whole(data, complete):
+    assert request_is_complete(data, max_body=1000) is complete
