@@ -41,6 +41,6 @@ def processes_read(*, data_dir: Path) -> list[ProcessState] | None:
     try:
         record = json.loads((data_dir / RECORD_NAME).read_text())
         os.kill(record["supervisor"], 0)
+        return [ProcessState(**state) for state in record["processes"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return [ProcessState(**state) for state in record["processes"]]

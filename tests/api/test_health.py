@@ -112,3 +112,42 @@ def test_it_answers_503_while_the_database_is_unreachable(
 
     restore()
     assert health(client)[0] == 200
+
+
+def test_it_names_a_process_that_make_run_is_restarting(client, db, settings, tmp_path):
+    from eye.processes import ProcessState, processes_record
+
+    settings.DATA_DIR = tmp_path
+    worker_heartbeat_record()
+    processes_record(
+        data_dir=tmp_path,
+        states=[
+            ProcessState(name="web", state="running", restarts=0, last_exit=None),
+            ProcessState(name="worker", state="restarting", restarts=2, last_exit="SIGKILL"),
+        ],
+    )
+
+    status, body = health(client)
+    assert status == 503
+    assert body["problems"] == ["worker: died (SIGKILL) and is being restarted (restart 2)"]
+    assert body["processes"][1] == {
+        "name": "worker",
+        "state": "restarting",
+        "restarts": 2,
+        "last_exit": "SIGKILL",
+    }
+
+
+def test_it_ignores_the_record_of_a_supervisor_that_is_gone(client, db, settings, tmp_path):
+    import json
+
+    settings.DATA_DIR = tmp_path
+    worker_heartbeat_record()
+    # Above Linux's largest process id: no such process can be running.
+    dead = 2**22 + 1
+    state = {"name": "worker", "state": "restarting", "restarts": 1, "last_exit": "SIGKILL"}
+    (tmp_path / "processes.json").write_text(json.dumps({"supervisor": dead, "processes": [state]}))
+
+    status, body = health(client)
+    assert status == 200
+    assert body["processes"] is None
