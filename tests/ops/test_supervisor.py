@@ -31,11 +31,20 @@ def eye(tmp_path):
         process.process.wait()
 
 
+def children_of(eye: EyeProcess, word: str) -> list[psutil.Process]:
+    """The supervisor's own live children whose command line holds `word`."""
+    found = []
+    for child in psutil.Process(eye.process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and word in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def child_of(eye: EyeProcess, word: str) -> psutil.Process:
-    """The supervisor's own child whose command line holds `word`."""
-    [child] = [
-        c for c in psutil.Process(eye.process.pid).children() if word in " ".join(c.cmdline())
-    ]
+    [child] = children_of(eye, word)
     return child
 
 
@@ -88,6 +97,30 @@ def still_running(process: psutil.Process) -> bool:
         return False
 
 
+class HealthWatch:
+    """Asks /api/health without pause in the background and keeps every (process, state)
+    pair it saw: a restart is over in about a second."""
+
+    def __init__(self, eye: EyeProcess) -> None:
+        self.eye = eye
+        self.seen: set[tuple[str, str]] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for process in (health(self.eye) or {}).get("processes") or []:
+                self.seen.add((process["name"], process["state"]))
+
+    def __enter__(self) -> "HealthWatch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
 def health(eye: EyeProcess) -> dict | None:
     try:
         return httpx.get(f"{eye.url}/api/health", timeout=2).json()
@@ -129,18 +162,14 @@ def test_it_restarts_a_killed_consumer_and_web_server_and_loses_nothing(eye):
         # and health names the worker that is restarting.
         consumer = child_of(eye, "run_huey")
         consumer_workers = consumer.children()
-        consumer.send_signal(signal.SIGKILL)
-        seen_restarting = wait_for(
-            lambda: any(
-                p["name"] == "worker" and p["state"] == "restarting"
-                for p in ((health(eye) or {}).get("processes") or [])
-            ),
-            timeout=5,
-        )
-        assert seen_restarting
+        with HealthWatch(eye) as watch:
+            consumer.send_signal(signal.SIGKILL)
+            assert wait_for(lambda: ("worker", "restarting") in watch.seen, timeout=10)
         answering = len(load.accepted)
         assert wait_for(lambda: len(load.accepted) > answering + 20, timeout=5)
-        assert wait_for(lambda: child_of(eye, "run_huey").pid != consumer.pid, timeout=10)
+        assert wait_for(
+            lambda: any(c.pid != consumer.pid for c in children_of(eye, "run_huey")), timeout=10
+        )
         # The old consumer's worker processes stopped by themselves.
         assert wait_for(lambda: not any(still_running(p) for p in consumer_workers), timeout=10)
 
@@ -149,8 +178,9 @@ def test_it_restarts_a_killed_consumer_and_web_server_and_loses_nothing(eye):
         web.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         time.sleep(0.5)
-        assert wait_for(lambda: (health(eye) or {}).get("status") == "ok", timeout=15)
-        assert time.monotonic() - killed_at < 10
+        assert wait_for(lambda: (health(eye) or {}).get("status") == "ok", timeout=30)
+        # About 3 s here; the bound leaves room for a loaded machine.
+        assert time.monotonic() - killed_at < 15
         answering = len(load.accepted)
         assert wait_for(lambda: len(load.accepted) > answering + 20, timeout=10)
 
