@@ -4,6 +4,7 @@ one line a second and hundreds of idle connections leave /api/health answering a
 
 import os
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -238,3 +239,9 @@ def test_it_answers_431_to_headers_that_never_end(web):
 )
 def test_it_knows_when_a_request_is_whole(data, complete):
     assert request_is_complete(data, max_body=1000) is complete
+
+
+def test_it_keeps_its_control_socket_under_its_data_directory(web, tmp_path):
+    control = tmp_path / "var" / "gunicorn.ctl"
+    assert wait_for(control.is_socket, timeout=10)
+    assert stat.S_IMODE(control.stat().st_mode) == 0o600
