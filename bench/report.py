@@ -191,8 +191,15 @@ def scale_text(scale: dict) -> str:
         if at.get("load"):
             lines.append("   " + load_text(int(size), at["load"]).strip())
         lines.append(ingest_table(at.get("ingest") or {}))
+    lines.append("   query p50 / p95 ms at each size:")
+    for key, label in QUERIES:
+        cells = []
+        for size in sizes:
+            q = _get(scale[size], "queries", key) or {}
+            cells.append(f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f}" if "p50_ms" in q else "n/a")
+        lines.append(f"   {label[:28]:28}" + "".join(f"{c:>16}" for c in cells))
     lines.append("   cost at each size / cost at the smallest (time per event, or p50 latency):")
-    lines.append(f"   {'':28}" + "".join(f"{int(s):>14,}" for s in sizes))
+    lines.append(f"   {'':28}" + "".join(f"{int(s):>16,}" for s in sizes))
     rows: list[tuple[str, tuple[str, ...], bool]] = [
         (f"ingest {key}", ("ingest", key, "stored_events_per_second"), True)
         for key in ("batch100-live", "batch100-backfill")
@@ -210,7 +217,7 @@ def scale_text(scale: dict) -> str:
                 cells.append("n/a")
             else:
                 cells.append(f"{(first / value if is_rate else value / first):.2f}")
-        lines.append(f"   {label[:28]:28}" + "".join(f"{c:>14}" for c in cells))
+        lines.append(f"   {label[:28]:28}" + "".join(f"{c:>16}" for c in cells))
     return "\n".join(lines)
 
 
@@ -250,12 +257,13 @@ def report_text(result: Result) -> str:
     out(f"  load:     {meta.get('load')}")
     out(f"  settings: {settings_text(result)}")
 
-    out("")
-    out(
-        "1. Ingest (wrk; accepted = 202s seen by wrk; stored = rows visible, first request to "
-        "last row; ceiling = COPY of the same rows into the same table)"
-    )
-    out(ingest_table(result.get("ingest") or {}))
+    if result.get("ingest"):
+        out("")
+        out(
+            "1. Ingest (wrk; accepted = 202s seen by wrk; stored = rows visible, first request "
+            "to last row; ceiling = COPY of the same rows into the same table)"
+        )
+        out(ingest_table(result["ingest"]))
     empty = _get(result, "ingest", "empty_view")
     if empty:
         out(
