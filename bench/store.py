@@ -78,7 +78,13 @@ def rows_make(*, count: int, profile: str, seed: int, sessions: int = 5_000) -> 
 def store_measure(*, rows: list[tuple], batch: int, application_id: int, explain: bool) -> dict:
     from django.db import connection, transaction
 
-    from events.services import INSERT_STAGED, EventRow, _store_staged, event_bulk_create
+    from events.services import (
+        COPY_STAGING,
+        CREATE_STAGING,
+        INSERT_STAGED,
+        EventRow,
+        event_bulk_create,
+    )
 
     started = time.perf_counter()
     batches = [rows[i : i + batch] for i in range(0, len(rows), batch)]
@@ -88,8 +94,8 @@ def store_measure(*, rows: list[tuple], batch: int, application_id: int, explain
         if explain and number == len(batches) - 1:
             with transaction.atomic(), connection.cursor() as cursor:
                 received = datetime.now(UTC)
-                _store_staged(())  # creates the staging table of this connection
-                with cursor.copy("COPY eye_staged_events FROM STDIN") as copy:
+                cursor.execute(CREATE_STAGING)
+                with cursor.copy(COPY_STAGING) as copy:
                     for row in part_rows:
                         copy.write_row((*row, application_id, received))
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + INSERT_STAGED)
