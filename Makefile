@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TSDB_URL ?= postgres://postgres@127.0.0.1:5433/eye
 PLAIN_URL ?= postgres://postgres@127.0.0.1:5432/eye
 
-.PHONY: run demo test test-timescaledb test-postgres lint format clean bench constraints audit
+.PHONY: run demo test test-timescaledb test-postgres lint format clean bench bench-scale constraints audit
 
 run: $(VENV)/.installed
 	$(BIN)/python -m eye.serve
@@ -19,6 +19,11 @@ demo: $(VENV)/.installed
 # bench/results/<time>.json. BENCH_ARGS=--quick for a short try (see python -m bench.run -h).
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Growth (up to 30 minutes): ingest and query latencies at 0, 10M and 30M events.
+# BENCH_ARGS="--scale-sizes 0,1000000,3000000 --duration 10" for a shorter try.
+bench-scale: $(VENV)/.installed
+	$(BIN)/python -m bench.run --scale $(BENCH_ARGS)
 
 test: $(VENV)/.installed-test lint
 	bash tests/services/local.sh

@@ -3,7 +3,7 @@ promises.
 
 ninja's CursorPagination has no count and pages on one column; this one pages on
 (timestamp, event_id) through events.paging, shared with the dashboard, and takes the
-count from events.totals, which reads the rollups rather than counting millions of rows.
+count from events.rollups, which reads the rollups rather than counting millions of rows.
 It reads the endpoint's filters from the view's arguments, so it serves that view only.
 """
 
@@ -16,7 +16,7 @@ from ninja.pagination import PaginationBase
 
 from api.errors import api_error
 from events.paging import InvalidCursor, keyset_page
-from events.totals import event_total
+from events.rollups import event_total
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -265,7 +265,7 @@ class EventQuery(Schema):
         return self
 
     def selection(self) -> dict[str, Any]:
-        """The filters as events.selectors and events.totals take them."""
+        """The filters as events.selectors and events.rollups take them."""
         return {
             "session_id": self.session_id,
             "category": self.category,

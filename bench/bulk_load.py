@@ -9,8 +9,8 @@ Here the database makes them (bench/demo_sql.py), in four steps:
    the table gains exactly `count` events;
 2. load: each worker runs one INSERT … SELECT of its range on its own connection, into
    the migrated table with all its indexes, as ingest leaves it;
-3. rollups: rebuilt from every raw row with GROUP BY, the very counts the ingest
-   statement (events.services.INSERT_STAGED) keeps one batch at a time;
+3. rollups: rebuilt from every raw row with GROUP BY by events.rollups, the very counts
+   the ingest statement keeps one batch at a time;
 4. check: the raw counts per hour, application, category and name against the rollups.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from bench.demo_sql import events_sql, hours_weighted
 from bench.services import Database
+from events.rollups import CHECK, rollups_rebuild_sql
 
 # One INSERT per core: each spends its time in the server making rows and indexing them.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -51,54 +52,6 @@ SELECT reached.k, reached.total
 FROM unnest(%(targets)s::bigint[]) AS target,
      LATERAL (SELECT k, total FROM running WHERE total >= target ORDER BY k LIMIT 1) AS reached
 ORDER BY target
-"""
-# The same buckets and counts as events.services.rollup_upserts. The hour rollup is summed from the
-# minute one (a few hundred thousand rows) rather than from the raw table again.
-ROLLUPS_TRUNCATE = "TRUNCATE event_counts_minute, event_counts_hour, session_activity_hour"
-ROLLUPS_FROM_RAW = (
-    """
-    INSERT INTO event_counts_minute (bucket, application_id, category, name, events)
-    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name, count(*)
-    FROM events GROUP BY 1, 2, 3, 4
-    """,
-    """
-    INSERT INTO session_activity_hour (bucket, application_id, session_id, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, count(*)
-    FROM events GROUP BY 1, 2, 3
-    """,
-)
-ROLLUP_HOUR = """
-INSERT INTO event_counts_hour (bucket, application_id, category, name, events)
-SELECT date_trunc('hour', bucket, 'UTC'), application_id, category, name, sum(events)
-FROM event_counts_minute GROUP BY 1, 2, 3, 4
-"""
-# One pass over the raw rows, compared with each rollup summed to the same key: the
-# number of keys whose counts differ, for each rollup (0 when they agree).
-ROLLUPS_CHECK = """
-WITH raw AS (
-    SELECT date_trunc('hour', "timestamp", 'UTC') AS bucket, application_id, category, name,
-           count(*) AS events
-    FROM events GROUP BY 1, 2, 3, 4
-),
-minute AS (
-    SELECT date_trunc('hour', bucket, 'UTC') AS bucket, application_id, category, name,
-           sum(events) AS events
-    FROM event_counts_minute GROUP BY 1, 2, 3, 4
-),
-raw_hours AS (SELECT bucket, application_id, sum(events) AS events FROM raw GROUP BY 1, 2),
-session_hours AS (
-    SELECT bucket, application_id, sum(events) AS events
-    FROM session_activity_hour GROUP BY 1, 2
-)
-SELECT
-    (SELECT coalesce(sum(events), 0)::bigint FROM raw),
-    (SELECT count(*) FROM raw FULL JOIN minute USING (bucket, application_id, category, name)
-     WHERE raw.events IS DISTINCT FROM minute.events),
-    (SELECT count(*) FROM raw
-     FULL JOIN event_counts_hour AS hour USING (bucket, application_id, category, name)
-     WHERE raw.events IS DISTINCT FROM hour.events),
-    (SELECT count(*) FROM raw_hours FULL JOIN session_hours USING (bucket, application_id)
-     WHERE raw_hours.events IS DISTINCT FROM session_hours.events)
 """
 
 
@@ -161,16 +114,19 @@ def _timed(step: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def rollups_rebuild(database: Database) -> None:
+    """The rollups counted again from every raw row, by The Eye's own statements; the two
+    that read the raw rows run at once, one per connection."""
+    truncate, *from_raw, hour = rollups_rebuild_sql(bounded=False)
     with database.connect() as connection:
-        connection.execute(ROLLUPS_TRUNCATE)
-    _parallel(database, [(statement, {}) for statement in ROLLUPS_FROM_RAW])
+        connection.execute(truncate)
+    _parallel(database, [(statement, {}) for statement in from_raw])
     with database.connect() as connection:
-        connection.execute(ROLLUP_HOUR)
+        connection.execute(hour)
 
 
 def rollups_check(database: Database) -> dict:
     with database.connect() as connection:
-        raw, minute, hour, sessions = connection.execute(ROLLUPS_CHECK).fetchone()
+        raw, minute, hour, sessions = connection.execute(CHECK).fetchone()
     mismatched = {
         "event_counts_minute": minute,
         "event_counts_hour": hour,

@@ -75,10 +75,12 @@ def wrk_run(
     key: str,
     log_path: Path,
     sampler: Sampler | None = None,
+    profile: str = "live",
 ) -> dict:
     """Run wrk once; returns what bench/wrk.lua's done() printed, in seconds and ms."""
     env = {
         **os.environ,
+        "BENCH_PROFILE": profile,
         "BENCH_BATCH": str(batch),
         "BENCH_KEY": key,
         "BENCH_RUN": secrets.token_hex(4),
@@ -194,8 +196,10 @@ def ingest_measure(
     duration: float,
     connections: int,
     log_dir: Path,
+    profile: str = "live",
 ) -> dict:
-    name = "single" if batch == 1 else f"batch{batch}"
+    """One load of `batch`-event bodies of the `profile` ("live" or "backfill")."""
+    name = ("single" if batch == 1 else f"batch{batch}") + f"-{profile}"
     stored_before = events_count(database)
     accepted_before = metric_total(stack.base_url, "eye_events_accepted_total")
     sampler.sample()
@@ -208,6 +212,7 @@ def ingest_measure(
         key=key,
         log_path=log_dir / f"wrk-{name}.log",
         sampler=sampler,
+        profile=profile,
     )
     load_ended = time.monotonic()
     sampler.sample()
@@ -241,6 +246,7 @@ def ingest_measure(
     return {
         **result,
         "batch": batch,
+        "profile": profile,
         "connections": connections,
         "accepted_events_client": accepted_client,
         "accepted_events_per_second": round(accepted_client / result["seconds"], 1),

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from bench.bulk_load import events_load
-from bench.services import Database, Stack, log
+from bench.services import Database, Stack, events_count, log
 
 WARMUP = 3
 DEEP_PAGES = 50
@@ -85,7 +85,7 @@ def _percentile(values: list[float], percent: int) -> float:
 def load_to(*, database: Database, application_id: int, size: int, seed: int) -> dict:
     """Add demo-shaped events until the table holds `size` (a server-side SQL load that
     rebuilds and checks the rollups); then VACUUM ANALYZE, timed apart."""
-    have = _count(database)
+    have = events_count(database)
     load: dict = {}
     started = time.perf_counter()
     if size > have:
@@ -99,16 +99,11 @@ def load_to(*, database: Database, application_id: int, size: int, seed: int) ->
         connection.execute("VACUUM ANALYZE")
     return {
         **load,
-        "events": _count(database),
+        "events": events_count(database),
         "added": max(0, size - have),
         "load_seconds": round(loaded, 2),
         "vacuum_analyze_seconds": round(time.perf_counter() - started, 1),
     }
-
-
-def _count(database: Database) -> int:
-    with database.connect(autocommit=True) as connection:
-        return connection.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
 def _sessions(database: Database, how_many: int = 20) -> list[str]:

@@ -134,10 +134,6 @@ class Sampler:
             self._cpu("postgres", self._postgres_processes())
             for role, pids in self.extra_pids.items():
                 self._cpu(role, [p for p in map(_process, pids) if p is not None])
-            redis_server = [
-                p for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"
-            ]
-            self._cpu("redis", redis_server)
             cpu: dict[str, float] = {}
             for (role, _), seconds in self._cpu_seen.items():
                 cpu[role] = cpu.get(role, 0.0) + seconds

@@ -1,13 +1,17 @@
 """`make bench`: one benchmark run, its printed report and bench/results/<time>.json.
 
-    make bench                          # the full run (1M ceiling, 30 s loads, 1M and 10M)
+    make bench                          # the full run (30 s loads, queries at 1M and 10M)
     make bench BENCH_ARGS=--quick       # the same steps on small numbers, to try it out
     make bench BENCH_ARGS="--sizes 1000000 --profile"
+    make bench-scale                    # growth: ingest and queries at 0, 10M and 30M
+    make bench-scale BENCH_ARGS="--scale-sizes 0,1000000,3000000 --duration 10"
 
-Steps: a scratch database (TimescaleDB if it can be had) and Redis queue; migrate; the
-raw COPY ceiling; The Eye started as `make run` does; an empty-view baseline, then
-single, 100- and 1,000-event ingest under wrk; query latency at each size; resources
-sampled throughout. Every process it starts is stopped at the end, also on Ctrl-C.
+Steps: a PostgreSQL cluster (TimescaleDB if installed) and a Redis server of the run's
+own, durable unless --fast-unsafe; migrate; The Eye started as `make run` does; an
+empty-view baseline, then single, 100- and 1,000-event ingest under wrk, live and
+backfill, each followed by the COPY ceiling of its own rows; query latency at each size;
+resources sampled throughout. Every process it starts is stopped at the end, also on
+Ctrl-C.
 """
 
 import argparse
@@ -39,7 +43,6 @@ RESULTS = ROOT / "bench" / "results"
 def options_parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small numbers everywhere (~1 min)")
-    parser.add_argument("--events", type=int, help="events in the COPY ceiling (1,000,000)")
     parser.add_argument("--duration", type=float, help="seconds of each ingest load (30)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument(
@@ -63,8 +66,8 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
         "--database",
         choices=("auto", "timescaledb", "plain"),
         default="auto",
-        help="auto: TimescaleDB on 5433 if tests/services/timescaledb.sh starts it, else the "
-        "plain PostgreSQL on 5432",
+        help="the run's own cluster: auto preloads TimescaleDB when it is installed "
+        "(tests/services/timescaledb.sh install), plain never does",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -74,19 +77,31 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
         help="first wait up to this long for the machine to be under 10%% busy (0)",
     )
     parser.add_argument(
-        "--redis-db",
-        type=int,
-        default=services.REDIS_DB,
-        help="Redis database of the queue (13; a free lower one if another program uses it)",
+        "--fast-unsafe",
+        action="store_true",
+        help="PostgreSQL with fsync, synchronous_commit and full_page_writes off, Redis "
+        "without appendonly: faster, and not what users run (the report says so)",
     )
-    parser.add_argument("--keep-db", action="store_true", help="keep the eye_bench database")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the growth run of make bench-scale: ingest and queries at each --scale-sizes",
+    )
+    parser.add_argument(
+        "--scale-sizes", help="table sizes of --scale (0,10000000,30000000; quick: 0,200000)"
+    )
     options = parser.parse_args(argv)
     quick = options.quick
-    options.events = options.events or (50_000 if quick else 1_000_000)
     options.duration = options.duration or (5.0 if quick else 30.0)
     options.sizes = [
         int(size)
         for size in (options.sizes or ("20000,100000" if quick else "1000000,10000000")).split(",")
+    ]
+    options.scale_sizes = [
+        int(size)
+        for size in (options.scale_sizes or ("0,200000" if quick else "0,10000000,30000000")).split(
+            ","
+        )
     ]
     options.repeat = options.repeat or (15 if quick else 50)
     options.budget = 5.0 if quick else 30.0
@@ -120,7 +135,7 @@ def meta_describe(options: argparse.Namespace, started: datetime) -> dict:
 
 
 def django_setup(env: dict[str, str]) -> None:
-    """The ceiling uses the demo generator, and the report a setting, of the app itself."""
+    """The report reads a setting of the app itself."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("EYE_", "DJANGO_"))})
     import django
 
@@ -132,16 +147,21 @@ def run(
 ) -> None:
     setup_log = cleanup.enter_context(open(run_dir / "setup.log", "a"))
     result["meta"]["machine_before"] = resources.machine_quiet_wait(options.wait_quiet)
-    database = services.database_start(setup_log, choice=options.database)
+    result["meta"]["loadavg_before"] = [round(value, 2) for value in os.getloadavg()]
+    unsafe = options.fast_unsafe
+    database = services.database_start(setup_log, choice=options.database, unsafe=unsafe)
     cleanup.callback(services.database_stop, database, setup_log)
     services.database_recreate(database)
-    if not options.keep_db:
-        cleanup.callback(services.database_drop, database)
     data_dir = run_dir / "data"
     cleanup.callback(shutil.rmtree, data_dir, ignore_errors=True)
-    queue = services.redis_pick(options.redis_db)
-    cleanup.callback(queue.client.flushdb)
-    result["queue"] = {"redis": queue.url, "name": services.QUEUE_NAME, "note": queue.note}
+    queue = services.redis_start(setup_log, unsafe=unsafe)
+    cleanup.callback(services.redis_stop, queue)
+    result["queue"] = {
+        "redis": queue.url,
+        "name": services.QUEUE_NAME,
+        "note": queue.note,
+        "settings": queue.settings,
+    }
     env = services.bench_env(database, queue, data_dir)
     log("migrating the scratch database eye_bench")
     services.manage(env, "migrate", "--noinput", log_file=setup_log)
@@ -158,13 +178,6 @@ def run(
             "SELECT id FROM events_application WHERE name = 'bench'"
         ).fetchone()[0]
 
-    log(f"ceiling: one COPY of {options.events:,} events")
-    result["ceiling"] = ceiling.ceiling_measure(
-        database=database, application_id=application_id, events=options.events
-    )
-    log(f"ceiling: {result['ceiling']['events_per_second']:,.0f} events/s")
-    services.tables_truncate(database)
-
     port = services.free_port()
     log(f"starting gunicorn ({options.web_workers} workers) on {port} and the consumer")
     stack = cleanup.enter_context(
@@ -174,22 +187,68 @@ def run(
     result["meta"]["stack"] = (
         f"gunicorn eye.wsgi, {len(stack.web_workers())} workers (as eye/serve.py); "
         f"manage.py run_huey, {len(stack.consumer_processes())} processes; "
-        f"Redis {queue.note}, queue {services.QUEUE_NAME}"
+        f"{queue.note}, queue {services.QUEUE_NAME}"
     )
     result["meta"]["load"] = (
-        f"wrk 1 thread, {options.connections} connections, {options.duration:g} s per load, "
-        "unique event_ids, a new session every 20 events"
+        f"wrk 1 thread, {options.connections} connections, {options.duration:g} s per load; "
+        "random UUIDv4 event and session ids, 5,000 live sessions of 3 to 30 events, "
+        "demo-shaped data; live: timestamps in the last minute, backfill: over 30 days"
     )
     sampler = cleanup.enter_context(
         Sampler(stack, queue.client, env["EYE_QUEUE_NAME"], services.database_postmaster(database))
     )
+    sampler.track("redis", queue.process.pid)
 
+    if options.scale:
+        result["scale"] = scale_all(
+            options, stack, database, sampler, application_id, key, cookie, run_dir
+        )
+        return
     if "ingest" not in options.skip:
         result["ingest"] = ingest_all(options, stack, database, sampler, key, run_dir)
     if "queries" not in options.skip:
         result["queries"] = queries_all(options, stack, database, application_id, key, cookie)
     if options.profile:
         result["profile"] = profile_run(options, stack, database, sampler, key, run_dir)
+
+
+PHASES = ((1, "live"), (100, "live"), (100, "backfill"), (1000, "live"), (1000, "backfill"))
+
+
+def phase_measure(
+    options: argparse.Namespace,
+    stack: services.Stack,
+    database: services.Database,
+    sampler: Sampler,
+    key: str,
+    run_dir: Path,
+    *,
+    batch: int,
+    profile: str,
+) -> dict:
+    """One ingest load, then the COPY ceiling of the very rows it stored."""
+    name = ("single" if batch == 1 else f"batch{batch}") + f"-{profile}"
+    log(f"ingest {name}: wrk for {options.duration:g} s, then until every row is stored")
+    since = datetime.now(UTC)
+    figures = ingest.ingest_measure(
+        stack=stack,
+        database=database,
+        sampler=sampler,
+        key=key,
+        batch=batch,
+        duration=options.duration,
+        connections=options.connections,
+        log_dir=run_dir,
+        profile=profile,
+    )
+    stack.check_alive()
+    figures["ceiling"] = ceiling.ceiling_measure(database=database, since=since)
+    log(
+        f"ingest {name}: {figures['accepted_events_per_second']:,.0f} accepted/s, "
+        f"{figures['stored_events_per_second']:,.0f} stored/s end to end; COPY of the same "
+        f"rows {figures['ceiling']['events_per_second']:,.0f}/s"
+    )
+    return figures
 
 
 def ingest_all(
@@ -210,24 +269,11 @@ def ingest_all(
         log_dir=run_dir,
         sampler=sampler,
     )
-    for batch in (1, 100, 1000):
-        name = "single" if batch == 1 else f"batch{batch}"
+    for batch, timestamps in PHASES:
         services.tables_truncate(database)
-        log(f"ingest {name}: wrk for {options.duration:g} s, then until every row is stored")
-        results[name] = ingest.ingest_measure(
-            stack=stack,
-            database=database,
-            sampler=sampler,
-            key=key,
-            batch=batch,
-            duration=options.duration,
-            connections=options.connections,
-            log_dir=run_dir,
-        )
-        stack.check_alive()
-        log(
-            f"ingest {name}: {results[name]['accepted_events_per_second']:,.0f} accepted/s, "
-            f"{results[name]['stored_events_per_second']:,.0f} stored/s end to end"
+        name = ("single" if batch == 1 else f"batch{batch}") + f"-{timestamps}"
+        results[name] = phase_measure(
+            options, stack, database, sampler, key, run_dir, batch=batch, profile=timestamps
         )
     return results
 
@@ -258,6 +304,45 @@ def queries_all(
                 budget=options.budget,
             ),
         }
+    return results
+
+
+def scale_all(
+    options: argparse.Namespace,
+    stack: services.Stack,
+    database: services.Database,
+    sampler: Sampler,
+    application_id: int,
+    key: str,
+    cookie: str,
+    run_dir: Path,
+) -> dict:
+    """make bench-scale: at each size, the table is filled up to it (server-side SQL),
+    then 100-event bodies are ingested live and backfill (each with the COPY ceiling of
+    its rows), then the queries are timed."""
+    results: dict[str, Any] = {}
+    services.tables_truncate(database)
+    for number, size in enumerate(options.scale_sizes):
+        load = query.load_to(
+            database=database, application_id=application_id, size=size, seed=number + 1
+        )
+        at: dict[str, Any] = {"load": load if load.get("added") else {}, "ingest": {}}
+        for timestamps in ("live", "backfill"):
+            at["ingest"][f"batch100-{timestamps}"] = phase_measure(
+                options, stack, database, sampler, key, run_dir, batch=100, profile=timestamps
+            )
+        with database.connect(autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE events")
+        log(f"queries at {services.events_count(database):,} events")
+        at["queries"] = query.queries_measure(
+            stack=stack,
+            database=database,
+            key=key,
+            cookie=cookie,
+            repeat=options.repeat,
+            budget=options.budget,
+        )
+        results[str(size)] = at
     return results
 
 
@@ -341,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         result["error"] = f"{exc.__class__.__name__}: {exc}"
     result["meta"]["wall_seconds"] = round(time.monotonic() - began, 1)
+    result["meta"]["loadavg_after"] = [round(value, 2) for value in os.getloadavg()]
     result["targets"] = [
         {"target": label, "measured": shown, "passed": passed}
         for label, shown, passed in report.targets(result)

@@ -1,25 +1,33 @@
 """The services a benchmark run starts for itself, and stops again whatever happens.
 
-- a scratch database `eye_bench`, on the private TimescaleDB cluster of the test suite
-  (127.0.0.1:5433, started with tests/services/timescaledb.sh) when it can be had, else on
-  the machine's PostgreSQL (127.0.0.1:5432);
-- the machine's Redis, in a database and queue name of the benchmark's own;
-- The Eye itself, exactly as `make run` starts it (eye/serve.py): gunicorn with its sync
+- a PostgreSQL cluster of its own (the machine's newest PostgreSQL, with TimescaleDB
+  preloaded when it is installed, as tests/services/timescaledb.sh installs it), in a
+  scratch directory on a free port: durable by default (fsync, synchronous_commit and
+  full_page_writes on), sized like the embedded database of `make run`
+  (eye/embedded_sizing.py); `--fast-unsafe` turns the three off;
+- a Redis server of its own, with compose.yml's persistence (appendonly yes, appendfsync
+  everysec), or none with `--fast-unsafe`;
+- The Eye itself, exactly as `make run` starts it (eye/serve.py): gunicorn with its
   workers and `manage.py run_huey`.
+
+Nothing shared is touched: the test suite's clusters and the machine's Redis keep
+running as they are.
 """
 
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -27,24 +35,24 @@ import psutil
 import psycopg
 import redis
 
+from eye.embedded_sizing import embedded_settings, memory_available
 from eye.serve import consumer_command, web_command
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMESCALEDB_SCRIPT = ROOT / "tests" / "services" / "timescaledb.sh"
-TIMESCALEDB_PORT = 5433
-PLAIN_PORT = 5432
+POSTGRESQL = Path("/usr/lib/postgresql")
 DATABASE = "eye_bench"
-# db 14 was the plan, but the dashboard's test runs use db 14 and flush it between tests
-# (seen here: it emptied the benchmark's queue mid-run, and our flush would break them).
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 13
-# Written at the start; if it disappears, someone flushed the benchmark's Redis database
-# during the run, taking queued events with it, and the stored/lost figures are void.
+# Written at the start; if it disappears, something flushed the benchmark's Redis during
+# the run, taking queued events with it, and the stored/lost figures are void.
 SENTINEL = "bench:sentinel"
 QUEUE_NAME = "eye-bench"
 # Tables a truncation between measurements keeps: the application and its key, users,
 # sessions and Django's own bookkeeping. Everything else (events, rollups, refusals, dead
 # letters) is what the measurements fill.
 KEPT_TABLES = ("django_", "auth_", "events_application", "events_apikey")
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+UNSAFE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+REDIS_DURABLE = {"appendonly": "yes", "appendfsync": "everysec"}
+REDIS_UNSAFE = {"appendonly": "no"}
 
 
 def log(message: str) -> None:
@@ -69,8 +77,10 @@ def free_port() -> int:
 @dataclass
 class Database:
     port: int
-    note: str  # why this cluster was chosen
-    started_here: bool = False
+    note: str  # what this cluster is
+    data_dir: Path | None = None
+    bin_dir: Path | None = None
+    settings: dict[str, str] = field(default_factory=dict)
 
     def url(self, name: str = DATABASE) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
@@ -79,51 +89,115 @@ class Database:
         return psycopg.connect(self.url(name), **kwargs)
 
 
-def database_start(log_file: IO[str], *, choice: str = "auto") -> Database:
-    """The TimescaleDB cluster if the test suite's script can start it, else plain 5432
-    (`choice` "plain" goes there at once; "timescaledb" refuses the fallback)."""
-    if choice == "plain":
-        note = "chosen with --database plain"
-    elif not TIMESCALEDB_SCRIPT.exists():
-        note = f"{TIMESCALEDB_SCRIPT.relative_to(ROOT)} does not exist"
-    else:
-        was_up = port_open(TIMESCALEDB_PORT)
-        log("starting TimescaleDB with tests/services/timescaledb.sh start (may build it once)")
-        try:
-            done = subprocess.run(
-                ["bash", str(TIMESCALEDB_SCRIPT), "start"],
-                cwd=ROOT,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                timeout=900,
-                check=False,
-            )
-            failed = done.returncode != 0
-            note = f"timescaledb.sh start exited {done.returncode}"
-        except subprocess.TimeoutExpired:
-            failed, note = True, "timescaledb.sh start took over 900 s"
-        if not failed and port_open(TIMESCALEDB_PORT):
-            return Database(TIMESCALEDB_PORT, "TimescaleDB cluster", started_here=not was_up)
-    if choice == "timescaledb":
-        raise SystemExit(f"bench: TimescaleDB is not available ({note})")
-    log(f"using the PostgreSQL on {PLAIN_PORT} ({note})")
-    if not port_open(PLAIN_PORT):
-        raise SystemExit(f"bench: no PostgreSQL on 127.0.0.1:{PLAIN_PORT} either")
-    return Database(PLAIN_PORT, f"plain PostgreSQL fallback: {note}")
+def _as_postgres(command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+    """PostgreSQL refuses to run as root: as root, run its commands as the postgres user."""
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    return subprocess.run(command, cwd="/", check=True, **kwargs)
+
+
+def _timescaledb_installed(bin_dir: Path) -> bool:
+    done = subprocess.run(
+        [str(bin_dir / "pg_config"), "--pkglibdir"], capture_output=True, text=True, check=True
+    )
+    return (Path(done.stdout.strip()) / "timescaledb.so").exists()
+
+
+def database_start(log_file: IO[str], *, choice: str = "auto", unsafe: bool = False) -> Database:
+    """A cluster of the benchmark's own: TimescaleDB when it is installed (`choice`
+    "plain" leaves it out; "timescaledb" refuses to go without)."""
+    versions = (
+        sorted(POSTGRESQL.iterdir(), key=lambda path: int(path.name)) if POSTGRESQL.exists() else []
+    )
+    if not versions:
+        raise SystemExit("bench: PostgreSQL is not installed (/usr/lib/postgresql is empty)")
+    bin_dir = versions[-1] / "bin"
+    timescaledb = choice != "plain" and _timescaledb_installed(bin_dir)
+    if choice == "timescaledb" and not timescaledb:
+        raise SystemExit(
+            "bench: TimescaleDB is not installed; `bash tests/services/timescaledb.sh install`"
+        )
+    data_dir = Path(tempfile.mkdtemp(prefix="eye-bench-pg-"))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(data_dir, user.pw_uid, user.pw_gid)
+    port = free_port()
+    log(f"initdb of a private PostgreSQL {versions[-1].name} cluster in {data_dir}, port {port}")
+    _as_postgres(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    settings = {
+        **embedded_settings(memory=memory_available(), disk_free=shutil.disk_usage(data_dir).free),
+        **(UNSAFE if unsafe else DURABLE),
+        "listen_addresses": "'127.0.0.1'",
+        "port": str(port),
+        "unix_socket_directories": f"'{data_dir}'",
+        "max_connections": "100",
+    }
+    if timescaledb:
+        settings.update(
+            shared_preload_libraries="'timescaledb'", **{"timescaledb.telemetry_level": "off"}
+        )
+    conf = "".join(f"{name} = {value}\n" for name, value in settings.items())
+    with open(data_dir / "postgresql.conf", "a") as config:
+        config.write("\n# bench/services.py\n" + conf)
+    _as_postgres(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(data_dir / "server.log"),
+            "-w",
+            "start",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    flavour = "TimescaleDB" if timescaledb else "plain PostgreSQL"
+    return Database(
+        port,
+        f"{flavour} cluster of this run ({data_dir})",
+        data_dir=data_dir,
+        bin_dir=bin_dir,
+        settings={k: v.strip("'") for k, v in settings.items()},
+    )
 
 
 def database_stop(database: Database, log_file: IO[str]) -> None:
-    """Stop the TimescaleDB cluster only if this run started it."""
-    if database.started_here and TIMESCALEDB_SCRIPT.exists():
-        log("stopping the TimescaleDB cluster this run started")
-        subprocess.run(
-            ["bash", str(TIMESCALEDB_SCRIPT), "stop"],
-            cwd=ROOT,
+    """Stop the run's cluster and remove its files."""
+    if database.data_dir is None or database.bin_dir is None:
+        return
+    log("stopping this run's PostgreSQL cluster")
+    try:
+        _as_postgres(
+            [
+                str(database.bin_dir / "pg_ctl"),
+                "-D",
+                str(database.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             timeout=120,
-            check=False,
         )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        log(f"pg_ctl stop failed ({exc}); see setup.log")
+    shutil.rmtree(database.data_dir, ignore_errors=True)
 
 
 def database_postmaster(database: Database) -> int | None:
@@ -162,11 +236,23 @@ def database_flavour(database: Database) -> dict:
                     "WHERE hypertable_name = 'events'"
                 ).fetchone()
             )
-        # Durability changes what a commit costs: the test suite's cluster runs without it.
+        # Durability changes what a commit costs: the report always names it, as the
+        # server reports it.
         durability = dict(
             connection.execute(
-                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('fsync', "
-                "'synchronous_commit', 'full_page_writes', 'shared_buffers') ORDER BY name"
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) "
+                "ORDER BY name",
+                [
+                    [
+                        "fsync",
+                        "synchronous_commit",
+                        "full_page_writes",
+                        "shared_buffers",
+                        "max_wal_size",
+                        "maintenance_work_mem",
+                        "checkpoint_timeout",
+                    ]
+                ],
             ).fetchall()
         )
     timescaledb = row[0] if row else None
@@ -202,6 +288,16 @@ def tables_truncate(database: Database) -> list[str]:
 
 
 def events_count(database: Database) -> int:
+    """Rows in events, counted by the hour rollup: it is kept in the very statement that
+    stores them, so it sees exactly the committed rows, and costs the same at 30M events
+    as at none (a count(*) would take seconds there, and compete with the consumer)."""
+    with database.connect(autocommit=True) as connection:
+        return connection.execute(
+            "SELECT coalesce(sum(events), 0)::bigint FROM event_counts_hour"
+        ).fetchone()[0]
+
+
+def events_count_raw(database: Database) -> int:
     with database.connect(autocommit=True) as connection:
         return connection.execute("SELECT count(*) FROM events").fetchone()[0]
 
@@ -212,43 +308,56 @@ def events_count(database: Database) -> int:
 @dataclass
 class Queue:
     client: redis.Redis
-    db: int
-    note: str
+    port: int
+    process: subprocess.Popen
+    data_dir: Path
+    settings: dict[str, str]
 
     @property
     def url(self) -> str:
-        return f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.db}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def note(self) -> str:
+        return f"redis-server of this run, port {self.port}, " + ", ".join(
+            f"{k} {v}" for k, v in self.settings.items()
+        )
 
 
-def redis_pick(preferred: int = REDIS_DB) -> Queue:
-    """The Redis database of this run, flushed, with the sentinel in it.
-
-    Another program using the same database (a test suite flushes its database between
-    tests) would empty the benchmark's queue under it, and the benchmark's flush would
-    break that program. So if the preferred database has other clients or keys that are
-    not a benchmark's, the highest free one below it is taken instead, and the report
-    says so."""
-    admin = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
-    me = admin.client_id()
-    busy = {int(c["db"]) for c in admin.client_list() if int(c["id"]) != me}
-    # A database holding keys is someone's, unless an earlier run of ours left them.
-    for name in admin.info("keyspace"):
-        number = int(name.removeprefix("db"))
-        if not redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number).exists(SENTINEL):
-            busy.add(number)
-    db, note = preferred, f"db {preferred}"
-    if preferred in busy:
-        free = [n for n in range(preferred - 1, 0, -1) if n not in busy]
-        if not free:
-            raise SystemExit(f"bench: Redis db {preferred} is in use and no other db is free")
-        db = free[0]
-        note = f"db {db}, because another program uses db {preferred}"
-        log(f"Redis db {preferred} is in use by another program; using db {db}")
-    admin.close()
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-    client.flushdb()
+def redis_start(log_file: IO[str], *, unsafe: bool = False) -> Queue:
+    """A Redis server of the run's own, with compose.yml's persistence unless unsafe."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("bench: redis-server is missing; `apt-get install -y redis-server`")
+    data_dir = Path(tempfile.mkdtemp(prefix="eye-bench-redis-"))
+    port = free_port()
+    settings = REDIS_UNSAFE if unsafe else REDIS_DURABLE
+    options = [f"--{name} {value}".split(" ", 1) for name, value in settings.items()]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
+    command += ["--save", ""] + [part for option in options for part in option]
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    client = redis.Redis(host="127.0.0.1", port=port, db=0)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bench: redis-server did not start; see setup.log") from None
+            time.sleep(0.1)
     client.set(SENTINEL, "1")
-    return Queue(client, db, note)
+    return Queue(client, port, process, data_dir, dict(settings))
+
+
+def redis_stop(queue: Queue) -> None:
+    queue.process.terminate()
+    try:
+        queue.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        queue.process.kill()
+        queue.process.wait()
+    shutil.rmtree(queue.data_dir, ignore_errors=True)
 
 
 def bench_env(database: Database, queue: Queue, data_dir: Path) -> dict[str, str]:

@@ -22,7 +22,8 @@ from django.utils import timezone
 from events.audit import Actor, audit_record
 from events.models import Application, AuditEntry, RetentionRule, RetentionRun
 from events.reloading import Reloading
-from events.removal import events_delete, rollups_forget_before
+from events.removal import events_delete
+from events.rollups import event_total_before, rollups_forget_before
 
 logger = logging.getLogger("eye.retention")
 
@@ -124,21 +125,10 @@ def _saved_rules() -> list[Rule]:
 
 
 def _count_older(rule: Rule, rules: list[Rule], cutoff: datetime) -> int:
-    """Events `rule` governs that are older than `cutoff`: whole hours from the hour
-    rollup, the hour that holds the cutoff from the raw table."""
+    """Events `rule` governs that are older than `cutoff`, from the rollups and the
+    minute that holds the cutoff."""
     where, params = governed_where(rule, rules)
-    hour = cutoff.replace(minute=0, second=0, microsecond=0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT (SELECT coalesce(sum(events), 0) FROM event_counts_hour
-                    WHERE bucket < %(hour)s AND {where})
-                 + (SELECT count(*) FROM events
-                    WHERE "timestamp" >= %(hour)s AND "timestamp" < %(cutoff)s AND {where})
-            """,
-            {**params, "hour": hour, "cutoff": cutoff},
-        )
-        return int(cursor.fetchone()[0])
+    return event_total_before(cutoff=cutoff, where=where, params=params)
 
 
 def retention_preview(*, application: Application | None, category: str, days: int) -> int:
@@ -212,10 +202,7 @@ def _drop_old_chunks(horizon: datetime) -> tuple[int, int]:
             return 0, 0
         # Every event before the newest dropped chunk's end lived in a dropped chunk
         # (chunks never overlap), so the rollups say how many there were.
-        cursor.execute(
-            "SELECT coalesce(sum(events), 0) FROM event_counts_minute WHERE bucket < %s", [boundary]
-        )
-        events = int(cursor.fetchone()[0])
+        events = event_total_before(cutoff=boundary, where="true", params={})
         cursor.execute(
             "SELECT count(*) FROM drop_chunks('events', older_than => %s::timestamptz)", [boundary]
         )

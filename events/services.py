@@ -8,6 +8,7 @@ from typing import NamedTuple
 from django.db import DataError, IntegrityError, connection, transaction
 
 from events.models import DeadLetter, Refusal
+from events.rollups import rollup_upserts
 
 logger = logging.getLogger("eye.worker")
 
@@ -44,43 +45,13 @@ CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
 COPY_STAGING = f"COPY {STAGING_TABLE} FROM STDIN"
 
 
-def rollup_upserts(*, rows: str, sign: str) -> str:
-    """CTEs that add (sign "") or take away (sign "-") the rows of the CTE `rows` from the
-    three rollups. Ingest and removal share them, so both lock a bucket's rows in the same
-    key order and cannot deadlock, and they can never count a row differently."""
-    return f"""
-minute_counts AS (
-    INSERT INTO event_counts_minute AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name,
-           {sign}count(*)
-    FROM {rows} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (bucket, application_id, category, name)
-    DO UPDATE SET events = c.events + excluded.events
-),
-hour_counts AS (
-    INSERT INTO event_counts_hour AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, category, name,
-           {sign}count(*)
-    FROM {rows} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (bucket, application_id, category, name)
-    DO UPDATE SET events = c.events + excluded.events
-),
-session_hours AS (
-    INSERT INTO session_activity_hour AS s (bucket, application_id, session_id, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, {sign}count(*)
-    FROM {rows} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (bucket, application_id, session_id)
-    DO UPDATE SET events = s.events + excluded.events
-)"""
-
-
 INSERT_STAGED = f"""
 WITH new_events AS (
     INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
                         application_id, received_at)
     SELECT event_id, ts, session_id, category, name, data::jsonb, application_id, received_at
     FROM {STAGING_TABLE}
-    ON CONFLICT (event_id, "timestamp") DO NOTHING
+    ON CONFLICT ("timestamp", event_id) DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id
 ),{rollup_upserts(rows="new_events", sign="")}
 SELECT count(*) FROM new_events

@@ -1,17 +1,12 @@
-"""Reads for charts and counts. They come from the rollup tables (events/migrations/0003),
-which the storing statement keeps exactly in step with the raw events, so that a chart over
-30 days reads thousands of rows instead of millions.
-
-A rollup can only answer for whole buckets, so the callers ask for ranges aligned on
-them; `Granularity` is the one helper that picks a bucket size for a span, aligns a range
-on it and lists the buckets in it, so that missing buckets are zero-filled, not skipped.
+"""Reads for charts, lists and counts beyond the rollups' own: the count above a filtered
+list, sessions, refusals, payload values. The counts kept beside the events, and
+`Granularity`, belong to events.rollups; their names are re-exported here for the readers
+that have always found them in this module.
 """
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Literal
 
 from django.db import OperationalError, connection, transaction
@@ -19,266 +14,26 @@ from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
 from events.models import Refusal
+from events.rollups import DAY as DAY
+from events.rollups import HOUR as HOUR
+from events.rollups import MINUTE as MINUTE
+from events.rollups import WEEK as WEEK
+from events.rollups import Granularity as Granularity
+from events.rollups import RollupKey as RollupKey
+from events.rollups import Series as Series
+from events.rollups import TopRow as TopRow
+from events.rollups import event_counts_series as event_counts_series
+from events.rollups import event_counts_top as event_counts_top
+from events.rollups import event_counts_total as event_counts_total
+from events.rollups import is_aligned as is_aligned
+from events.rollups import session_count as session_count
 from events.selectors import event_list
-
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-WEEK = timedelta(weeks=1)
-
-
-class Granularity(StrEnum):
-    MINUTE = "minute"
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-
-    @classmethod
-    def for_span(cls, span: timedelta) -> "Granularity":
-        """The bucket size that gives a readable number of bars: 60 to 360 minutes, 6 hours
-        to 8 days of hours (a week's daily rhythm shows), then days, then weeks."""
-        if span <= 6 * HOUR:
-            return cls.MINUTE
-        if span <= 8 * DAY:
-            return cls.HOUR
-        if span <= 120 * DAY:
-            return cls.DAY
-        return cls.WEEK
-
-    @property
-    def step(self) -> timedelta:
-        return {"minute": MINUTE, "hour": HOUR, "day": DAY, "week": WEEK}[self.value]
-
-    def floor(self, moment: datetime) -> datetime:
-        moment = moment.astimezone(UTC)
-        if self is Granularity.MINUTE:
-            return moment.replace(second=0, microsecond=0)
-        if self is Granularity.HOUR:
-            return moment.replace(minute=0, second=0, microsecond=0)
-        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        if self is Granularity.DAY:
-            return day
-        # ISO weeks start on Monday, as PostgreSQL's date_trunc('week', ...) does.
-        return day - timedelta(days=day.weekday())
-
-    def ceil(self, moment: datetime) -> datetime:
-        floor = self.floor(moment)
-        return floor if floor == moment else floor + self.step
-
-    def buckets(self, *, start: datetime, end: datetime) -> list[datetime]:
-        """The starts of every bucket in [start, end), which must be aligned."""
-        starts = []
-        at = self.floor(start)
-        while at < end:
-            starts.append(at)
-            at += self.step
-        return starts
-
-    @property
-    def source(self) -> str:
-        """The rollup to read: minute rows for spans short enough to chart by the minute,
-        hour rows otherwise (a 30-day range reads 720 hours per series, not 43,200 minutes)."""
-        return "event_counts_minute" if self is Granularity.MINUTE else "event_counts_hour"
-
-    @property
-    def bucket_sql(self) -> str:
-        """Days and weeks are summed from hour rows in SQL, in UTC whatever the server's zone."""
-        if self in (Granularity.MINUTE, Granularity.HOUR):
-            return "bucket"
-        return f"date_trunc('{self.value}', bucket, 'UTC')"
-
-
-def is_aligned(moment: datetime, step: timedelta) -> bool:
-    granularity = Granularity.MINUTE if step == MINUTE else Granularity.HOUR
-    return granularity.floor(moment) == moment
-
-
-@dataclass(frozen=True)
-class Series:
-    """Counts per bucket and key (category or name), zero-filled: every key has a value
-    for every bucket, in bucket order."""
-
-    buckets: list[datetime]
-    values: dict[str, list[int]]
-
-    def totals(self) -> list[int]:
-        return [sum(column) for column in zip(*self.values.values(), strict=True)] or [
-            0 for _ in self.buckets
-        ]
-
-    def total(self) -> int:
-        return sum(sum(row) for row in self.values.values())
-
-    def key_totals(self) -> dict[str, int]:
-        return {key: sum(row) for key, row in self.values.items()}
-
-    def between(self, start: datetime, end: datetime) -> "Series":
-        keep = [i for i, bucket in enumerate(self.buckets) if start <= bucket < end]
-        return Series(
-            buckets=[self.buckets[i] for i in keep],
-            values={key: [row[i] for i in keep] for key, row in self.values.items()},
-        )
-
-    def top(self, count: int, *, other: str = "(others)") -> "Series":
-        """The `count` largest keys, the rest summed as `other`, so that a stacked chart
-        of a category with hundreds of names stays readable."""
-        ranked = sorted(self.values, key=lambda key: (-sum(self.values[key]), key))
-        if len(ranked) <= count + 1:
-            return Series(buckets=self.buckets, values={k: self.values[k] for k in ranked})
-        kept = {key: self.values[key] for key in ranked[:count]}
-        rest = [self.values[key] for key in ranked[count:]]
-        kept[other] = [sum(column) for column in zip(*rest, strict=True)]
-        return Series(buckets=self.buckets, values=kept)
-
-
-RollupKey = Literal["category", "name"]
-
-
-def _rollup_filters(
-    *,
-    application_id: int | None,
-    category: str | None,
-    name: str | None,
-) -> tuple[str, list[object]]:
-    clauses, params = [], []
-    for column, value in (
-        ("application_id", application_id),
-        ("category", category),
-        ("name", name),
-    ):
-        if value is not None:
-            clauses.append(f"AND {column} = %s")
-            params.append(value)
-    return " ".join(clauses), params
 
 
 def _fetchall(sql: str, params: list[object]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def event_counts_series(
-    *,
-    start: datetime,
-    end: datetime,
-    granularity: Granularity,
-    group_by: RollupKey,
-    application_id: int | None = None,
-    category: str | None = None,
-    name: str | None = None,
-) -> Series:
-    """Events per bucket of [start, end) (aligned on `granularity`), per category or name."""
-    where, params = _rollup_filters(application_id=application_id, category=category, name=name)
-    rows = _fetchall(
-        f"""
-        SELECT {granularity.bucket_sql} AS b, {group_by}, sum(events)::bigint
-        FROM {granularity.source}
-        WHERE bucket >= %s AND bucket < %s {where}
-        GROUP BY 1, 2
-        """,
-        [start, end, *params],
-    )
-    buckets = granularity.buckets(start=start, end=end)
-    position = {bucket: i for i, bucket in enumerate(buckets)}
-    values: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
-    for bucket, key, events in rows:
-        values[key][position[bucket]] += events
-    return Series(buckets=buckets, values=dict(sorted(values.items())))
-
-
-@dataclass(frozen=True)
-class TopRow:
-    category: str
-    name: str | None
-    events: int
-    previous: int
-
-
-def event_counts_top(
-    *,
-    start: datetime,
-    end: datetime,
-    previous_start: datetime,
-    by: RollupKey,
-    granularity: Granularity,
-    application_id: int | None = None,
-    category: str | None = None,
-    limit: int = 10,
-) -> list[TopRow]:
-    """The categories (or category/name pairs) with most events in [start, end), with their
-    counts in [previous_start, start) to compare against. Ranges are aligned as for
-    event_counts_series; one scan serves both periods."""
-    where, params = _rollup_filters(application_id=application_id, category=category, name=None)
-    keys = "category, NULL::text" if by == "category" else "category, name"
-    rows = _fetchall(
-        f"""
-        SELECT {keys},
-               coalesce(sum(events) FILTER (WHERE bucket >= %s), 0)::bigint AS current,
-               coalesce(sum(events) FILTER (WHERE bucket < %s), 0)::bigint AS previous
-        FROM {granularity.source}
-        WHERE bucket >= %s AND bucket < %s {where}
-        GROUP BY 1, 2
-        ORDER BY current DESC, previous DESC, 1, 2
-        LIMIT %s
-        """,
-        [start, start, previous_start, end, *params, limit],
-    )
-    return [TopRow(*row) for row in rows]
-
-
-def event_counts_total(
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    application_id: int | None = None,
-    category: str | None = None,
-    name: str | None = None,
-) -> int | None:
-    """Events in [start, end) summed from a rollup, or None when the range does not fall on
-    minute boundaries (a rollup cannot split a minute). Open ends read every bucket."""
-    bounds = [moment for moment in (start, end) if moment is not None]
-    if all(is_aligned(moment, HOUR) for moment in bounds):
-        source = "event_counts_hour"
-    elif all(is_aligned(moment, MINUTE) for moment in bounds):
-        source = "event_counts_minute"
-    else:
-        return None
-    where, params = _rollup_filters(application_id=application_id, category=category, name=name)
-    if start is not None:
-        where += " AND bucket >= %s"
-        params.append(start)
-    if end is not None:
-        where += " AND bucket < %s"
-        params.append(end)
-    [(total,)] = _fetchall(
-        f"SELECT coalesce(sum(events), 0)::bigint FROM {source} WHERE true {where}", params
-    )
-    return total
-
-
-def session_count(*, start: datetime, end: datetime, application_id: int | None = None) -> int:
-    """Distinct sessions with an event in [start, end).
-
-    Hour-aligned ranges read session_activity_hour (one row per session and hour, through
-    an index-only scan of its key); others, such as the last hour to the minute, are short
-    enough to count over the raw events, through the timestamp index. count(DISTINCT)
-    sorts, which measured faster here than hashing some 400,000 ids of a month, and
-    faster than one pass for two periods at once.
-    """
-    if is_aligned(start, HOUR) and is_aligned(end, HOUR):
-        source, column = "session_activity_hour", "bucket"
-    else:
-        source, column = "events", '"timestamp"'
-    app = "AND application_id = %s" if application_id is not None else ""
-    [(count,)] = _fetchall(
-        f"""
-        SELECT count(DISTINCT session_id) FROM {source}
-        WHERE {column} >= %s AND {column} < %s {app}
-        """,
-        [start, end] + ([application_id] if application_id is not None else []),
-    )
-    return count
 
 
 @dataclass(frozen=True)

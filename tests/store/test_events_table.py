@@ -57,19 +57,22 @@ def test_it_is_a_plain_table_without_timescaledb(plain_table):
 
 
 def test_it_has_the_unique_key_that_makes_storage_idempotent(db):
+    # Led by the timestamp, so that new events land at the right edge of the index.
     definition = scalar(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conname = 'events_event_id_timestamp_key'"
+        "WHERE conname = 'events_timestamp_event_id_key'"
     )
-    assert definition == 'UNIQUE (event_id, "timestamp")'
+    assert definition == 'UNIQUE ("timestamp", event_id)'
 
 
 def test_it_indexes_every_filter_of_the_query_api(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'events'")
         definitions = " | ".join(row[0] for row in cursor.fetchall())
+    # The unique key, read backwards, gives the newest-first order of unfiltered pages.
     for columns in (
-        '("timestamp" DESC, event_id DESC)',
+        'UNIQUE INDEX events_timestamp_event_id_key ON public.events USING btree ("timestamp", '
+        "event_id)",
         '(session_id, "timestamp" DESC, event_id DESC)',
         '(category, "timestamp" DESC, event_id DESC)',
         '(category, name, "timestamp" DESC, event_id DESC)',
@@ -88,3 +91,17 @@ def test_it_reads_a_session_through_its_index(web_app, db):
         )
         plan = " ".join(row[0] for row in cursor.fetchall())
     assert "events_session_idx" in plan or "session_idx" in plan
+
+
+def test_it_pages_newest_first_through_the_unique_key_read_backwards(web_app, db):
+    put_days(web_app, 2)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT * FROM events WHERE timestamp < now() "
+            "ORDER BY timestamp DESC, event_id DESC LIMIT 10"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan Backward" in plan
+    assert "timestamp_event_id_key" in plan
+    assert "Sort" not in plan

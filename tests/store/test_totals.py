@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from events.rollups import event_total
 from events.selectors import event_list
-from events.totals import event_total
 from tests.lifecycle.support import put_events
 
 START = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
