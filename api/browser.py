@@ -104,10 +104,19 @@ def body_inflate(request: HttpRequest, *, limit: int) -> bytes:
     return bytes(inflated)
 
 
+# Clocks closer to ours than this are left alone, and the correction of the others is
+# whole seconds. The offset measured includes the request's time on the network, which
+# differs from one send of the same events to the next; an event sent twice (a retry after
+# a lost answer) must get the same timestamp both times, or its (event_id, timestamp) key
+# would not recognise it and it would be stored twice.
+CLOCK_TOLERANCE = timedelta(seconds=10)
+
+
 def clock_offset_get(request: HttpRequest, *, received_at: datetime) -> timedelta:
     """How far the client's clock is behind ours: arrival minus the `sent_at` it reports
-    (`?sent_at=` or `X-Eye-Sent-At`); zero when it reports none. Added to every timestamp
-    before validation, which corrects a browser clock that is wrong."""
+    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds; zero when it reports none or its
+    clock is within CLOCK_TOLERANCE of ours. Added to every timestamp before validation,
+    which corrects a browser clock that is wrong."""
     field = "sent_at"
     sent_at = request.GET.get("sent_at")
     if sent_at is None:
@@ -116,6 +125,9 @@ def clock_offset_get(request: HttpRequest, *, received_at: datetime) -> timedelt
     if sent_at is None:
         return timedelta(0)
     try:
-        return received_at - parse_timestamp(sent_at)
+        offset = received_at - parse_timestamp(sent_at)
     except PydanticCustomError as exc:
         raise api_error(422, exc.message(), field=field) from None
+    if abs(offset) < CLOCK_TOLERANCE:
+        return timedelta(0)
+    return timedelta(seconds=round(offset.total_seconds()))

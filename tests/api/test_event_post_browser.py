@@ -305,3 +305,43 @@ def test_a_malformed_sent_at_is_422_naming_it(browser, publishable):
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "sent_at"
+
+
+def test_a_resent_event_gets_the_same_corrected_timestamp(browser, publishable, huey):
+    # Two sends of one event by a clock an hour fast, 1.3 s apart on the network: the
+    # correction must not tell them apart, or the event would be stored twice.
+    fast = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    event = now_event(timestamp=fast.isoformat(), event_id="6c3b2a0e-7a51-4c1b-9d54-3a8f0d2b1c11")
+    for sent_at in (fast, fast - timedelta(milliseconds=300)):
+        response = post(
+            browser,
+            orjson.dumps(event),
+            key=publishable,
+            query=f"&sent_at={quote(sent_at.isoformat())}",
+        )
+        assert response.status_code == 202
+
+    tasks = [
+        t
+        for t in (huey.deserialize_task(raw) for raw in huey.storage.enqueued_items())
+        if t.name.endswith("store_events")
+    ]
+    assert len({task.args[0][0][1] for task in tasks}) == 1
+
+
+def test_a_clock_within_seconds_of_ours_is_left_alone(browser, publishable, huey):
+    stamp = datetime.now(UTC) - timedelta(minutes=5)
+    response = post(
+        browser,
+        orjson.dumps(now_event(timestamp=stamp.isoformat())),
+        key=publishable,
+        query=f"&sent_at={quote((datetime.now(UTC) + timedelta(seconds=3)).isoformat())}",
+    )
+
+    assert response.status_code == 202
+    [task] = [
+        t
+        for t in (huey.deserialize_task(raw) for raw in huey.storage.enqueued_items())
+        if t.name.endswith("store_events")
+    ]
+    assert task.args[0][0][1] == stamp
