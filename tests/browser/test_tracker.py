@@ -10,11 +10,11 @@ import pytest
 
 from events.keys import api_key_create
 from events.models import Application, Event
-from tests.support import free_port, wait_for
+from tests.support import ROOT, free_port, wait_for
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title>
-<script defer src="{eye}/eye.js" data-key="{key}"></script></head>
+<script defer src="{eye}/eye.js" data-key="{key}"{attrs}></script></head>
 <body>
 <button id="buy">Buy</button> <button id="checkout">Checkout</button>
 <script>
@@ -29,19 +29,42 @@ document.getElementById("checkout").onclick = () => {{
 """
 
 
+# A single-page app that bundles the tracker as an ES module instead of the script tag.
+SPA_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>App</title>
+<script type="module">
+import {{ init }} from "/lib/browser.js";
+window.app = init({{ key: "{key}", host: "{eye}" }});
+</script></head><body></body></html>
+"""
+
+
 class SitePages:
-    """A web site of its own on another port: every path answers the shop page."""
+    """A web site of its own on another port. Every path answers the shop page, except
+    /manual/ and /private/ (the same page with data-auto="false" or
+    data-respect-dnt="true"), /spa/ (the ES module use) and /lib/ (tracker/src/)."""
 
     def __init__(self, *, port: int, eye: str, key: str) -> None:
-        page = PAGE.format(eye=eye, key=key).encode()
+        pages = {
+            "/manual/": PAGE.format(eye=eye, key=key, attrs=' data-auto="false"'),
+            "/private/": PAGE.format(eye=eye, key=key, attrs=' data-respect-dnt="true"'),
+            "/spa/": SPA_PAGE.format(eye=eye, key=key),
+        }
+        shop = PAGE.format(eye=eye, key=key, attrs="")
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path.startswith("/lib/"):
+                    body = (ROOT / "tracker" / "src" / self.path[5:]).read_bytes()
+                    kind = "text/javascript"
+                else:
+                    body = pages.get(self.path, shop).encode()
+                    kind = "text/html; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(page)))
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(page)
+                self.wfile.write(body)
 
             def log_message(self, *args) -> None:
                 pass
@@ -160,3 +183,54 @@ def test_it_serves_the_script_cacheable_and_versioned(live_server, transactional
         f"{live_server.url}/eye.js", headers={"If-None-Match": response.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+def test_data_auto_false_sends_no_pageview_but_track_still_works(shop, tab):
+    site, application = shop
+    tab.goto(f"http://127.0.0.1:{site.port}/manual/")
+    tab.wait_for_function("window.eye && window.eye.version")
+    tab.click("#buy")
+    tab.click("#checkout")
+
+    assert wait_for(lambda: len(stored(application)) >= 1, timeout=10)
+    time.sleep(1.5)
+    assert [(e.name, e.data["path"]) for e in stored(application)] == [("cta click", "/manual/")]
+    assert tab.uncaught == []
+
+
+def test_data_respect_dnt_sends_nothing_when_the_browser_asks_not_to_be_tracked(shop, browser):
+    site, application = shop
+    context = browser.new_context()
+    context.add_init_script("Object.defineProperty(navigator, 'doNotTrack', {get: () => '1'})")
+    tab = context.new_page()
+    uncaught: list[str] = []
+    tab.on("pageerror", lambda error: uncaught.append(str(error)))
+    sent: list[str] = []
+    tab.on("request", lambda request: "/api/event/" in request.url and sent.append(request.url))
+    tab.goto(f"http://127.0.0.1:{site.port}/private/")
+    tab.wait_for_function("window.eye && window.eye.version")
+    tab.click("#buy")
+    tab.wait_for_timeout(1500)
+    context.close()
+    time.sleep(1)
+
+    assert sent == []
+    assert stored(application) == []
+    assert uncaught == []
+
+
+def test_a_single_page_app_uses_the_es_module_entry(shop, tab):
+    site, application = shop
+    tab.goto(f"http://127.0.0.1:{site.port}/spa/")
+    tab.wait_for_function("window.app && window.app.version")
+    tab.evaluate("app.track('form interaction', 'submit', {form: 'signup'})")
+    tab.evaluate("history.pushState({}, '', '/spa/step-2')")
+
+    assert wait_for(lambda: len(stored(application)) >= 3, timeout=10)
+    time.sleep(1)
+    assert sorted((e.name, e.data["path"]) for e in stored(application)) == [
+        ("pageview", "/spa/"),
+        ("pageview", "/spa/step-2"),
+        ("submit", "/spa/"),
+    ]
+    assert tab.uncaught == []
