@@ -2,10 +2,13 @@
 cannot set headers), gzip bodies, the client's own send time, and per-address limits
 on publishable keys. CORS itself is api/cors.py."""
 
+import logging
 import zlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import APIKeyQuery
 from pydantic_core import PydanticCustomError
@@ -16,6 +19,9 @@ from api.errors import api_error
 from api.ratelimit import window_count_check
 from api.schemas import parse_timestamp
 from events.keys import KeyPrincipal
+from tasks.queue import QUEUE_ERRORS
+
+logger = logging.getLogger("eye.api")
 
 
 class QueryKeyAuth(APIKeyQuery):
@@ -104,19 +110,25 @@ def body_inflate(request: HttpRequest, *, limit: int) -> bytes:
     return bytes(inflated)
 
 
-# Clocks closer to ours than this are left alone, and the correction of the others is
-# whole seconds. The offset measured includes the request's time on the network, which
-# differs from one send of the same events to the next; an event sent twice (a retry after
-# a lost answer) must get the same timestamp both times, or its (event_id, timestamp) key
-# would not recognise it and it would be stored twice.
+# A client's clock closer to ours than CLOCK_TOLERANCE is left alone; the others are
+# corrected in whole seconds. The offset measured includes the request's time on the
+# network, which changes from one send of the same events to the next, yet an event sent
+# twice (a retry after a lost answer, a beacon racing a fetch) must get the same timestamp
+# both times, or its (event_id, timestamp) key would not recognise it and it would be
+# stored twice. So the offset applied to an event is remembered by its event_id for
+# CLOCK_PIN_SECONDS, and a resend gets it again. Clocks within CLOCK_PIN_FROM of ours (most
+# of them) cost nothing here: no network time moves them past the tolerance.
 CLOCK_TOLERANCE = timedelta(seconds=10)
+CLOCK_PIN_FROM = timedelta(seconds=2)
+CLOCK_PIN_SECONDS = 3600
 
 
-def clock_offset_get(request: HttpRequest, *, received_at: datetime) -> timedelta:
+def clock_offset_get(request: HttpRequest, *, received_at: datetime, payload: Any) -> timedelta:
     """How far the client's clock is behind ours: arrival minus the `sent_at` it reports
-    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds; zero when it reports none or its
-    clock is within CLOCK_TOLERANCE of ours. Added to every timestamp before validation,
-    which corrects a browser clock that is wrong."""
+    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds, or the offset already applied to
+    these events by an earlier send; zero when it reports none or its clock is within
+    CLOCK_TOLERANCE of ours. Added to every timestamp before validation, which corrects a
+    browser clock that is wrong."""
     field = "sent_at"
     sent_at = request.GET.get("sent_at")
     if sent_at is None:
@@ -125,9 +137,33 @@ def clock_offset_get(request: HttpRequest, *, received_at: datetime) -> timedelt
     if sent_at is None:
         return timedelta(0)
     try:
-        offset = received_at - parse_timestamp(sent_at)
+        measured = received_at - parse_timestamp(sent_at)
     except PydanticCustomError as exc:
         raise api_error(422, exc.message(), field=field) from None
-    if abs(offset) < CLOCK_TOLERANCE:
+    if abs(measured) < CLOCK_PIN_FROM:
         return timedelta(0)
-    return timedelta(seconds=round(offset.total_seconds()))
+    offset = 0 if abs(measured) < CLOCK_TOLERANCE else round(measured.total_seconds())
+    return timedelta(seconds=_offset_pin(offset, payload))
+
+
+def _offset_pin(offset: int, payload: Any) -> int:
+    """The offset these events got when first sent, if any of them was; else `offset`,
+    remembered for each of them."""
+    events = payload if isinstance(payload, list) else [payload]
+    names = [
+        f"clock.{event['event_id']}"
+        for event in events[: settings.EYE_MAX_BATCH_EVENTS]
+        if isinstance(event, dict) and isinstance(event.get("event_id"), str)
+    ]
+    if not names:
+        return offset
+    try:
+        pinned = cache.get_many(names)
+        if pinned:
+            offset = next(iter(pinned.values()))
+        cache.set_many(dict.fromkeys(names, offset), timeout=CLOCK_PIN_SECONDS)
+    except QUEUE_ERRORS:
+        # Without the cache a resend may be corrected a second differently; the queue is
+        # on the same Redis, so the request is about to get 503 anyway.
+        logger.warning("clock offsets not pinned: the cache is unavailable")
+    return offset

@@ -49,7 +49,11 @@ def _request_body_schema() -> dict:
     }
     return {
         "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [event, batch]}}},
+        # text/plain is what browsers send without a preflight (api/browser.py).
+        "content": {
+            kind: {"schema": {"oneOf": [event, batch]}}
+            for kind in ("application/json", "text/plain")
+        },
     }
 
 
@@ -122,8 +126,8 @@ def event_create(request: HttpRequest) -> Status:
     require_write(request.auth)
     rate_limit_check(request.auth)
     client_rate_limit_check(request, request.auth)
-    clock_offset = clock_offset_get(request, received_at=received_at)
     payload = read_json_body(request)
+    clock_offset = clock_offset_get(request, received_at=received_at, payload=payload)
     events = validate_events(payload, now=received_at, clock_offset=clock_offset)
     event_policies_check(
         events,

@@ -308,11 +308,12 @@ def test_a_malformed_sent_at_is_422_naming_it(browser, publishable):
 
 
 def test_a_resent_event_gets_the_same_corrected_timestamp(browser, publishable, huey):
-    # Two sends of one event by a clock an hour fast, 1.3 s apart on the network: the
-    # correction must not tell them apart, or the event would be stored twice.
-    fast = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    # Sends of one event by a clock an hour fast, with different times on the network (and
+    # one that makes the clock look right): the correction must not tell them apart, or
+    # the event would be stored twice.
+    fast = datetime.now(UTC) + timedelta(hours=1)
     event = now_event(timestamp=fast.isoformat(), event_id="6c3b2a0e-7a51-4c1b-9d54-3a8f0d2b1c11")
-    for sent_at in (fast, fast - timedelta(milliseconds=300)):
+    for sent_at in (fast, fast - timedelta(milliseconds=700), fast - timedelta(minutes=5)):
         response = post(
             browser,
             orjson.dumps(event),
@@ -345,3 +346,22 @@ def test_a_clock_within_seconds_of_ours_is_left_alone(browser, publishable, huey
         if t.name.endswith("store_events")
     ]
     assert task.args[0][0][1] == stamp
+
+
+def test_endpoints_not_written_for_publishable_keys_refuse_them(publishable, web_app):
+    from django.test import RequestFactory
+
+    from api.auth import ApiKeyAuth
+    from api.errors import ApiError
+
+    request = RequestFactory().get(
+        "/api/insights/trend/", headers={"Authorization": f"Bearer {publishable}", "Origin": SHOP}
+    )
+    with pytest.raises(ApiError) as refused:
+        ApiKeyAuth()(request)
+    assert refused.value.status_code == 403
+    assert "publishable" in refused.value.errors[0]["message"]
+    secret = RequestFactory().get(
+        "/api/insights/trend/", headers={"Authorization": f"Bearer {web_app.reader}"}
+    )
+    assert ApiKeyAuth()(secret).can_read
