@@ -82,7 +82,7 @@ function createTracker(env) {
       });
       if (queue.length > o.maxQueue) queue = queue.slice(queue.length - o.maxQueue);
       if (sending) return;
-      if (queue.length >= o.batchSize) flush();
+      if (queue.length >= o.batchSize && attempt === 0) flush();
       else if (timer === null) schedule(o.flushMs);
     } catch {
     }
@@ -216,8 +216,8 @@ function init(options) {
     let lastUrl = null;
     let referrer = document.referrer;
     const pageview = () => {
-      const here = location.href;
-      if (here === lastUrl) return; // a replaceState that kept the address is no navigation
+      const here = location.origin + location.pathname + location.search;
+      if (here === lastUrl) return;
       if (lastUrl !== null) referrer = lastUrl;
       lastUrl = here;
       tracker.track("page interaction", "pageview", {

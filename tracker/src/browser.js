@@ -51,8 +51,9 @@ export function init(options) {
     let lastUrl = null;
     let referrer = document.referrer;
     const pageview = () => {
-      const here = location.href;
-      if (here === lastUrl) return; // a replaceState that kept the address is no navigation
+      // A replaceState that keeps the address, or a jump to an anchor, is no navigation.
+      const here = location.origin + location.pathname + location.search;
+      if (here === lastUrl) return;
       if (lastUrl !== null) referrer = lastUrl;
       lastUrl = here;
       tracker.track("page interaction", "pageview", {

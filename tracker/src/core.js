@@ -99,7 +99,8 @@ export function createTracker(env) {
       });
       if (queue.length > o.maxQueue) queue = queue.slice(queue.length - o.maxQueue);
       if (sending) return;
-      if (queue.length >= o.batchSize) flush();
+      // A full batch goes at once, unless the server is being given time to recover.
+      if (queue.length >= o.batchSize && attempt === 0) flush();
       else if (timer === null) schedule(o.flushMs);
     } catch {
       // Never throw into the page.

@@ -152,6 +152,18 @@ describe("retry", () => {
     assert.equal(backoffDelay(30, DEFAULTS, () => 1), DEFAULTS.maxDelayMs);
   });
 
+  it("waits out the backoff even when a full batch is waiting", async () => {
+    const h = harness({ answers: ["network", 202, 202] });
+    h.tracker.track("c", "first");
+    await h.advance(1000);
+    for (let i = 0; i < 25; i++) h.tracker.track("c", `n${i}`);
+    await h.settle();
+    assert.equal(h.requests.length, 1);
+    await h.advance(750);
+    assert.equal(h.requests.length, 2);
+    assert.equal(h.requests[1].events[0].name, "first");
+  });
+
   it("gives a batch up after maxAttempts sends, and goes on with the next", async () => {
     const h = harness({ answers: Array(8).fill("network") });
     h.tracker.track("c", "lost");
