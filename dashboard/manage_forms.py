@@ -98,9 +98,9 @@ class PublishableKeyForm(forms.Form):
         required=False,
         min_value=1,
         max_value=MAX_RATE_LIMIT,
-        label="Rate limit per minute",
-        help_text="Requests a minute for the whole key; empty for no limit. Each visitor's "
-        "address has its own limit too.",
+        label="Key limit, requests a minute",
+        help_text="For the whole key; empty for no limit. Each visitor's address has its "
+        "own limit too.",
     )
 
     @classmethod
