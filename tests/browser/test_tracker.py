@@ -17,6 +17,7 @@ PAGE = """<!doctype html>
 <script defer src="{eye}/eye.js" data-key="{key}"{attrs}></script></head>
 <body>
 <button id="buy">Buy</button> <button id="checkout">Checkout</button>
+<button id="leave">Leave</button>
 <script>
 document.getElementById("buy").onclick = () =>
   eye.track("page interaction", "cta click", {{element: "buy"}});
@@ -24,6 +25,8 @@ document.getElementById("checkout").onclick = () => {{
   history.pushState({{}}, "", "/shop/checkout");
   document.title = "Checkout";
 }};
+document.getElementById("leave").onclick = () =>
+  eye.track("page interaction", "last click", {{element: "leave"}});
 </script>
 </body></html>
 """
@@ -123,7 +126,7 @@ def test_it_stores_pageviews_clicks_navigations_and_the_last_click_exactly_once(
     tab.click("#checkout")
     tab.wait_for_url("**/shop/checkout")
     # The last click, and the tab closed at once: only the beacon can carry it.
-    tab.evaluate("eye.track('page interaction', 'last click', {element: 'close'})")
+    tab.click("#leave")
     tab.close(run_before_unload=True)
 
     def all_there() -> bool:
