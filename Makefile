@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TSDB_URL ?= postgres://postgres@127.0.0.1:5433/eye
 PLAIN_URL ?= postgres://postgres@127.0.0.1:5432/eye
 
-.PHONY: run demo test test-timescaledb test-postgres lint format clean bench bench-scale constraints audit
+.PHONY: run demo test test-tracker test-timescaledb test-postgres lint format clean bench bench-scale constraints audit
 
 run: $(VENV)/.installed
 	$(BIN)/python -m eye.serve
@@ -29,7 +29,11 @@ test: $(VENV)/.installed-test lint
 	bash tests/services/local.sh
 	bash tests/services/timescaledb.sh start
 	bash tests/services/chromium.sh
-	$(MAKE) --no-print-directory test-timescaledb test-postgres
+	$(MAKE) --no-print-directory test-tracker test-timescaledb test-postgres
+
+# The browser tracker's own unit tests, with Node's built-in runner (no npm install).
+test-tracker:
+	node --test tracker/test/
 
 # The whole suite on TimescaleDB (hypertable tests must run here) ...
 test-timescaledb: $(VENV)/.installed-test

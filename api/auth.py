@@ -3,25 +3,49 @@
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from api.cors import origin_check
 from api.errors import api_error
 from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
 
 
+def principal_of(raw_key: str, *, field: str) -> KeyPrincipal | None:
+    """The live key behind a presented secret, or None; 503 when it cannot be checked."""
+    try:
+        return key_principal_get(raw_key=raw_key)
+    except KeyCheckUnavailable:
+        raise api_error(
+            503,
+            "the key cannot be checked right now; nothing was accepted, retry later",
+            field=field,
+        ) from None
+
+
 class ApiKeyAuth(HttpBearer):
-    """`Authorization: Bearer <key>`; a missing, unknown or revoked key answers 401."""
+    """`Authorization: Bearer <key>`; a missing, unknown or revoked key answers 401.
+
+    Publishable keys are refused (403) unless the endpoint takes them (`publishable=True`,
+    POST /api/event/ only), and then only from their allowed origins: so a public key can
+    reach no endpoint that was not written for it.
+    """
+
+    def __init__(self, *, publishable: bool = False) -> None:
+        super().__init__()
+        self.publishable = publishable
 
     def authenticate(self, request: HttpRequest, token: str) -> KeyPrincipal | None:
         token = token.strip()
         if not token:
             return None
-        try:
-            return key_principal_get(raw_key=token)
-        except KeyCheckUnavailable:
-            raise api_error(
-                503,
-                "the key cannot be checked right now; nothing was accepted, retry later",
-                field="Authorization",
-            ) from None
+        principal = principal_of(token, field="Authorization")
+        if principal is not None and principal.publishable:
+            if not self.publishable:
+                raise api_error(
+                    403,
+                    "a publishable key may only send events (POST /api/event/)",
+                    field="Authorization",
+                )
+            origin_check(request, principal)
+        return principal
 
 
 def require_write(principal: KeyPrincipal) -> None:

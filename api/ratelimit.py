@@ -24,9 +24,19 @@ def rate_limit_check(principal: KeyPrincipal) -> None:
     limit = principal.rate_limit_per_minute
     if not limit:
         return
+    window_count_check(
+        f"ratelimit.{principal.key_id}",
+        limit=limit,
+        field="Authorization",
+        message=f"rate limit of {limit} requests a minute exceeded for this key",
+    )
+
+
+def window_count_check(counter: str, *, limit: int, field: str, message: str) -> None:
+    """Count one request under `counter` in the current minute; 429 past `limit`."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    counter = f"ratelimit.{principal.key_id}.{window}"
+    counter = f"{counter}.{window}"
     try:
         cache.add(counter, 0, timeout=WINDOW_SECONDS + 1)
         count = cache.incr(counter)
@@ -39,11 +49,6 @@ def rate_limit_check(principal: KeyPrincipal) -> None:
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
         raise ApiError(
             429,
-            [
-                {
-                    "field": "Authorization",
-                    "message": f"rate limit of {limit} requests a minute exceeded for this key",
-                }
-            ],
+            [{"field": field, "message": message}],
             headers={"Retry-After": str(retry_after)},
         )

@@ -132,8 +132,15 @@ class EventIn(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def timestamp_not_in_future(cls, value: Any, info: ValidationInfo) -> datetime:
-        parsed = parse_timestamp(value)
         limits = ingest_limits(info)
+        parsed = parse_timestamp(value)
+        if limits.clock_offset:
+            try:
+                parsed += limits.clock_offset
+            except OverflowError:
+                raise PydanticCustomError(
+                    "timestamp_range", "is out of range once corrected by sent_at"
+                ) from None
         if parsed > limits.latest_timestamp:
             raise PydanticCustomError(
                 "timestamp_future",
@@ -166,13 +173,21 @@ class IngestLimits:
     latest_timestamp: datetime
     future_allowance: int
     max_data_bytes: int
+    # Added to every timestamp before it is judged: how far the client's clock is behind
+    # ours, when the request says when it was sent (api/browser.py).
+    clock_offset: timedelta = timedelta(0)
 
     @classmethod
-    def at(cls, now: datetime) -> "IngestLimits":
+    def at(cls, now: datetime, *, clock_offset: timedelta = timedelta(0)) -> "IngestLimits":
         # Judged against the moment the request arrived, so a slow batch does not move
         # the line.
         allowance = settings.EYE_MAX_FUTURE_SECONDS
-        return cls(now + timedelta(seconds=allowance), allowance, settings.EYE_MAX_DATA_BYTES)
+        return cls(
+            now + timedelta(seconds=allowance),
+            allowance,
+            settings.EYE_MAX_DATA_BYTES,
+            clock_offset,
+        )
 
 
 def ingest_limits(info: ValidationInfo) -> IngestLimits:

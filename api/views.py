@@ -1,7 +1,7 @@
 """POST and GET /api/event/: thin handlers that parse, call a task or a selector, and return."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from ninja.pagination import paginate
 from pydantic import TypeAdapter
 
 from api.auth import ApiKeyAuth, require_read, require_write
+from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offset_get
 from api.errors import ApiError, api_error, pydantic_errors
 from api.pagination import CountedKeysetPagination
 from api.policies import event_policies_check
@@ -27,7 +28,8 @@ from eye.metrics import events_accepted
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import store_events_enqueue
 
-router = Router(tags=["events"], auth=ApiKeyAuth())
+# Publishable keys come to these two endpoints only: GET refuses them for want of read rights.
+router = Router(tags=["events"], auth=[ApiKeyAuth(publishable=True), QueryKeyAuth()])
 
 _one_event = TypeAdapter(EventIn)
 _many_events = TypeAdapter(list[EventIn])
@@ -47,7 +49,11 @@ def _request_body_schema() -> dict:
     }
     return {
         "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [event, batch]}}},
+        # text/plain is what browsers send without a preflight (api/browser.py).
+        "content": {
+            kind: {"schema": {"oneOf": [event, batch]}}
+            for kind in ("application/json", "text/plain")
+        },
     }
 
 
@@ -61,7 +67,7 @@ def read_json_body(request: HttpRequest) -> Any:
         raise api_error(400, "Content-Length is not a number", field="body") from None
     if declared > limit:
         raise too_large
-    body = request.body
+    body = body_inflate(request, limit=limit)
     if len(body) > limit:
         raise too_large
     if not body.strip():
@@ -74,9 +80,11 @@ def read_json_body(request: HttpRequest) -> Any:
         raise api_error(400, f"body is not valid JSON: {exc}", field="body") from None
 
 
-def validate_events(payload: Any, *, now: datetime) -> list[EventIn]:
+def validate_events(
+    payload: Any, *, now: datetime, clock_offset: timedelta = timedelta(0)
+) -> list[EventIn]:
     """Every event of the body, or a 422 naming each fault (with its index in a batch)."""
-    context = {"limits": IngestLimits.at(now)}
+    context = {"limits": IngestLimits.at(now, clock_offset=clock_offset)}
     if isinstance(payload, dict):
         try:
             return [_one_event.validate_python(payload, context=context)]
@@ -117,8 +125,10 @@ def event_create(request: HttpRequest) -> Status:
     received_at = timezone.now()
     require_write(request.auth)
     rate_limit_check(request.auth)
+    client_rate_limit_check(request, request.auth)
     payload = read_json_body(request)
-    events = validate_events(payload, now=received_at)
+    clock_offset = clock_offset_get(request, received_at=received_at, payload=payload)
+    events = validate_events(payload, now=received_at, clock_offset=clock_offset)
     event_policies_check(
         events,
         application_id=request.auth.application_id,

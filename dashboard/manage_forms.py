@@ -5,11 +5,13 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from dashboard.forms import ApplicationField, UtcDateTimeField
 from events.erasure import DeletionScope, ScopeError
 from events.models import ApiKey, Application, AuditEntry, EventSchema
+from events.origins import OriginError, origins_normalize
 
 # A hundred years. Longer is "forever", which is what having no rule already means.
 MAX_RETENTION_DAYS = 36_500
@@ -81,6 +83,47 @@ class KeyRightsForm(forms.Form):
         if not cleaned.get("can_read") and not cleaned.get("can_write"):
             raise ValidationError("A key needs read rights, write rights or both.")
         return cleaned
+
+
+class PublishableKeyForm(forms.Form):
+    """A publishable key's allowed origins and rate limit: issue one, or change a live one's."""
+
+    origins = forms.CharField(
+        label="Allowed origins",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
+        help_text="One a line: https://shop.example.com, or https://*.example.com for "
+        "its subdomains. Pages elsewhere are refused.",
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_RATE_LIMIT,
+        label="Key limit, requests a minute",
+        help_text="For the whole key; empty for no limit. Each visitor's address has its "
+        "own limit too.",
+    )
+
+    @classmethod
+    def for_new_key(cls, data: Any = None) -> "PublishableKeyForm":
+        limit = settings.EYE_PUBLISHABLE_KEY_RATE_LIMIT or None
+        return cls(data, prefix="publishable", initial={"rate_limit_per_minute": limit})
+
+    @classmethod
+    def of(cls, api_key: ApiKey, data: Any = None) -> "PublishableKeyForm":
+        return cls(
+            data,
+            initial={
+                "origins": "\n".join(api_key.origins),
+                "rate_limit_per_minute": api_key.rate_limit_per_minute,
+            },
+        )
+
+    def clean_origins(self) -> list[str]:
+        lines = self.cleaned_data["origins"].replace(",", "\n").splitlines()
+        try:
+            return origins_normalize(lines)
+        except OriginError as exc:
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
 
 class RetentionRuleForm(forms.Form):

@@ -4,7 +4,15 @@ from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export
 from dashboard.views.live import live, live_rows
-from dashboard.views.manage import applications, audit, deletions, keys, retention, schemas
+from dashboard.views.manage import (
+    applications,
+    audit,
+    deletions,
+    keys,
+    publishable,
+    retention,
+    schemas,
+)
 from dashboard.views.overview import overview
 from dashboard.views.sessions import session_detail, session_list
 
@@ -20,6 +28,11 @@ manage_urlpatterns = [
         name="manage_application",
     ),
     path("applications/<int:application_id>/keys/", keys.key_issue, name="manage_key_issue"),
+    path(
+        "applications/<int:application_id>/publishable/",
+        publishable.publishable_issue,
+        name="manage_publishable_issue",
+    ),
     path("keys/<int:key_id>/", keys.key_detail, name="manage_key"),
     path("keys/<int:key_id>/rotate/", keys.key_rotate, name="manage_key_rotate"),
     path("keys/<int:key_id>/revoke/", keys.key_revoke, name="manage_key_revoke"),

@@ -14,6 +14,7 @@ from events.audit import Actor, audit_record
 from events.models import ApiKey, Application, AuditEntry
 
 KEY_PREFIX = "eye_"
+PUBLISHABLE_KEY_PREFIX = "eye_pk_"
 
 
 class KeyCheckUnavailable(Exception):
@@ -30,6 +31,12 @@ class KeyPrincipal:
     can_read: bool
     can_write: bool
     rate_limit_per_minute: int | None
+    # The allowed origins of a publishable key; None for a secret key.
+    origins: tuple[str, ...] | None = None
+
+    @property
+    def publishable(self) -> bool:
+        return self.origins is not None
 
 
 def key_hash(raw_key: str) -> str:
@@ -43,11 +50,14 @@ def application_create(*, name: str, actor: Actor = None) -> Application:
 
 
 def _key_details(api_key: ApiKey) -> dict:
-    return {
+    details = {
         "key": f"{api_key.prefix}…",
         "rights": api_key.rights,
         "rate_limit_per_minute": api_key.rate_limit_per_minute,
     }
+    if api_key.is_publishable:
+        details["origins"] = api_key.origins
+    return details
 
 
 @transaction.atomic
@@ -57,17 +67,26 @@ def api_key_create(
     can_read: bool,
     can_write: bool,
     rate_limit_per_minute: int | None = None,
+    origins: list[str] | None = None,
     actor: Actor = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key; returns the stored key and the secret, which is never stored."""
-    raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    """Issue a key; returns the stored key and the secret, which is never stored.
+
+    With `origins` (canonical, see events.origins) the key is publishable: write only,
+    whatever the rights asked, and kept in clear since it is public by design.
+    """
+    publishable = origins is not None
+    raw_key = (PUBLISHABLE_KEY_PREFIX if publishable else KEY_PREFIX) + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         application=application,
         prefix=raw_key[:12],
         key_hash=key_hash(raw_key),
-        can_read=can_read,
-        can_write=can_write,
+        can_read=can_read and not publishable,
+        can_write=can_write or publishable,
         rate_limit_per_minute=rate_limit_per_minute,
+        kind=ApiKey.Kind.PUBLISHABLE if publishable else ApiKey.Kind.SECRET,
+        origins=origins or [],
+        public_key=raw_key if publishable else "",
     )
     audit_record(
         actor=actor,
@@ -105,6 +124,7 @@ def api_key_rotate(*, api_key: ApiKey, actor: Actor = None) -> tuple[ApiKey, str
         can_read=api_key.can_read,
         can_write=api_key.can_write,
         rate_limit_per_minute=api_key.rate_limit_per_minute,
+        origins=api_key.origins if api_key.is_publishable else None,
         actor=actor,
     )
     api_key_revoke(api_key=api_key, actor=actor)
@@ -128,11 +148,35 @@ def api_key_update(
 ) -> ApiKey:
     """Change a key's rights or rate limit. Other web processes see the change within
     EYE_KEY_CACHE_SECONDS, this one at once."""
+    if api_key.is_publishable and can_read:
+        raise ValueError("a publishable key is public and can never read")
     before = _key_details(api_key)
     api_key.can_read = can_read
     api_key.can_write = can_write
     api_key.rate_limit_per_minute = rate_limit_per_minute
     api_key.save(update_fields=["can_read", "can_write", "rate_limit_per_minute"])
+    after = _key_details(api_key)
+    if after != before:
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.KEY_CHANGED,
+            target=api_key.application.name,
+            details={"before": before, "after": after},
+        )
+    _cache.forget(api_key.key_hash)
+    return api_key
+
+
+@transaction.atomic
+def api_key_origins_update(*, api_key: ApiKey, origins: list[str], actor: Actor = None) -> ApiKey:
+    """Change where a publishable key may be used from (canonical origins, see
+    events.origins). Like a rights change, other processes see it within
+    EYE_KEY_CACHE_SECONDS."""
+    if not api_key.is_publishable:
+        raise ValueError("only a publishable key has allowed origins")
+    before = _key_details(api_key)
+    api_key.origins = origins
+    api_key.save(update_fields=["origins"])
     after = _key_details(api_key)
     if after != before:
         audit_record(
@@ -215,6 +259,7 @@ def key_principal_get(*, raw_key: str) -> KeyPrincipal | None:
             can_read=api_key.can_read,
             can_write=api_key.can_write,
             rate_limit_per_minute=api_key.rate_limit_per_minute,
+            origins=tuple(api_key.origins) if api_key.is_publishable else None,
         )
     _cache.put(digest, principal)
     return principal

@@ -25,8 +25,19 @@ class ApiKey(models.Model):
     key, kept in clear so that people can tell their keys apart.
     """
 
+    class Kind(models.TextChoices):
+        SECRET = "secret"
+        PUBLISHABLE = "publishable"
+
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="keys")
     prefix = models.CharField(max_length=16)
+    # Secret keys are for servers. Publishable keys sit in web pages, seen by anyone: they
+    # only write, only from their allowed origins (events/origins.py), and only to POST
+    # /api/event/. Being public, a publishable key is also kept in clear, so that its
+    # application's page can show the snippet that carries it.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SECRET)
+    origins = models.JSONField(default=list, blank=True)
+    public_key = models.CharField(max_length=64, blank=True)
     key_hash = models.CharField(max_length=64, unique=True)
     can_read = models.BooleanField(default=False)
     can_write = models.BooleanField(default=False)
@@ -40,6 +51,10 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.application})"
+
+    @property
+    def is_publishable(self) -> bool:
+        return self.kind == self.Kind.PUBLISHABLE
 
     @property
     def rights(self) -> str:

@@ -139,6 +139,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "eye.middleware.RequestIdMiddleware",
+    # CORS for browsers that send events with a publishable key (api/cors.py).
+    "api.cors.BrowserCorsMiddleware",
     "eye.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, and plotly.js) served by The Eye itself.
@@ -230,6 +232,13 @@ EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
 # Each web worker reads a request in full before a thread runs it (eye/web_worker.py); a
 # client that has not sent the whole of one within this time is answered 408.
 EYE_REQUEST_READ_TIMEOUT = env_float("EYE_REQUEST_READ_TIMEOUT", 30.0)
+# Publishable keys (browser tracking) are public, so they are limited by default: a new
+# one gets this many requests a minute (0: none), and each client address this many a
+# minute per key (0: no per-address limit). Behind a proxy, EYE_CLIENT_IP_HEADER names the
+# header holding the client's address (the last one in it, the one the proxy appended).
+EYE_PUBLISHABLE_KEY_RATE_LIMIT = env_int("EYE_PUBLISHABLE_KEY_RATE_LIMIT", 60_000)
+EYE_PUBLISHABLE_IP_RATE_LIMIT = env_int("EYE_PUBLISHABLE_IP_RATE_LIMIT", 600)
+EYE_CLIENT_IP_HEADER = env_str("EYE_CLIENT_IP_HEADER", "")
 
 # Event schemas and retention rules are read on every POST; each process keeps them this
 # long. A change made in a process applies there at once, in the others within this time.

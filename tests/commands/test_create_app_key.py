@@ -71,3 +71,44 @@ def test_it_revokes_a_key_by_its_prefix(api, db):
 def test_it_refuses_to_revoke_an_unknown_key(db):
     with pytest.raises(CommandError, match="no live key"):
         call_command("revoke_app_key", "eye_nothing")
+
+
+def test_it_issues_a_publishable_key_with_its_origins(db, settings):
+    settings.EYE_PUBLISHABLE_KEY_RATE_LIMIT = 1200
+    create_key("web", "--write")
+    out, err = create_key(
+        "web",
+        "--publishable",
+        "--origin",
+        "https://Shop.Example.com/",
+        "--origin",
+        "https://*.example.org",
+    )
+
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("eye_pk_") and " " not in key
+    stored = ApiKey.objects.get(key_hash=key_hash(key))
+    assert stored.application.name == "web"
+    assert Application.objects.count() == 1
+    assert stored.is_publishable
+    assert stored.origins == ["https://shop.example.com", "https://*.example.org"]
+    assert (stored.can_read, stored.can_write) == (False, True)
+    assert stored.rate_limit_per_minute == 1200
+    assert "https://shop.example.com" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--publishable"], "at least one allowed origin"),
+        (["--publishable", "--origin", "shop.example.com"], "http:// or https://"),
+        (["--publishable", "--origin", "https://a.com/path"], "without a path"),
+        (["--publishable", "--origin", "https://*.com"], "wildcard"),
+        (["--publishable", "--read", "--origin", "https://a.com"], "never --read"),
+        (["--origin", "https://a.com"], "add --publishable"),
+    ],
+)
+def test_it_refuses_a_publishable_key_it_cannot_make(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        create_key("web", *args)
+    assert not ApiKey.objects.exists()

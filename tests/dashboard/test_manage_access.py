@@ -46,6 +46,10 @@ ROUTES = {
         lambda o: reverse("dashboard:manage_key_issue", args=[o.application_id]),
         {"issue-can_read": "on"},
     ),
+    "manage_publishable_issue": (
+        lambda o: reverse("dashboard:manage_publishable_issue", args=[o.application_id]),
+        {"publishable-origins": "https://shop.example.com"},
+    ),
     "manage_key": (
         lambda o: reverse("dashboard:manage_key", args=[o.key_id]),
         {"can_read": "on", "rate_limit_per_minute": "5"},
@@ -81,7 +85,7 @@ ROUTES = {
     "manage_audit": (lambda o: reverse("dashboard:manage_audit"), {}),
 }
 # Actions without a page of their own: they only take a POST.
-POST_ONLY = {"manage_key_issue", "manage_retention_run"}
+POST_ONLY = {"manage_key_issue", "manage_publishable_issue", "manage_retention_run"}
 
 
 def url_of(route: str, objects: Objects) -> str:

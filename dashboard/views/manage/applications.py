@@ -7,10 +7,11 @@ from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from dashboard.charts import volume_figure
-from dashboard.manage_forms import ApplicationCreateForm, KeyRightsForm
+from dashboard.manage_forms import ApplicationCreateForm, KeyRightsForm, PublishableKeyForm
 from dashboard.views.manage.common import READ, READ_WRITE, render_manage, staff_view
 from dashboard.views.manage.new_key import secret_pop
 from events.applications import (
@@ -19,7 +20,7 @@ from events.applications import (
     application_summary,
 )
 from events.keys import application_create
-from events.models import Application
+from events.models import ApiKey, Application
 from events.stats import Granularity, Series
 
 ISSUE_PREFIX = "issue"
@@ -61,21 +62,35 @@ def volume_chart(application: Application) -> tuple[dict, int]:
     return figure, series.total()
 
 
+def tracker_snippet(request: HttpRequest, api_key: ApiKey) -> str:
+    """The one line that a site pastes into its pages to send events with this key."""
+    src = request.build_absolute_uri(reverse("tracker"))
+    return f'<script defer src="{src}" data-key="{api_key.public_key}"></script>'
+
+
 def application_page(
     request: HttpRequest,
     application: Application,
     *,
     issue_form: KeyRightsForm | None = None,
+    publishable_form: PublishableKeyForm | None = None,
     status: int | None = None,
 ) -> HttpResponse:
     """The application page; also answers a key form that came back with errors."""
     figure, total = volume_chart(application)
+    keys = list(application.keys.all())
     context: dict[str, Any] = {
         "application": application,
         "summary": application_summary(application=application),
         "figure": figure,
         "volume_total": total,
-        "keys": list(application.keys.all()),
+        "keys": keys,
+        "publishable_form": publishable_form or PublishableKeyForm.for_new_key(),
+        "snippets": [
+            (key, tracker_snippet(request, key))
+            for key in keys
+            if key.is_publishable and key.revoked_at is None
+        ],
         "issue_form": issue_form or KeyRightsForm(prefix=ISSUE_PREFIX, initial={"can_write": True}),
         "new_key": secret_pop(request, application=application),
     }

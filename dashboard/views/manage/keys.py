@@ -11,6 +11,7 @@ from dashboard.templatetags.eye import utc
 from dashboard.views.manage.applications import ISSUE_PREFIX, application_page
 from dashboard.views.manage.common import READ_WRITE, WRITE, render_manage, staff_view
 from dashboard.views.manage.new_key import secret_stash
+from dashboard.views.manage.publishable import publishable_key_page
 from events.keys import api_key_create, api_key_revoke, api_key_rotate, api_key_update
 from events.models import ApiKey, Application
 
@@ -44,6 +45,8 @@ def key_issue(request: HttpRequest, application_id: int) -> HttpResponse:
 def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
     """One key, and the form that changes its rights and rate limit (live keys only)."""
     api_key = get_object_or_404(ApiKey.objects.select_related("application"), pk=key_id)
+    if api_key.is_publishable:
+        return publishable_key_page(request, api_key)
     form = None
     if api_key.revoked_at is None:
         form = KeyRightsForm.of(api_key, request.POST if request.method == "POST" else None)
@@ -114,7 +117,9 @@ def key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
         # Someone revoked it since the page was drawn.
         messages.error(request, f"Key {api_key.prefix}… is revoked; issue a new key instead.")
         return back_to_application(api_key)
-    secret_stash(request, api_key=new_key, secret=secret, action="rotated")
+    if not new_key.is_publishable:
+        # A publishable key is public: the application page always shows its snippet.
+        secret_stash(request, api_key=new_key, secret=secret, action="rotated")
     messages.success(request, f"Key {api_key.prefix}… rotated: {new_key.prefix}… replaces it.")
     return back_to_application(api_key)
 

@@ -1,9 +1,11 @@
 from argparse import ArgumentParser
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from events.keys import api_key_create, application_create
 from events.models import Application
+from events.origins import OriginError, origins_normalize
 
 
 class Command(BaseCommand):
@@ -21,15 +23,50 @@ class Command(BaseCommand):
             type=int,
             default=None,
             metavar="N",
-            help="at most N requests a minute (default: no limit)",
+            help="at most N requests a minute (default: no limit; for a publishable key "
+            "EYE_PUBLISHABLE_KEY_RATE_LIMIT)",
+        )
+        parser.add_argument(
+            "--publishable",
+            action="store_true",
+            help="a key for web pages (eye_pk_…): write only, from the --origin pages only",
+        )
+        parser.add_argument(
+            "--origin",
+            action="append",
+            default=[],
+            metavar="ORIGIN",
+            help="with --publishable: an origin allowed to send with the key, like "
+            "https://shop.example.com or https://*.example.com (repeat for more)",
         )
 
     def handle(
-        self, *args, name: str, read: bool, write: bool, rate_limit: int | None, **options
+        self,
+        *args,
+        name: str,
+        read: bool,
+        write: bool,
+        rate_limit: int | None,
+        publishable: bool,
+        origin: list[str],
+        **options,
     ) -> None:
         name = name.strip()
         if not name:
             raise CommandError("the application name must not be empty")
+        origins = None
+        if publishable:
+            if read:
+                raise CommandError("a publishable key is public and can never --read")
+            try:
+                origins = origins_normalize(origin)
+            except OriginError as exc:
+                raise CommandError(f"--origin: {exc}") from None
+            write = True
+            if rate_limit is None:
+                rate_limit = settings.EYE_PUBLISHABLE_KEY_RATE_LIMIT or None
+        elif origin:
+            raise CommandError("--origin is for publishable keys; add --publishable")
         if not (read or write):
             # A key with no rights is useless; the common case is a key that does both.
             read = write = True
@@ -44,10 +81,17 @@ class Command(BaseCommand):
             can_read=read,
             can_write=write,
             rate_limit_per_minute=rate_limit,
+            origins=origins,
         )
         verb = "Created application" if created else "Application"
         self.stderr.write(
-            f"{verb} {application.name!r}; key {api_key.prefix}… "
-            f"with rights: {api_key.rights}. Store it now: it is not shown again."
+            f"{verb} {application.name!r}; "
+            + (
+                f"publishable key {api_key.prefix}… for {', '.join(api_key.origins)}; "
+                "it is public: paste it into your pages."
+                if api_key.is_publishable
+                else f"key {api_key.prefix}… with rights: {api_key.rights}. "
+                "Store it now: it is not shown again."
+            )
         )
         self.stdout.write(raw_key)

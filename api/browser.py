@@ -1,0 +1,169 @@
+"""What POST /api/event/ accepts for browsers: the key in the query string (a beacon
+cannot set headers), gzip bodies, the client's own send time, and per-address limits
+on publishable keys. CORS itself is api/cors.py."""
+
+import logging
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from ninja.security import APIKeyQuery
+from pydantic_core import PydanticCustomError
+
+from api.auth import principal_of
+from api.cors import origin_check
+from api.errors import api_error
+from api.ratelimit import window_count_check
+from api.schemas import parse_timestamp
+from events.keys import KeyPrincipal
+from tasks.queue import QUEUE_ERRORS
+
+logger = logging.getLogger("eye.api")
+
+
+class QueryKeyAuth(APIKeyQuery):
+    """`?key=eye_pk_…`, for publishable keys only: a secret key in a URL ends up in access
+    logs, proxies and browser history, so it is refused, and the answer says why."""
+
+    param_name = "key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> KeyPrincipal | None:
+        key = (key or "").strip()
+        if not key:
+            return None
+        principal = principal_of(key, field="key")
+        if principal is None:
+            return None
+        if not principal.publishable:
+            raise api_error(
+                401,
+                "a secret key must never be sent in the URL (it would end up in logs); "
+                "send it as Authorization: Bearer <key>, or use a publishable key in web pages",
+                field="key",
+            )
+        origin_check(request, principal)
+        return principal
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: the last one in EYE_CLIENT_IP_HEADER (the one the proxy in
+    front appended; earlier ones are the client's to forge), else the peer's."""
+    header = settings.EYE_CLIENT_IP_HEADER
+    if header:
+        forwarded = request.headers.get(header, "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def client_rate_limit_check(request: HttpRequest, principal: KeyPrincipal) -> None:
+    """A publishable key is public, so anyone may copy it: each client address gets its
+    own limit per key, on top of the key's own."""
+    limit = settings.EYE_PUBLISHABLE_IP_RATE_LIMIT
+    if not principal.publishable or not limit:
+        return
+    window_count_check(
+        f"ratelimit.{principal.key_id}.ip.{client_address(request)}",
+        limit=limit,
+        field="key",
+        message=f"rate limit of {limit} requests a minute from one address exceeded for this key",
+    )
+
+
+def body_inflate(request: HttpRequest, *, limit: int) -> bytes:
+    """The request body, inflated when it says `Content-Encoding: gzip`.
+
+    The limit applies to the inflated body, and inflating stops one byte past it: a body
+    that would inflate to gigabytes (a gzip bomb) costs at most `limit` bytes of memory
+    and the time to produce them.
+    """
+    body = request.body
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise api_error(
+            415, f"Content-Encoding {encoding[:40]} is not supported; use gzip", field="body"
+        )
+    inflated = bytearray()
+    rest = body
+    try:
+        # A gzip stream may hold several members one after the other.
+        while rest:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            inflated += inflater.decompress(rest, limit + 1 - len(inflated))
+            if len(inflated) > limit:
+                raise api_error(
+                    413,
+                    f"body inflates to more than the limit of {limit} bytes",
+                    field="body",
+                )
+            if not inflater.eof:
+                raise api_error(400, "gzip body is truncated", field="body")
+            rest = inflater.unused_data
+    except zlib.error as exc:
+        raise api_error(400, f"body is not valid gzip: {exc}", field="body") from None
+    return bytes(inflated)
+
+
+# A client's clock closer to ours than CLOCK_TOLERANCE is left alone; the others are
+# corrected in whole seconds. The offset measured includes the request's time on the
+# network, which changes from one send of the same events to the next, yet an event sent
+# twice (a retry after a lost answer, a beacon racing a fetch) must get the same timestamp
+# both times, or its (event_id, timestamp) key would not recognise it and it would be
+# stored twice. So the offset applied to an event is remembered by its event_id for
+# CLOCK_PIN_SECONDS, and a resend gets it again. Clocks within CLOCK_PIN_FROM of ours (most
+# of them) cost nothing here: no network time moves them past the tolerance.
+CLOCK_TOLERANCE = timedelta(seconds=10)
+CLOCK_PIN_FROM = timedelta(seconds=2)
+CLOCK_PIN_SECONDS = 3600
+
+
+def clock_offset_get(request: HttpRequest, *, received_at: datetime, payload: Any) -> timedelta:
+    """How far the client's clock is behind ours: arrival minus the `sent_at` it reports
+    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds, or the offset already applied to
+    these events by an earlier send; zero when it reports none or its clock is within
+    CLOCK_TOLERANCE of ours. Added to every timestamp before validation, which corrects a
+    browser clock that is wrong."""
+    field = "sent_at"
+    sent_at = request.GET.get("sent_at")
+    if sent_at is None:
+        field = "X-Eye-Sent-At"
+        sent_at = request.headers.get("X-Eye-Sent-At")
+    if sent_at is None:
+        return timedelta(0)
+    try:
+        measured = received_at - parse_timestamp(sent_at)
+    except PydanticCustomError as exc:
+        raise api_error(422, exc.message(), field=field) from None
+    if abs(measured) < CLOCK_PIN_FROM:
+        return timedelta(0)
+    offset = 0 if abs(measured) < CLOCK_TOLERANCE else round(measured.total_seconds())
+    return timedelta(seconds=_offset_pin(offset, payload))
+
+
+def _offset_pin(offset: int, payload: Any) -> int:
+    """The offset these events got when first sent, if any of them was; else `offset`,
+    remembered for each of them."""
+    events = payload if isinstance(payload, list) else [payload]
+    names = [
+        f"clock.{event['event_id']}"
+        for event in events[: settings.EYE_MAX_BATCH_EVENTS]
+        if isinstance(event, dict) and isinstance(event.get("event_id"), str)
+    ]
+    if not names:
+        return offset
+    try:
+        pinned = cache.get_many(names)
+        if pinned:
+            offset = next(iter(pinned.values()))
+        cache.set_many(dict.fromkeys(names, offset), timeout=CLOCK_PIN_SECONDS)
+    except QUEUE_ERRORS:
+        # Without the cache a resend may be corrected a second differently; the queue is
+        # on the same Redis, so the request is about to get 503 anyway.
+        logger.warning("clock offsets not pinned: the cache is unavailable")
+    return offset

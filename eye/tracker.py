@@ -1,0 +1,38 @@
+"""/eye.js: the browser tracker (tracker/dist/eye.js, built from tracker/src/), served as
+the static file it is, for any page on any site to load."""
+
+import hashlib
+import re
+from functools import cache
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.views.decorators.http import require_safe
+
+TRACKER_FILE = settings.BASE_DIR / "tracker" / "dist" / "eye.js"
+# An hour: a new version reaches pages within that time, and browsers revalidate by ETag.
+MAX_AGE_SECONDS = 3600
+
+
+@cache
+def tracker_script() -> tuple[bytes, str, str]:
+    """The script, its ETag and its version, read once per process."""
+    content = TRACKER_FILE.read_bytes()
+    found = re.search(rb"The Eye tracker ([0-9A-Za-z.+-]+)", content)
+    version = found.group(1).decode() if found else "unknown"
+    return content, f'"{hashlib.sha256(content).hexdigest()[:20]}"', version
+
+
+@require_safe
+def tracker_view(request: HttpRequest) -> HttpResponse:
+    content, etag, version = tracker_script()
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(content, content_type="text/javascript; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}"
+    response["X-Eye-Tracker-Version"] = version
+    # Pages that isolate themselves (Cross-Origin-Embedder-Policy) may still load it.
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
