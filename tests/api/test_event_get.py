@@ -42,7 +42,9 @@ def results(response) -> list[dict]:
 
 
 def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
-    assert api.post(SEED_EVENT, key=web_app.writer).status_code == 202
+    posted = api.post(SEED_EVENT, key=web_app.writer)
+    assert posted.status_code == 202
+    [event_id] = posted.json()["event_ids"]
     drain()
 
     response = api.get(key=web_app.reader)
@@ -59,9 +61,18 @@ def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
                 "category": "page interaction",
                 "name": "cta click",
                 "data": {"host": "www.xxxxx.com", "path": "/", "element": "chat bubble"},
+                "event_id": event_id,
             }
         ],
     }
+
+
+def test_it_gives_each_result_the_event_id_it_was_stored_with(api, web_app):
+    chosen = str(uuid.uuid4())
+    put(web_app, at=moment(1), event_id=chosen)
+    twin = put(web_app, at=moment(1))  # same contents, same instant: only the id differs
+
+    assert {r["event_id"] for r in results(api.get(key=web_app.reader))} == {chosen, twin}
 
 
 def test_it_orders_newest_first(api, web_app):
