@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from dashboard.forms import ExploreForm
 from dashboard.ranges import utc_now
+from dashboard.spreadsheet import csv_writer_neutralising
 from dashboard.views.common import application_names, dashboard_view, render_page
 from events.paging import InvalidCursor, keyset_page
 from events.selectors import event_list
@@ -97,7 +98,7 @@ def _rows(form: ExploreForm) -> Iterator[tuple]:
 
 
 def _csv_lines(rows: Iterable[tuple], applications: dict[int, str]) -> Iterator[str]:
-    writer = csv.writer(Echo())
+    writer = csv_writer_neutralising(csv.writer(Echo()))
     yield writer.writerow(CSV_COLUMNS)
     for timestamp, event_id, session_id, app_id, category, name, data, received_at in rows:
         yield writer.writerow(

@@ -113,3 +113,54 @@ def test_it_links_the_exports_from_explore_with_the_same_filter(as_alice, stored
     html = page.content.decode()
     assert f'href="{CSV_URL}?range=30d&amp;name=pageview" download' in html
     assert f'href="{NDJSON_URL}?range=30d&amp;name=pageview" download' in html
+
+
+FORMULAS = ['=HYPERLINK("https://evil.example","open")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+@pytest.fixture
+def formulas(put, db):
+    from events.models import Application
+    from tests.support import AppKeys
+
+    sheet_app = AppKeys(Application.objects.create(name="=cmd|' /C calc'!A0"))
+    for i, formula in enumerate(FORMULAS):
+        put(
+            sheet_app,
+            NOW - timedelta(minutes=i + 1),
+            category=formula,
+            name=formula,
+            data={"value": formula},
+        )
+
+
+def test_it_neutralises_cells_a_spreadsheet_would_run_as_formulas(as_alice, formulas):
+    rows = list(csv.DictReader(io.StringIO(body(as_alice.get(CSV_URL, {"range": "24h"})))))
+
+    assert len(rows) == len(FORMULAS)
+    assert sorted(r["category"] for r in rows) == sorted("'" + f for f in FORMULAS)
+    assert sorted(r["name"] for r in rows) == sorted("'" + f for f in FORMULAS)
+    assert {r["application"] for r in rows} == {"'=cmd|' /C calc'!A0"}
+    # A data cell is a JSON object, so it starts with "{" and holds the values verbatim.
+    assert sorted(json.loads(r["data"])["value"] for r in rows) == sorted(FORMULAS)
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+def test_it_keeps_ndjson_verbatim(as_alice, formulas):
+    events = [
+        json.loads(line) for line in body(as_alice.get(NDJSON_URL, {"range": "24h"})).splitlines()
+    ]
+
+    assert sorted(e["category"] for e in events) == sorted(FORMULAS)
+    assert sorted(e["name"] for e in events) == sorted(FORMULAS)
+    assert {e["application"] for e in events} == {"=cmd|' /C calc'!A0"}
+    assert sorted(e["data"]["value"] for e in events) == sorted(FORMULAS)
+
+
+def test_it_leaves_ordinary_cells_alone(as_alice, stored):
+    rows = list(csv.DictReader(io.StringIO(body(as_alice.get(CSV_URL, {"range": "7d"})))))
+
+    assert {r["category"] for r in rows} == {"page interaction", "form interaction"}
+    assert {r["application"] for r in rows} == {"web", "mobile"}
