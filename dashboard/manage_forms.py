@@ -53,6 +53,11 @@ class KeyRightsForm(forms.Form):
 
     can_read = forms.BooleanField(required=False, label="Read", help_text="query events")
     can_write = forms.BooleanField(required=False, label="Write", help_text="send events")
+    can_read_all_applications = forms.BooleanField(
+        required=False,
+        label="Read every application",
+        help_text="query the events of all applications, not only this one's (operators, the CLI)",
+    )
     rate_limit_per_minute = forms.IntegerField(
         required=False,
         min_value=1,
@@ -72,6 +77,7 @@ class KeyRightsForm(forms.Form):
             initial={
                 "can_read": api_key.can_read,
                 "can_write": api_key.can_write,
+                "can_read_all_applications": api_key.can_read_all_applications,
                 "rate_limit_per_minute": api_key.rate_limit_per_minute,
             },
         )
@@ -80,6 +86,10 @@ class KeyRightsForm(forms.Form):
         cleaned = super().clean()
         if not cleaned.get("can_read") and not cleaned.get("can_write"):
             raise ValidationError("A key needs read rights, write rights or both.")
+        if cleaned.get("can_read_all_applications") and not cleaned.get("can_read"):
+            self.add_error(
+                "can_read_all_applications", "Reading every application needs the Read right."
+            )
         return cleaned
 
 

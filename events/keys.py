@@ -30,6 +30,12 @@ class KeyPrincipal:
     can_read: bool
     can_write: bool
     rate_limit_per_minute: int | None
+    can_read_all_applications: bool = False
+
+    @property
+    def read_application_id(self) -> int | None:
+        """The application whose events this key reads; None for every application."""
+        return None if self.can_read_all_applications else self.application_id
 
 
 def key_hash(raw_key: str) -> str:
@@ -40,6 +46,11 @@ def application_create(*, name: str, actor: Actor = None) -> Application:
     application = Application.objects.create(name=name.strip())
     audit_record(actor=actor, action=AuditEntry.Action.APPLICATION_CREATED, target=application.name)
     return application
+
+
+def _rights_check(*, can_read: bool, can_read_all_applications: bool) -> None:
+    if can_read_all_applications and not can_read:
+        raise ValueError("reading every application needs the read right")
 
 
 def _key_details(api_key: ApiKey) -> dict:
@@ -57,9 +68,11 @@ def api_key_create(
     can_read: bool,
     can_write: bool,
     rate_limit_per_minute: int | None = None,
+    can_read_all_applications: bool = False,
     actor: Actor = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key; returns the stored key and the secret, which is never stored."""
+    _rights_check(can_read=can_read, can_read_all_applications=can_read_all_applications)
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         application=application,
@@ -68,6 +81,7 @@ def api_key_create(
         can_read=can_read,
         can_write=can_write,
         rate_limit_per_minute=rate_limit_per_minute,
+        can_read_all_applications=can_read_all_applications,
     )
     audit_record(
         actor=actor,
@@ -105,6 +119,7 @@ def api_key_rotate(*, api_key: ApiKey, actor: Actor = None) -> tuple[ApiKey, str
         can_read=api_key.can_read,
         can_write=api_key.can_write,
         rate_limit_per_minute=api_key.rate_limit_per_minute,
+        can_read_all_applications=api_key.can_read_all_applications,
         actor=actor,
     )
     api_key_revoke(api_key=api_key, actor=actor)
@@ -124,15 +139,25 @@ def api_key_update(
     can_read: bool,
     can_write: bool,
     rate_limit_per_minute: int | None,
+    can_read_all_applications: bool = False,
     actor: Actor = None,
 ) -> ApiKey:
     """Change a key's rights or rate limit. Other web processes see the change within
     EYE_KEY_CACHE_SECONDS, this one at once."""
+    _rights_check(can_read=can_read, can_read_all_applications=can_read_all_applications)
     before = _key_details(api_key)
     api_key.can_read = can_read
+    api_key.can_read_all_applications = can_read_all_applications
     api_key.can_write = can_write
     api_key.rate_limit_per_minute = rate_limit_per_minute
-    api_key.save(update_fields=["can_read", "can_write", "rate_limit_per_minute"])
+    api_key.save(
+        update_fields=[
+            "can_read",
+            "can_write",
+            "rate_limit_per_minute",
+            "can_read_all_applications",
+        ]
+    )
     after = _key_details(api_key)
     if after != before:
         audit_record(
@@ -215,6 +240,7 @@ def key_principal_get(*, raw_key: str) -> KeyPrincipal | None:
             can_read=api_key.can_read,
             can_write=api_key.can_write,
             rate_limit_per_minute=api_key.rate_limit_per_minute,
+            can_read_all_applications=api_key.can_read_all_applications,
         )
     _cache.put(digest, principal)
     return principal

@@ -22,7 +22,7 @@ MINUTE, HOUR = Granularity.MINUTE, Granularity.HOUR
 
 def event_total(
     *,
-    application_id: int,
+    application_id: int | None,
     session_id: uuid.UUID | str | None = None,
     category: str | None = None,
     name: str | None = None,
@@ -88,9 +88,9 @@ def _sum(parts: list[tuple[str, datetime | None, datetime | None]], filters: dic
         if end is not None:
             clauses.append(f"{column} < %s")
             params.append(end)
-        selects.append(
-            f"(SELECT coalesce({measure}, 0) FROM {table} WHERE {' AND '.join(clauses)})"
-        )
+        # No clause at all: a key that reads every application, with no filter.
+        where = " AND ".join(clauses) or "true"
+        selects.append(f"(SELECT coalesce({measure}, 0) FROM {table} WHERE {where})")
     with connection.cursor() as cursor:
         # One round trip, one snapshot: the parts cannot disagree about a row stored
         # between them.

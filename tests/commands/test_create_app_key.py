@@ -71,3 +71,22 @@ def test_it_revokes_a_key_by_its_prefix(api, db):
 def test_it_refuses_to_revoke_an_unknown_key(db):
     with pytest.raises(CommandError, match="no live key"):
         call_command("revoke_app_key", "eye_nothing")
+
+
+def test_it_issues_a_key_that_reads_every_application_with_a_flag(api, db):
+    out, err = create_key("ops", "--read-all-applications")
+
+    stored = ApiKey.objects.get()
+    assert (stored.can_read, stored.can_write, stored.can_read_all_applications) == (
+        True,
+        False,
+        True,
+    )
+    assert "with rights: read, reads every application" in err
+    assert api.get(key=out.strip().splitlines()[-1]).status_code == 200
+
+
+def test_it_issues_keys_for_one_application_by_default(db):
+    create_key("web", "--read")
+
+    assert ApiKey.objects.get().can_read_all_applications is False

@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--read", action="store_true", help="the key may query events")
         parser.add_argument("--write", action="store_true", help="the key may send events")
         parser.add_argument(
+            "--read-all-applications",
+            action="store_true",
+            help="the key may query the events of every application, not only its own "
+            "(implies --read; writes still go to its own application)",
+        )
+        parser.add_argument(
             "--rate-limit",
             type=int,
             default=None,
@@ -25,11 +31,19 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, name: str, read: bool, write: bool, rate_limit: int | None, **options
+        self,
+        *args,
+        name: str,
+        read: bool,
+        write: bool,
+        read_all_applications: bool,
+        rate_limit: int | None,
+        **options,
     ) -> None:
         name = name.strip()
         if not name:
             raise CommandError("the application name must not be empty")
+        read = read or read_all_applications
         if not (read or write):
             # A key with no rights is useless; the common case is a key that does both.
             read = write = True
@@ -44,6 +58,7 @@ class Command(BaseCommand):
             can_read=read,
             can_write=write,
             rate_limit_per_minute=rate_limit,
+            can_read_all_applications=read_all_applications,
         )
         verb = "Created application" if created else "Application"
         self.stderr.write(
