@@ -5,6 +5,7 @@ import json
 import math
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -27,13 +28,12 @@ def event_list(
     end_exclusive: datetime | None = None,
     data_key: str | None = None,
     data_value: str | None = None,
-    newer_than: tuple[datetime, uuid.UUID] | None = None,
 ) -> QuerySet[Event]:
     """Events matching every filter given, newest first.
 
     `data_key` alone keeps events whose data has that key; with `data_value` it keeps those
     where the key holds that value (`data @> {key: value}`, which a GIN index on data can
-    serve). `newer_than` keeps events after a (timestamp, event_id) position, for a live tail.
+    serve).
     """
     events = Event.objects.all()
     if application_id is not None:
@@ -54,12 +54,26 @@ def event_list(
         events = events.filter(data__has_key=data_key)
     if data_key is not None and data_value is not None:
         events = events.filter(_data_holds(data_key, data_value))
-    if newer_than is not None:
-        timestamp, event_id = newer_than
-        events = events.filter(
-            Q(timestamp__gt=timestamp) | Q(timestamp=timestamp, event_id__gt=event_id)
-        )
     return events.order_by(*EVENT_ORDERING)
+
+
+# Arrival order, for Live: an event sent late is new to whoever watches the stream.
+ARRIVAL_ORDERING = ("-received_at", "-event_id")
+
+
+def event_arrivals(
+    *, arrived_since: tuple[datetime, uuid.UUID] | None = None, **filters: Any
+) -> QuerySet[Event]:
+    """Events matching the filters of event_list, in the order they reached the API, newest
+    first; `arrived_since` keeps those at or after a (received_at, event_id) position."""
+    events = event_list(**filters)
+    if arrived_since is not None:
+        received_at, event_id = arrived_since
+        events = events.filter(
+            Q(received_at__gt=received_at) | Q(received_at=received_at, event_id__gte=event_id),
+            received_at__gte=received_at,
+        )
+    return events.order_by(*ARRIVAL_ORDERING)
 
 
 def _data_holds(key: str, value: str) -> Q:

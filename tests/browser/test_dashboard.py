@@ -5,7 +5,7 @@ import io
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.browser.conftest import log_in, screenshot
 
@@ -99,13 +99,13 @@ def test_it_shows_every_page_as_a_product_team_would_use_it(page, alice, demo):
 def test_it_streams_new_events_into_live_until_paused(page, alice, web_app, store):
     from events.services import EventRow, event_bulk_create
 
-    def send(name: str) -> None:
+    def send(name: str, *, late: timedelta = timedelta(0)) -> None:
         now = datetime.now(UTC)
         event_bulk_create(
             rows=[
                 EventRow(
                     str(uuid.uuid4()),
-                    now,
+                    now - late,
                     str(uuid.uuid4()),
                     "page interaction",
                     name,
@@ -132,6 +132,14 @@ def test_it_streams_new_events_into_live_until_paused(page, alice, web_app, stor
     page.get_by_role("button", name="Resume").click()
     page.wait_for_selector("tr.event-row:has-text('while paused')", timeout=8_000)
     assert page.locator("tr.event-row").count() == 3
+
+    # Sent three hours late, it arrives now: Live orders by arrival, so it shows on top.
+    send("three hours late", late=timedelta(hours=3))
+    page.wait_for_selector("tr.event-row:has-text('three hours late')", timeout=8_000)
+    assert "three hours late" in page.locator("tr.event-row").first.inner_text()
+    # Polls reach a few seconds back; the rows already shown are not added twice.
+    page.wait_for_timeout(2_500)
+    assert page.locator("tr.event-row").count() == 4
 
 
 def test_it_shows_where_the_keyboard_focus_is(page, alice, demo):

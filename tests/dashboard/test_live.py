@@ -1,11 +1,15 @@
-"""Live: the newest events, and a rows endpoint that returns only what is newer."""
+"""Live: the events that arrived last, in arrival order, and a rows endpoint that returns
+what arrived since (and the few seconds before, which the page skips)."""
 
+import json
+import uuid
 from datetime import timedelta
 
 from django.urls import reverse
 
 from events.paging import decode_cursor
-from tests.dashboard.support import NOW, SESSION_B
+from events.services import EventRow, event_bulk_create
+from tests.dashboard.support import NOW, SESSION_A, SESSION_B
 
 URL = reverse("dashboard:live")
 ROWS = reverse("dashboard:live_rows")
@@ -18,8 +22,9 @@ def test_it_shows_the_newest_events_and_where_to_poll(as_alice, put, web_app):
     response = as_alice.get(URL)
 
     assert [e.event_id for e in response.context["rows"]] == [newest, older]
-    timestamp, event_id, _ = decode_cursor(response.context["newest"])
-    assert (timestamp, event_id) == (NOW - timedelta(minutes=1), newest)
+    received_at, event_id, _ = decode_cursor(response.context["newest"])
+    # Put stores an event a second after its timestamp: the cursor is the arrival.
+    assert (received_at, event_id) == (NOW - timedelta(seconds=59), newest)
     page = response.content.decode()
     assert f'data-live-source="{ROWS}"' in page
     assert 'data-live-interval="2"' in page
@@ -28,7 +33,7 @@ def test_it_shows_the_newest_events_and_where_to_poll(as_alice, put, web_app):
 
 
 def test_it_returns_only_rows_newer_than_the_newest_shown(as_alice, put, web_app):
-    put(web_app, NOW - timedelta(minutes=3))
+    before = put(web_app, NOW - timedelta(minutes=3))
     shown = as_alice.get(URL).context["newest"]
     first = put(web_app, NOW - timedelta(minutes=2), name="first")
     second = put(web_app, NOW - timedelta(minutes=1), name="second")
@@ -36,16 +41,20 @@ def test_it_returns_only_rows_newer_than_the_newest_shown(as_alice, put, web_app
     response = as_alice.get(ROWS, {"after": shown})
 
     assert response.status_code == 200
-    assert [e.event_id for e in response.context["rows"]] == [second, first]
+    # The newest row shown comes again (the page skips it); nothing older does.
+    assert [e.event_id for e in response.context["rows"]] == [second, first, before]
     body = response.content.decode()
-    assert body.count('<tr class="event-row">') == 2
+    assert body.count('<tr class="event-row"') == 3
     assert "<html" not in body
     _, event_id, _ = decode_cursor(response["X-Eye-Newest"])
     assert event_id == second
 
     again = as_alice.get(ROWS, {"after": response["X-Eye-Newest"]})
 
-    assert again.context["rows"] == []
+    # Only the newest shown comes again (it arrived within LOOKBACK of itself): the page
+    # skips it by its event id, and the position stays.
+    assert [e.event_id for e in again.context["rows"]] == [second]
+    assert f'data-event-id="{second}"' in again.content.decode()
     assert again["X-Eye-Newest"] == response["X-Eye-Newest"]
 
 
@@ -90,3 +99,54 @@ def test_it_refuses_a_broken_cursor_or_filter(as_alice, db):
 
 def test_it_never_caches_the_rows(as_alice, db):
     assert as_alice.get(ROWS)["Cache-Control"] == "no-store"
+
+
+def arrive(app, *, at, received_at, name: str) -> uuid.UUID:
+    """Store an event whose own timestamp is `at`, as having reached the API at `received_at`."""
+    event_id = uuid.uuid4()
+    event_bulk_create(
+        rows=[
+            EventRow(str(event_id), at, str(SESSION_A), "page interaction", name, json.dumps({}))
+        ],
+        application_id=app.application.pk,
+        received_at=received_at,
+    )
+    return event_id
+
+
+def test_it_orders_by_arrival_and_shows_an_event_sent_three_hours_late(as_alice, web_app):
+    on_time = arrive(
+        web_app,
+        at=NOW - timedelta(minutes=1),
+        received_at=NOW - timedelta(seconds=59),
+        name="on time",
+    )
+    shown = as_alice.get(URL).context["newest"]
+    late = arrive(web_app, at=NOW - timedelta(hours=3), received_at=NOW, name="three hours late")
+
+    page = as_alice.get(URL)
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    assert [e.event_id for e in page.context["rows"]] == [late, on_time]
+    assert [e.event_id for e in polled.context["rows"]] == [late, on_time]
+    assert decode_cursor(polled["X-Eye-Newest"])[1] == late
+    html = page.content.decode()
+    assert "Arrived (UTC)" in html and "Event time (UTC)" in html
+    # Both instants stand in the late event's row: when it arrived, and its own time.
+    row = html[html.index(f'data-event-id="{late}"') :].split("</tr>")[0]
+    assert "2026-03-18 14:25:30" in row and "2026-03-18 11:25:30" in row
+
+
+def test_it_polls_again_the_seconds_before_the_newest_shown(as_alice, web_app):
+    newest = arrive(web_app, at=NOW, received_at=NOW, name="stored first")
+    shown = as_alice.get(URL).context["newest"]
+    # Arrived just before the newest shown, but stored after it (by another worker).
+    behind = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=2), name="stored second")
+    too_old = arrive(web_app, at=NOW, received_at=NOW - timedelta(minutes=1), name="long before")
+
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    ids = [e.event_id for e in polled.context["rows"]]
+    assert ids == [newest, behind]
+    assert too_old not in ids
+    assert polled["X-Eye-Newest"] == shown
