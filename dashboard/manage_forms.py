@@ -230,3 +230,10 @@ class AuditFilterForm(forms.Form):
         self.fields["actor"].choices = [("", "Anyone")] + [(name, name) for name in actors]
         for name in ("action", "actor"):
             self.fields[name].widget.attrs["data-autosubmit"] = ""
+
+
+class LockoutClearForm(forms.Form):
+    """Which login lockout to lift: a user name's or an address's."""
+
+    kind = forms.ChoiceField(choices=[("user", "user"), ("address", "address")])
+    value = forms.CharField(max_length=255)

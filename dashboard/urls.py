@@ -4,7 +4,15 @@ from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export
 from dashboard.views.live import live, live_rows
-from dashboard.views.manage import applications, audit, deletions, keys, retention, schemas
+from dashboard.views.manage import (
+    applications,
+    audit,
+    deletions,
+    keys,
+    lockouts,
+    retention,
+    schemas,
+)
 from dashboard.views.overview import overview
 from dashboard.views.sessions import session_detail, session_list
 
@@ -36,6 +44,8 @@ manage_urlpatterns = [
     path("schemas/<int:schema_id>/", schemas.schema_detail, name="manage_schema"),
     path("schemas/<int:schema_id>/remove/", schemas.schema_remove, name="manage_schema_remove"),
     path("audit/", audit.audit_log, name="manage_audit"),
+    path("lockouts/", lockouts.lockouts, name="manage_lockouts"),
+    path("lockouts/unlock/", lockouts.lockout_unlock, name="manage_lockout_unlock"),
 ]
 
 urlpatterns = [

@@ -311,6 +311,8 @@ class AuditEntry(models.Model):
         DELETION_REQUESTED = "deletion.requested"
         SCHEMA_SAVED = "schema.saved"
         SCHEMA_REMOVED = "schema.removed"
+        LOGIN_LOCKED_OUT = "login.locked_out"
+        LOGIN_UNLOCKED = "login.unlocked"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
