@@ -229,6 +229,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # There is no Django admin site; staff manage lockouts on the dashboard's Admin pages.
 AXES_ENABLE_ADMIN = False
+# Its banner at every start says nothing the settings above do not; lockouts still log.
+AXES_VERBOSE = False
 # plotly.js is served from the copy inside the installed `plotly` package (no CDN: dashboards
 # run on closed networks); dashboard.staticfiles.PlotlyFinder exposes that one file.
 STATICFILES_FINDERS = [
