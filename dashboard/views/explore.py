@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from dashboard.forms import ExploreForm
 from dashboard.ranges import utc_now
 from dashboard.spreadsheet import csv_writer_neutralising
-from dashboard.views.common import application_names, dashboard_view, render_page
+from dashboard.views.common import application_names, category_names, dashboard_view, render_page
 from events.paging import InvalidCursor, keyset_page
 from events.selectors import event_list
 from events.stats import event_count
@@ -64,11 +64,36 @@ def explore(request: HttpRequest) -> HttpResponse:
     context.update(
         page=page,
         count=event_count(cap=COUNT_CAP, **filters),
+        count_cap=COUNT_CAP,
+        case_hints=[] if page.rows else filter_case_hints(form.event_filters(), category_names()),
         applications=application_names(),
         filtered_by=form.event_filters(),
         query=request.GET.urlencode(),
     )
     return render_page(request, "dashboard/explore.html", context, nav="explore")
+
+
+def filter_case_hints(
+    filters: dict[str, Any], pairs: list[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """(field, what was typed, a value that exists) for each category or name filter that
+    matches nothing as typed but a stored value in another case: filters are exact, and
+    "Pageview" finding nothing where "pageview" abounds needs saying."""
+    known = {
+        "category": {category for category, _ in pairs},
+        "name": {name for category, name in pairs if category == filters["category"]}
+        or {name for _, name in pairs},
+    }
+    hints = []
+    for field in ("category", "name"):
+        typed = filters[field]
+        if typed is None or typed in known[field]:
+            continue
+        folded = typed.casefold()
+        hints += [
+            (field, typed, value) for value in sorted(known[field]) if value.casefold() == folded
+        ]
+    return hints
 
 
 class Echo:
