@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
-from dashboard.views.explore import explore, export
+from dashboard.views.explore import explore, export, export_progress
 from dashboard.views.live import live, live_rows
 from dashboard.views.manage import (
     applications,
@@ -53,6 +53,7 @@ urlpatterns = [
     path("explore/", explore, name="explore"),
     path("explore/export.csv", export, {"fmt": "csv"}, name="export_csv"),
     path("explore/export.ndjson", export, {"fmt": "ndjson"}, name="export_ndjson"),
+    path("explore/export/progress/", export_progress, name="export_progress"),
     path("sessions/", session_list, name="sessions"),
     path("sessions/<uuid:session_id>/", session_detail, name="session"),
     path("category/", category_detail, name="category"),

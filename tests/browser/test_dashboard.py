@@ -156,3 +156,35 @@ def test_it_shows_where_the_keyboard_focus_is(page, alice, demo):
     )
     assert focused[0] == "Explore"
     assert "rgb(11, 92, 173)" in focused[1]  # the accent ring of :focus-visible
+
+
+def test_it_says_how_far_an_export_has_got(page, alice, web_app, store):
+    from events.services import EventRow, event_bulk_create
+
+    now = datetime.now(UTC)
+    event_bulk_create(
+        rows=[
+            EventRow(
+                str(uuid.uuid4()),
+                now - timedelta(seconds=i + 1),
+                str(uuid.uuid4()),
+                "page interaction",
+                "pageview",
+                json.dumps({"path": f"/{i}"}),
+            )
+            for i in range(120)
+        ],
+        application_id=web_app.application.pk,
+        received_at=now,
+    )
+    log_in(page)
+    page.goto("/explore/?range=24h")
+    assert "Export 120 events:" in page.locator(".export").inner_text()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    assert "progress=" in download.value.url
+    assert len(download.value.path().read_text().splitlines()) == 121
+    progress = page.locator("[data-export-progress]")
+    progress.filter(has_text="Export finished: 120 events written.").wait_for(timeout=8_000)
+    assert progress.is_visible()
