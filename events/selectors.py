@@ -62,17 +62,30 @@ ARRIVAL_ORDERING = ("-received_at", "-event_id")
 
 
 def event_arrivals(
-    *, arrived_since: tuple[datetime, uuid.UUID] | None = None, **filters: Any
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    since: datetime | None = None,
+    up_to: tuple[datetime, uuid.UUID] | None = None,
+    **filters: Any,
 ) -> QuerySet[Event]:
     """Events matching the filters of event_list, in the order they reached the API, newest
-    first; `arrived_since` keeps those at or after a (received_at, event_id) position."""
+    first. `after` keeps those past a (received_at, event_id) position, `up_to` those at or
+    before one, and `since` those that arrived at or after an instant."""
     events = event_list(**filters)
-    if arrived_since is not None:
-        received_at, event_id = arrived_since
+    if after is not None:
+        received_at, event_id = after
         events = events.filter(
-            Q(received_at__gt=received_at) | Q(received_at=received_at, event_id__gte=event_id),
+            Q(received_at__gt=received_at) | Q(received_at=received_at, event_id__gt=event_id),
             received_at__gte=received_at,
         )
+    if up_to is not None:
+        received_at, event_id = up_to
+        events = events.filter(
+            Q(received_at__lt=received_at) | Q(received_at=received_at, event_id__lte=event_id),
+            received_at__lte=received_at,
+        )
+    if since is not None:
+        events = events.filter(received_at__gte=since)
     return events.order_by(*ARRIVAL_ORDERING)
 
 

@@ -1,23 +1,32 @@
 """Live: the events that arrived last, polled every couple of seconds by dashboard/static/
-dashboard/live.js, which asks for rows that arrived after the newest it shows.
+dashboard/live.js, which asks for what arrived after the newest row it shows.
 
 Arrival (`received_at`) rather than the event's own timestamp orders the stream, so an event
 sent three hours late shows at the top like any other. An event is stored a little after
 it arrives (the queue, the worker), and not always in arrival order across workers, so a
-poll reaches LOOKBACK behind the newest arrival shown; the page skips the rows it has.
+row can be stored after a later arrival has been shown. The page's position therefore
+also counts the rows that arrived in the LOOKBACK before it; a poll that finds more there
+sends that window again, and the page adds the rows it lacks. Each answer is read in one
+snapshot, so the count and the rows it sends agree.
 """
 
+import base64
+import binascii
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.forms import LiveForm
 from dashboard.views.common import application_names, category_colours, dashboard_view, render_page
 from events.models import Event
-from events.paging import InvalidCursor, decode_cursor, encode_cursor
 from events.selectors import event_arrivals
 
 FIRST_ROWS = 50
@@ -30,9 +39,61 @@ POLL_SECONDS = 2
 LOOKBACK = timedelta(seconds=5)
 
 
+class InvalidPosition(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the page stands: its newest row in arrival order, and how many rows arrived
+    in the LOOKBACK up to it when the page got that row."""
+
+    received_at: datetime
+    event_id: uuid.UUID
+    window: int
+
+    @property
+    def key(self) -> tuple[datetime, uuid.UUID]:
+        return (self.received_at, self.event_id)
+
+    def encode(self) -> str:
+        token = orjson.dumps([self.received_at.isoformat(), str(self.event_id), self.window])
+        return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Position":
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            received_at, event_id, window = orjson.loads(base64.urlsafe_b64decode(padded))
+            return cls(datetime.fromisoformat(received_at), uuid.UUID(event_id), int(window))
+        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+            raise InvalidPosition(token) from None
+
+
 def live_filters(form: LiveForm) -> dict[str, Any]:
     app = form.cleaned_data.get("app")
     return {**form.event_filters(), "application_id": app.pk if app else None}
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Every read inside sees the same committed rows. Inside a transaction already (a
+    test's), the reads share that one."""
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if not outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def _window(filters: dict[str, Any], key: tuple[datetime, uuid.UUID]) -> Any:
+    return event_arrivals(**filters, since=key[0] - LOOKBACK, up_to=key)
+
+
+def _position(filters: dict[str, Any], newest: Event) -> Position:
+    key = (newest.received_at, newest.event_id)
+    return Position(*key, window=_window(filters, key).count())
 
 
 @dashboard_view
@@ -40,10 +101,13 @@ def live(request: HttpRequest) -> HttpResponse:
     form = LiveForm(request.GET)
     context: dict[str, Any] = {"form": form, "poll_seconds": POLL_SECONDS, "arrival": True}
     if form.is_valid():
-        rows = list(event_arrivals(**live_filters(form))[:FIRST_ROWS])
+        filters = live_filters(form)
+        with _one_snapshot():
+            rows = list(event_arrivals(**filters)[:FIRST_ROWS])
+            newest = _position(filters, rows[0]).encode() if rows else ""
         context.update(
             rows=rows,
-            newest=_cursor(rows),
+            newest=newest,
             applications=application_names(),
             query=request.GET.urlencode(),
         )
@@ -52,9 +116,9 @@ def live(request: HttpRequest) -> HttpResponse:
 
 @dashboard_view
 def live_rows(request: HttpRequest) -> HttpResponse:
-    """Rows that arrived after `after` (a cursor the page got from this endpoint or the
-    page), and those LOOKBACK before it, as table rows; the newest arrival comes back in
-    the X-Eye-Newest header."""
+    """Rows that arrived after `after` (a position the page got from this endpoint or the
+    page), then, when rows were stored late just behind it, those of its LOOKBACK window;
+    the new position comes back in the X-Eye-Newest header."""
     form = LiveForm(request.GET)
     if not form.is_valid():
         return HttpResponse("invalid filter", status=400, content_type="text/plain")
@@ -63,22 +127,30 @@ def live_rows(request: HttpRequest) -> HttpResponse:
     position = None
     if after:
         try:
-            received_at, event_id, _ = decode_cursor(after)
-        except InvalidCursor:
+            position = Position.decode(after)
+        except InvalidPosition:
             return HttpResponse("invalid cursor", status=400, content_type="text/plain")
-        position = (received_at, event_id)
-        filters["arrived_since"] = (received_at - LOOKBACK, uuid.UUID(int=0))
-    rows = list(event_arrivals(**filters)[: POLL_ROWS + 1])
-    # A row left out matters only when it is new to the page, not one it already shows.
-    overflow = rows[POLL_ROWS] if len(rows) > POLL_ROWS else None
-    more = overflow is not None and (position is None or _arrival(overflow) > position)
-    rows = rows[:POLL_ROWS]
-    moved_on = rows and (position is None or _arrival(rows[0]) > position)
+    with _one_snapshot():
+        fresh = list(
+            event_arrivals(**filters, after=position.key if position else None)[: POLL_ROWS + 1]
+        )
+        more = len(fresh) > POLL_ROWS
+        fresh = fresh[:POLL_ROWS]
+        late: list[Event] = []
+        newest = ""
+        if position is not None:
+            window = _window(filters, position.key).count()
+            if window != position.window:
+                late = list(_window(filters, position.key)[:POLL_ROWS])
+            # The page will hold every row of its window that this snapshot sees.
+            newest = Position(*position.key, window=window).encode()
+        if fresh:
+            newest = _position(filters, fresh[0]).encode()
     response = render(
         request,
         "dashboard/live_rows.html",
         {
-            "rows": rows,
+            "rows": fresh + late,
             "more": more,
             "applications": application_names(),
             "colours": category_colours(),
@@ -86,17 +158,6 @@ def live_rows(request: HttpRequest) -> HttpResponse:
             "arrival": True,
         },
     )
-    response["X-Eye-Newest"] = _cursor(rows) if moved_on else after
+    response["X-Eye-Newest"] = newest
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _arrival(event: Event) -> tuple:
-    return (event.received_at, event.event_id)
-
-
-def _cursor(rows: list) -> str:
-    if not rows:
-        return ""
-    # The position in arrival order of the newest row; opaque to the page.
-    return encode_cursor(timestamp=rows[0].received_at, event_id=rows[0].event_id, backwards=True)

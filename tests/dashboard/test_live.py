@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from events.paging import decode_cursor
+from dashboard.views.live import Position
 from events.services import EventRow, event_bulk_create
 from tests.dashboard.support import NOW, SESSION_A, SESSION_B
 
@@ -22,9 +22,10 @@ def test_it_shows_the_newest_events_and_where_to_poll(as_alice, put, web_app):
     response = as_alice.get(URL)
 
     assert [e.event_id for e in response.context["rows"]] == [newest, older]
-    received_at, event_id, _ = decode_cursor(response.context["newest"])
-    # Put stores an event a second after its timestamp: the cursor is the arrival.
-    assert (received_at, event_id) == (NOW - timedelta(seconds=59), newest)
+    position = Position.decode(response.context["newest"])
+    # Put stores an event a second after its timestamp: the position is its arrival.
+    assert (position.received_at, position.event_id) == (NOW - timedelta(seconds=59), newest)
+    assert position.window == 1
     page = response.content.decode()
     assert f'data-live-source="{ROWS}"' in page
     assert 'data-live-interval="2"' in page
@@ -33,7 +34,7 @@ def test_it_shows_the_newest_events_and_where_to_poll(as_alice, put, web_app):
 
 
 def test_it_returns_only_rows_newer_than_the_newest_shown(as_alice, put, web_app):
-    before = put(web_app, NOW - timedelta(minutes=3))
+    put(web_app, NOW - timedelta(minutes=3))
     shown = as_alice.get(URL).context["newest"]
     first = put(web_app, NOW - timedelta(minutes=2), name="first")
     second = put(web_app, NOW - timedelta(minutes=1), name="second")
@@ -41,20 +42,15 @@ def test_it_returns_only_rows_newer_than_the_newest_shown(as_alice, put, web_app
     response = as_alice.get(ROWS, {"after": shown})
 
     assert response.status_code == 200
-    # The newest row shown comes again (the page skips it); nothing older does.
-    assert [e.event_id for e in response.context["rows"]] == [second, first, before]
+    assert [e.event_id for e in response.context["rows"]] == [second, first]
     body = response.content.decode()
-    assert body.count('<tr class="event-row"') == 3
+    assert body.count('<tr class="event-row"') == 2
     assert "<html" not in body
-    _, event_id, _ = decode_cursor(response["X-Eye-Newest"])
-    assert event_id == second
+    assert Position.decode(response["X-Eye-Newest"]).event_id == second
 
     again = as_alice.get(ROWS, {"after": response["X-Eye-Newest"]})
 
-    # Only the newest shown comes again (it arrived within LOOKBACK of itself): the page
-    # skips it by its event id, and the position stays.
-    assert [e.event_id for e in again.context["rows"]] == [second]
-    assert f'data-event-id="{second}"' in again.content.decode()
+    assert again.context["rows"] == []
     assert again["X-Eye-Newest"] == response["X-Eye-Newest"]
 
 
@@ -128,8 +124,8 @@ def test_it_orders_by_arrival_and_shows_an_event_sent_three_hours_late(as_alice,
     polled = as_alice.get(ROWS, {"after": shown})
 
     assert [e.event_id for e in page.context["rows"]] == [late, on_time]
-    assert [e.event_id for e in polled.context["rows"]] == [late, on_time]
-    assert decode_cursor(polled["X-Eye-Newest"])[1] == late
+    assert [e.event_id for e in polled.context["rows"]] == [late]
+    assert Position.decode(polled["X-Eye-Newest"]).event_id == late
     html = page.content.decode()
     assert "Arrived (UTC)" in html and "Event time (UTC)" in html
     # Both instants stand in the late event's row: when it arrived, and its own time.
@@ -137,16 +133,39 @@ def test_it_orders_by_arrival_and_shows_an_event_sent_three_hours_late(as_alice,
     assert "2026-03-18 14:25:30" in row and "2026-03-18 11:25:30" in row
 
 
-def test_it_polls_again_the_seconds_before_the_newest_shown(as_alice, web_app):
+def test_it_sends_rows_stored_late_just_behind_the_newest_shown(as_alice, web_app):
     newest = arrive(web_app, at=NOW, received_at=NOW, name="stored first")
     shown = as_alice.get(URL).context["newest"]
+    quiet = as_alice.get(ROWS, {"after": shown})
+    assert quiet.context["rows"] == []
     # Arrived just before the newest shown, but stored after it (by another worker).
     behind = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=2), name="stored second")
     too_old = arrive(web_app, at=NOW, received_at=NOW - timedelta(minutes=1), name="long before")
 
     polled = as_alice.get(ROWS, {"after": shown})
 
+    # Its window is sent again, the newest shown with it (the page skips that one).
     ids = [e.event_id for e in polled.context["rows"]]
     assert ids == [newest, behind]
     assert too_old not in ids
-    assert polled["X-Eye-Newest"] == shown
+    position = Position.decode(polled["X-Eye-Newest"])
+    assert (position.event_id, position.window) == (newest, 2)
+    # Once the page has it, the window is quiet again.
+    assert as_alice.get(ROWS, {"after": polled["X-Eye-Newest"]}).context["rows"] == []
+
+
+def test_it_sends_a_late_row_with_the_new_ones(as_alice, web_app):
+    arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=10), name="shown")
+    shown = as_alice.get(URL).context["newest"]
+    behind = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=12), name="behind")
+    fresh = arrive(web_app, at=NOW, received_at=NOW, name="fresh")
+
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    ids = [e.event_id for e in polled.context["rows"]]
+    assert ids[0] == fresh and behind in ids
+    assert Position.decode(polled["X-Eye-Newest"]).event_id == fresh
+
+
+def test_it_refuses_a_position_it_did_not_give(as_alice, db):
+    assert as_alice.get(ROWS, {"after": "not-a-position"}).status_code == 400
