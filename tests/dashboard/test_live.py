@@ -169,3 +169,13 @@ def test_it_sends_a_late_row_with_the_new_ones(as_alice, web_app):
 
 def test_it_refuses_a_position_it_did_not_give(as_alice, db):
     assert as_alice.get(ROWS, {"after": "not-a-position"}).status_code == 400
+
+
+def test_it_stops_counting_a_crowded_window(as_alice, web_app, monkeypatch):
+    monkeypatch.setattr("dashboard.views.live.WINDOW_CAP", 2)
+    for i in range(3):
+        arrive(web_app, at=NOW, received_at=NOW, name=f"bulk {i}")
+
+    position = Position.decode(as_alice.get(URL).context["newest"])
+
+    assert position.window == 2
