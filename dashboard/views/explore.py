@@ -70,13 +70,14 @@ def explore(request: HttpRequest) -> HttpResponse:
         context["cursor_error"] = "This page link is broken; showing the newest events."
         page = keyset_page(event_list(**filters), cursor=None, limit=PAGE_SIZE)
     count = event_count(cap=COUNT_CAP, **filters)
+    applications = application_names()
     context.update(
         page=page,
         count=count,
         count_cap=COUNT_CAP,
-        estimate=_estimate(page.rows, count),
+        estimate=_estimate(page.rows, count, applications),
         case_hints=[] if page.rows else filter_case_hints(form.event_filters(), category_names()),
-        applications=application_names(),
+        applications=applications,
         filtered_by=form.event_filters(),
         query=request.GET.urlencode(),
     )
@@ -106,7 +107,7 @@ def filter_case_hints(
     return hints
 
 
-def _estimate(rows: list[Event], count: EventCount) -> ExportEstimate:
+def _estimate(rows: list[Event], count: EventCount, applications: dict[int, str]) -> ExportEstimate:
     """What an export of the filter would weigh, from the page's rows written as the
     export writes them."""
     sample = [
@@ -114,12 +115,16 @@ def _estimate(rows: list[Event], count: EventCount) -> ExportEstimate:
          e.received_at)
         for e in rows
     ]  # fmt: skip
-    applications = application_names()
-    return export_estimate(
-        count=count,
-        csv_sample=_csv_lines(sample, applications),
-        ndjson_sample=_ndjson_lines(sample, applications),
-    )
+    try:
+        return export_estimate(
+            count=count,
+            csv_sample=list(_csv_lines(sample, applications)),
+            ndjson_sample=list(_ndjson_lines(sample, applications)),
+        )
+    except (TypeError, ValueError, RecursionError):
+        # A stored value the serialiser cannot write (orjson's errors are TypeErrors) must
+        # not take the page down with it: the page then shows the count without sizes.
+        return export_estimate(count=count, csv_sample=[], ndjson_sample=[])
 
 
 class Echo:

@@ -253,3 +253,14 @@ def test_it_knows_no_progress_of_an_unknown_or_malformed_token(as_alice, many):
     # A malformed token is not recorded, and the export still streams whole.
     lines = body(as_alice.get(NDJSON_URL, {"range": "24h", "progress": "bad token"})).splitlines()
     assert len(lines) == 300
+
+
+def test_it_shows_the_count_without_sizes_when_a_row_cannot_be_written(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(minutes=1), data={"big": 2**70})
+
+    response = as_alice.get(reverse("dashboard:explore"), {"range": "24h"})
+
+    assert response.status_code == 200
+    estimate = response.context["estimate"]
+    assert (estimate.rows, estimate.csv_bytes, estimate.ndjson_bytes) == (1, None, None)
+    assert "Export 1 event:" in response.content.decode()
