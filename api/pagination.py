@@ -47,7 +47,7 @@ class CountedKeysetPagination(PaginationBase):
                 field="cursor",
             ) from None
         count = event_total(
-            application_id=request.auth.application_id, **params["filters"].selection()
+            application_id=request.auth.read_application_id, **params["filters"].selection()
         )
         return {
             "count": count,

@@ -203,6 +203,9 @@ class EventOut(Schema):
     category: str
     name: str
     data: dict[str, Any]
+    # After the seed's keys, which stay as they were: the id POST returned (or was sent),
+    # so that a client can tell two events apart without comparing their contents.
+    event_id: uuid.UUID = Field(description="The event's id, as POST returned it.")
 
     @field_serializer("timestamp")
     def timestamp_utc(self, value: datetime) -> str:

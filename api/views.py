@@ -166,7 +166,8 @@ def event_create(request: HttpRequest) -> Status:
 )
 @paginate(CountedKeysetPagination)
 def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Event]:
-    """Events of the key's application, newest first, filtered and paged by cursor."""
+    """Events of the key's application (of every application for a key with that right),
+    newest first, filtered and paged by cursor."""
     require_read(request.auth)
     known = set(EventQuery.model_fields) | set(CountedKeysetPagination.Input.model_fields)
     for parameter in request.GET:
@@ -174,4 +175,4 @@ def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Ev
             raise api_error(
                 422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
             )
-    return event_list(application_id=request.auth.application_id, **filters.selection())
+    return event_list(application_id=request.auth.read_application_id, **filters.selection())

@@ -133,7 +133,10 @@ class EventFilterForm(forms.Form):
         )
         for field, suggestions in (("category", "category-list"), ("name", "name-list")):
             self.fields[field].widget.attrs.update(
-                list=suggestions, placeholder="any", autocomplete="off"
+                list=suggestions,
+                placeholder="any",
+                autocomplete="off",
+                title="An exact match, case included: pick one of the suggestions",
             )
         self.fields["key"].widget.attrs.update(placeholder="e.g. path", size=10)
         self.fields["value"].widget.attrs.update(placeholder="any", size=10)

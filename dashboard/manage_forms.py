@@ -55,6 +55,11 @@ class KeyRightsForm(forms.Form):
 
     can_read = forms.BooleanField(required=False, label="Read", help_text="query events")
     can_write = forms.BooleanField(required=False, label="Write", help_text="send events")
+    can_read_all_applications = forms.BooleanField(
+        required=False,
+        label="Read every application",
+        help_text="query the events of all applications, not only this one's (operators, the CLI)",
+    )
     rate_limit_per_minute = forms.IntegerField(
         required=False,
         min_value=1,
@@ -74,6 +79,7 @@ class KeyRightsForm(forms.Form):
             initial={
                 "can_read": api_key.can_read,
                 "can_write": api_key.can_write,
+                "can_read_all_applications": api_key.can_read_all_applications,
                 "rate_limit_per_minute": api_key.rate_limit_per_minute,
             },
         )
@@ -82,6 +88,10 @@ class KeyRightsForm(forms.Form):
         cleaned = super().clean()
         if not cleaned.get("can_read") and not cleaned.get("can_write"):
             raise ValidationError("A key needs read rights, write rights or both.")
+        if cleaned.get("can_read_all_applications") and not cleaned.get("can_read"):
+            self.add_error(
+                "can_read_all_applications", "Reading every application needs the Read right."
+            )
         return cleaned
 
 
@@ -263,3 +273,10 @@ class AuditFilterForm(forms.Form):
         self.fields["actor"].choices = [("", "Anyone")] + [(name, name) for name in actors]
         for name in ("action", "actor"):
             self.fields[name].widget.attrs["data-autosubmit"] = ""
+
+
+class LockoutClearForm(forms.Form):
+    """Which login lockout to lift: a user name's or an address's."""
+
+    kind = forms.ChoiceField(choices=[("user", "user"), ("address", "address")])
+    value = forms.CharField(max_length=255)

@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
-from dashboard.views.explore import explore, export
+from dashboard.views.explore import explore, export, export_progress
 from dashboard.views.live import live, live_rows
 from dashboard.views.manage import (
     applications,
@@ -10,6 +10,7 @@ from dashboard.views.manage import (
     deletions,
     keys,
     publishable,
+    lockouts,
     retention,
     schemas,
 )
@@ -49,6 +50,8 @@ manage_urlpatterns = [
     path("schemas/<int:schema_id>/", schemas.schema_detail, name="manage_schema"),
     path("schemas/<int:schema_id>/remove/", schemas.schema_remove, name="manage_schema_remove"),
     path("audit/", audit.audit_log, name="manage_audit"),
+    path("lockouts/", lockouts.lockouts, name="manage_lockouts"),
+    path("lockouts/unlock/", lockouts.lockout_unlock, name="manage_lockout_unlock"),
 ]
 
 urlpatterns = [
@@ -56,6 +59,7 @@ urlpatterns = [
     path("explore/", explore, name="explore"),
     path("explore/export.csv", export, {"fmt": "csv"}, name="export_csv"),
     path("explore/export.ndjson", export, {"fmt": "ndjson"}, name="export_ndjson"),
+    path("explore/export/progress/", export_progress, name="export_progress"),
     path("sessions/", session_list, name="sessions"),
     path("sessions/<uuid:session_id>/", session_detail, name="session"),
     path("category/", category_detail, name="category"),

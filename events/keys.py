@@ -37,6 +37,12 @@ class KeyPrincipal:
     @property
     def publishable(self) -> bool:
         return self.origins is not None
+    can_read_all_applications: bool = False
+
+    @property
+    def read_application_id(self) -> int | None:
+        """The application whose events this key reads; None for every application."""
+        return None if self.can_read_all_applications else self.application_id
 
 
 def key_hash(raw_key: str) -> str:
@@ -47,6 +53,11 @@ def application_create(*, name: str, actor: Actor = None) -> Application:
     application = Application.objects.create(name=name.strip())
     audit_record(actor=actor, action=AuditEntry.Action.APPLICATION_CREATED, target=application.name)
     return application
+
+
+def _rights_check(*, can_read: bool, can_read_all_applications: bool) -> None:
+    if can_read_all_applications and not can_read:
+        raise ValueError("reading every application needs the read right")
 
 
 def _key_details(api_key: ApiKey) -> dict:
@@ -68,6 +79,7 @@ def api_key_create(
     can_write: bool,
     rate_limit_per_minute: int | None = None,
     origins: list[str] | None = None,
+    can_read_all_applications: bool = False,
     actor: Actor = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key; returns the stored key and the secret, which is never stored.
@@ -76,6 +88,9 @@ def api_key_create(
     whatever the rights asked, and kept in clear since it is public by design.
     """
     publishable = origins is not None
+    if publishable and can_read_all_applications:
+        raise ValueError("a publishable key is public and can never read")
+    _rights_check(can_read=can_read, can_read_all_applications=can_read_all_applications)
     raw_key = (PUBLISHABLE_KEY_PREFIX if publishable else KEY_PREFIX) + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         application=application,
@@ -87,6 +102,7 @@ def api_key_create(
         kind=ApiKey.Kind.PUBLISHABLE if publishable else ApiKey.Kind.SECRET,
         origins=origins or [],
         public_key=raw_key if publishable else "",
+        can_read_all_applications=can_read_all_applications,
     )
     audit_record(
         actor=actor,
@@ -125,6 +141,7 @@ def api_key_rotate(*, api_key: ApiKey, actor: Actor = None) -> tuple[ApiKey, str
         can_write=api_key.can_write,
         rate_limit_per_minute=api_key.rate_limit_per_minute,
         origins=api_key.origins if api_key.is_publishable else None,
+        can_read_all_applications=api_key.can_read_all_applications,
         actor=actor,
     )
     api_key_revoke(api_key=api_key, actor=actor)
@@ -144,17 +161,27 @@ def api_key_update(
     can_read: bool,
     can_write: bool,
     rate_limit_per_minute: int | None,
+    can_read_all_applications: bool = False,
     actor: Actor = None,
 ) -> ApiKey:
     """Change a key's rights or rate limit. Other web processes see the change within
     EYE_KEY_CACHE_SECONDS, this one at once."""
-    if api_key.is_publishable and can_read:
+    if api_key.is_publishable and (can_read or can_read_all_applications):
         raise ValueError("a publishable key is public and can never read")
+    _rights_check(can_read=can_read, can_read_all_applications=can_read_all_applications)
     before = _key_details(api_key)
     api_key.can_read = can_read
+    api_key.can_read_all_applications = can_read_all_applications
     api_key.can_write = can_write
     api_key.rate_limit_per_minute = rate_limit_per_minute
-    api_key.save(update_fields=["can_read", "can_write", "rate_limit_per_minute"])
+    api_key.save(
+        update_fields=[
+            "can_read",
+            "can_write",
+            "rate_limit_per_minute",
+            "can_read_all_applications",
+        ]
+    )
     after = _key_details(api_key)
     if after != before:
         audit_record(
@@ -260,6 +287,7 @@ def key_principal_get(*, raw_key: str) -> KeyPrincipal | None:
             can_write=api_key.can_write,
             rate_limit_per_minute=api_key.rate_limit_per_minute,
             origins=tuple(api_key.origins) if api_key.is_publishable else None,
+            can_read_all_applications=api_key.can_read_all_applications,
         )
     _cache.put(digest, principal)
     return principal

@@ -41,6 +41,9 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     can_read = models.BooleanField(default=False)
     can_write = models.BooleanField(default=False)
+    # Reads the events of every application, not only its own: for operators and the CLI.
+    # Writes still go to the key's own application. Only staff issue such keys.
+    can_read_all_applications = models.BooleanField(default=False)
     # Requests a minute; null means no limit.
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -58,7 +61,10 @@ class ApiKey(models.Model):
 
     @property
     def rights(self) -> str:
-        return "+".join(r for r, on in (("read", self.can_read), ("write", self.can_write)) if on)
+        rights = "+".join(r for r, on in (("read", self.can_read), ("write", self.can_write)) if on)
+        if self.can_read_all_applications:
+            rights += ", reads every application"
+        return rights
 
 
 class Event(models.Model):
@@ -320,6 +326,8 @@ class AuditEntry(models.Model):
         DELETION_REQUESTED = "deletion.requested"
         SCHEMA_SAVED = "schema.saved"
         SCHEMA_REMOVED = "schema.removed"
+        LOGIN_LOCKED_OUT = "login.locked_out"
+        LOGIN_UNLOCKED = "login.unlocked"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

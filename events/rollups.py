@@ -325,7 +325,7 @@ def event_counts_total(
 
 def event_total(
     *,
-    application_id: int,
+    application_id: int | None,
     session_id: uuid.UUID | str | None = None,
     category: str | None = None,
     name: str | None = None,

@@ -5,6 +5,7 @@ import json
 import math
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -27,13 +28,12 @@ def event_list(
     end_exclusive: datetime | None = None,
     data_key: str | None = None,
     data_value: str | None = None,
-    newer_than: tuple[datetime, uuid.UUID] | None = None,
 ) -> QuerySet[Event]:
     """Events matching every filter given, newest first.
 
     `data_key` alone keeps events whose data has that key; with `data_value` it keeps those
     where the key holds that value (`data @> {key: value}`, which a GIN index on data can
-    serve). `newer_than` keeps events after a (timestamp, event_id) position, for a live tail.
+    serve).
     """
     events = Event.objects.all()
     if application_id is not None:
@@ -54,12 +54,39 @@ def event_list(
         events = events.filter(data__has_key=data_key)
     if data_key is not None and data_value is not None:
         events = events.filter(_data_holds(data_key, data_value))
-    if newer_than is not None:
-        timestamp, event_id = newer_than
-        events = events.filter(
-            Q(timestamp__gt=timestamp) | Q(timestamp=timestamp, event_id__gt=event_id)
-        )
     return events.order_by(*EVENT_ORDERING)
+
+
+# Arrival order, for Live: an event sent late is new to whoever watches the stream.
+ARRIVAL_ORDERING = ("-received_at", "-event_id")
+
+
+def event_arrivals(
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    since: datetime | None = None,
+    up_to: tuple[datetime, uuid.UUID] | None = None,
+    **filters: Any,
+) -> QuerySet[Event]:
+    """Events matching the filters of event_list, in the order they reached the API, newest
+    first. `after` keeps those past a (received_at, event_id) position, `up_to` those at or
+    before one, and `since` those that arrived at or after an instant."""
+    events = event_list(**filters)
+    if after is not None:
+        received_at, event_id = after
+        events = events.filter(
+            Q(received_at__gt=received_at) | Q(received_at=received_at, event_id__gt=event_id),
+            received_at__gte=received_at,
+        )
+    if up_to is not None:
+        received_at, event_id = up_to
+        events = events.filter(
+            Q(received_at__lt=received_at) | Q(received_at=received_at, event_id__lte=event_id),
+            received_at__lte=received_at,
+        )
+    if since is not None:
+        events = events.filter(received_at__gte=since)
+    return events.order_by(*ARRIVAL_ORDERING)
 
 
 def _data_holds(key: str, value: str) -> Q:

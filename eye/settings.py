@@ -8,6 +8,7 @@ the README's settings table and in `.env.example`.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -135,6 +136,7 @@ INSTALLED_APPS = [
     "api",
     "tasks",
     "dashboard",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +153,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "eye.urls"
@@ -209,6 +213,26 @@ STATIC_ROOT = DATA_DIR / "static"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Login throttling (django-axes) ------------------------------------------------------
+# A user name, and separately an address, with EYE_LOGIN_FAILURE_LIMIT failed logins within
+# EYE_LOGIN_LOCKOUT_MINUTES is locked out for that long, right password or not; staff see
+# and lift lockouts under Admin, and both are in the audit log (events/login_audit.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+EYE_LOGIN_FAILURE_LIMIT = env_int("EYE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+EYE_LOGIN_LOCKOUT_MINUTES = env_int("EYE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = EYE_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=EYE_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# There is no Django admin site; staff manage lockouts on the dashboard's Admin pages.
+AXES_ENABLE_ADMIN = False
+# Its banner at every start says nothing the settings above do not; lockouts still log.
+AXES_VERBOSE = False
 # plotly.js is served from the copy inside the installed `plotly` package (no CDN: dashboards
 # run on closed networks); dashboard.staticfiles.PlotlyFinder exposes that one file.
 STATICFILES_FINDERS = [

@@ -1,11 +1,12 @@
 """Following new events by polling GET /api/event/.
 
-The API orders by the event's own timestamp and returns no event id, so "new" cannot be
-"after the last id seen". Each poll reads a window reaching `lookback` seconds behind the
-newest timestamp seen (an event reaches the store a little after its timestamp: the app's
-buffer, the queue, the worker) and compares it with the previous poll's window. Events are
-told apart by (timestamp, session_id, category, name, data), counted rather than merely
-seen, so that two identical events in the window are still both printed.
+The API orders by the event's own timestamp, so "new" cannot be "after the last one seen".
+Each poll reads a window reaching `lookback` seconds behind the newest timestamp seen (an
+event reaches the store a little after its timestamp: the app's buffer, the queue, the
+worker) and compares it with the previous poll's window by `event_id`, which every result
+carries. Against an older Eye whose results have no `event_id`, events are told apart by
+(timestamp, session_id, category, name, data), counted rather than merely seen, so that two
+identical events in the window are still both printed.
 """
 
 import json
@@ -17,11 +18,14 @@ from typing import Any
 from eye_client.client import Eye
 from eye_client.events import format_instant
 
-EventKey = tuple[str, str, str, str, str]
+EventKey = str | tuple[str, str, str, str, str]
 WINDOW_PAGE_SIZE = 1000
 
 
 def event_key(event: dict[str, Any]) -> EventKey:
+    event_id = event.get("event_id")
+    if event_id:
+        return str(event_id)
     return (
         str(event.get("timestamp")),
         str(event.get("session_id")),

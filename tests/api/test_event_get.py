@@ -42,7 +42,9 @@ def results(response) -> list[dict]:
 
 
 def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
-    assert api.post(SEED_EVENT, key=web_app.writer).status_code == 202
+    posted = api.post(SEED_EVENT, key=web_app.writer)
+    assert posted.status_code == 202
+    [event_id] = posted.json()["event_ids"]
     drain()
 
     response = api.get(key=web_app.reader)
@@ -59,9 +61,18 @@ def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
                 "category": "page interaction",
                 "name": "cta click",
                 "data": {"host": "www.xxxxx.com", "path": "/", "element": "chat bubble"},
+                "event_id": event_id,
             }
         ],
     }
+
+
+def test_it_gives_each_result_the_event_id_it_was_stored_with(api, web_app):
+    chosen = str(uuid.uuid4())
+    put(web_app, at=moment(1), event_id=chosen)
+    twin = put(web_app, at=moment(1))  # same contents, same instant: only the id differs
+
+    assert {r["event_id"] for r in results(api.get(key=web_app.reader))} == {chosen, twin}
 
 
 def test_it_orders_newest_first(api, web_app):
@@ -257,3 +268,41 @@ def test_it_refuses_a_key_without_read_rights(api, web_app):
 
     assert response.status_code == 403
     assert "read" in response.json()["errors"][0]["message"]
+
+
+@pytest.fixture
+def operator_key(web_app) -> str:
+    from events.keys import api_key_create
+
+    _, raw_key = api_key_create(
+        application=web_app.application,
+        can_read=True,
+        can_write=True,
+        can_read_all_applications=True,
+    )
+    return raw_key
+
+
+def test_it_shows_every_application_to_a_key_with_that_right(
+    api, web_app, mobile_app, operator_key
+):
+    put(web_app, at=moment(1), name="web thing")
+    put(mobile_app, at=moment(2), name="mobile thing")
+
+    response = api.get(key=operator_key)
+
+    assert [r["name"] for r in results(response)] == ["mobile thing", "web thing"]
+    assert response.json()["count"] == 2
+    filtered = api.get({"name": "mobile thing", "timestamp_start": "2021-01-02"}, key=operator_key)
+    assert [r["name"] for r in results(filtered)] == ["mobile thing"]
+    assert filtered.json()["count"] == 1
+
+
+def test_it_stores_what_a_key_reading_every_application_sends_in_its_own(
+    api, web_app, mobile_app, operator_key, drain
+):
+    assert api.post(SEED_EVENT, key=operator_key).status_code == 202
+    drain()
+
+    assert len(results(api.get(key=web_app.reader))) == 1
+    assert results(api.get(key=mobile_app.reader)) == []

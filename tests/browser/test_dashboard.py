@@ -5,7 +5,7 @@ import io
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.browser.conftest import log_in, screenshot
 
@@ -99,13 +99,13 @@ def test_it_shows_every_page_as_a_product_team_would_use_it(page, alice, demo):
 def test_it_streams_new_events_into_live_until_paused(page, alice, web_app, store):
     from events.services import EventRow, event_bulk_create
 
-    def send(name: str) -> None:
+    def send(name: str, *, late: timedelta = timedelta(0)) -> None:
         now = datetime.now(UTC)
         event_bulk_create(
             rows=[
                 EventRow(
                     str(uuid.uuid4()),
-                    now,
+                    now - late,
                     str(uuid.uuid4()),
                     "page interaction",
                     name,
@@ -133,6 +133,14 @@ def test_it_streams_new_events_into_live_until_paused(page, alice, web_app, stor
     page.wait_for_selector("tr.event-row:has-text('while paused')", timeout=8_000)
     assert page.locator("tr.event-row").count() == 3
 
+    # Sent three hours late, it arrives now: Live orders by arrival, so it shows on top.
+    send("three hours late", late=timedelta(hours=3))
+    page.wait_for_selector("tr.event-row:has-text('three hours late')", timeout=8_000)
+    assert "three hours late" in page.locator("tr.event-row").first.inner_text()
+    # Polls reach a few seconds back; the rows already shown are not added twice.
+    page.wait_for_timeout(2_500)
+    assert page.locator("tr.event-row").count() == 4
+
 
 def test_it_shows_where_the_keyboard_focus_is(page, alice, demo):
     log_in(page)
@@ -148,3 +156,35 @@ def test_it_shows_where_the_keyboard_focus_is(page, alice, demo):
     )
     assert focused[0] == "Explore"
     assert "rgb(11, 92, 173)" in focused[1]  # the accent ring of :focus-visible
+
+
+def test_it_says_how_far_an_export_has_got(page, alice, web_app, store):
+    from events.services import EventRow, event_bulk_create
+
+    now = datetime.now(UTC)
+    event_bulk_create(
+        rows=[
+            EventRow(
+                str(uuid.uuid4()),
+                now - timedelta(seconds=i + 1),
+                str(uuid.uuid4()),
+                "page interaction",
+                "pageview",
+                json.dumps({"path": f"/{i}"}),
+            )
+            for i in range(120)
+        ],
+        application_id=web_app.application.pk,
+        received_at=now,
+    )
+    log_in(page)
+    page.goto("/explore/?range=24h")
+    assert "Export 120 events:" in page.locator(".export").inner_text()
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    assert "progress=" in download.value.url
+    assert len(download.value.path().read_text().splitlines()) == 121
+    progress = page.locator("[data-export-progress]")
+    progress.filter(has_text="Export finished: 120 events written.").wait_for(timeout=8_000)
+    assert progress.is_visible()

@@ -32,12 +32,15 @@ def test_it_prints_json(cli_env, five):
     assert finished.returncode == 0, finished.stderr
     events = json.loads(finished.stdout)
     assert [e["name"] for e in events] == ["event 4", "event 3", "event 2", "event 1", "event 0"]
+    from events.models import Event
+
     assert events[0] == {
         "session_id": SESSION,
         "timestamp": "2021-01-01T09:04:00.000000Z",
         "category": "even",
         "name": "event 4",
         "data": {"i": 4},
+        "event_id": str(Event.objects.get(name="event 4").event_id),
     }
 
 

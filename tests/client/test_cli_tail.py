@@ -114,8 +114,9 @@ def test_it_prints_the_newest_events_then_each_new_one_once(
         eye.track(SESSION, "tail", "twin", **twin)
         eye.track(SESSION, "tail", "twin", **twin)
         eye.track(OTHER_SESSION, "tail", "not followed")
-    arrived = sorted(json.loads(line)["name"] for line in tail.next_lines(3))
-    assert arrived == ["new", "twin", "twin"]
+    arrived = [json.loads(line) for line in tail.next_lines(3)]
+    assert sorted(event["name"] for event in arrived) == ["new", "twin", "twin"]
+    assert len({event["event_id"] for event in arrived}) == 3
 
     # Stored late, stamped ten seconds ago: within the lookback, so still printed.
     put_events(web_app, [{"name": "late", "timestamp": recent(10)}])
@@ -149,3 +150,41 @@ def test_it_stops_with_the_eyes_message_when_the_key_cannot_read(eye_url, web_ap
     assert code == 3
     assert tail.process.stderr is not None
     assert "needs read rights" in tail.process.stderr.read()
+
+
+class ScriptedEye:
+    """Answers each window query of a Follower with the next of the given pages."""
+
+    def __init__(self, *windows: list[dict]) -> None:
+        self.windows = list(windows)
+
+    def query(self, **filters: object) -> list[dict]:
+        if filters.get("limit") == 1:
+            return self.windows[0][:1]
+        return self.windows.pop(0)
+
+
+def test_it_tells_events_apart_by_event_id_not_by_contents():
+    from datetime import UTC, datetime
+
+    from eye_client.tail import Follower
+
+    contents = {
+        "timestamp": "2026-03-18T14:25:00.000000Z",
+        "session_id": SESSION,
+        "category": "page interaction",
+        "name": "pageview",
+        "data": {"path": "/"},
+    }
+    first = {**contents, "event_id": "00000000-0000-4000-8000-000000000001"}
+    # Between two polls the first event was deleted and a twin in every content arrived:
+    # the window holds as many alike events as before, yet one of them is new.
+    twin = {**contents, "event_id": "00000000-0000-4000-8000-000000000002"}
+    eye = ScriptedEye([first], [twin], [twin])
+    follower = Follower(
+        eye, {}, lookback=60, clock=lambda: datetime(2026, 3, 18, 14, 26, tzinfo=UTC)
+    )
+
+    assert follower.start(lines=1) == [first]
+    assert follower.poll() == [twin]
+    assert follower.poll() == []

@@ -38,12 +38,16 @@ def test_it_follows_next_across_pages(proxy, make_eye, web_app, twenty_three):
     events = list(eye.query(page_size=5))
 
     assert [e["name"] for e in events] == twenty_three[::-1]
+    from events.models import Event
+
+    stored = Event.objects.get(name="event 22")
     assert events[0] == {
         "session_id": OTHER_SESSION,
         "timestamp": "2021-01-01T09:22:00.000000Z",
         "category": "even",
         "name": "event 22",
         "data": {"i": 22},
+        "event_id": str(stored.event_id),
     }
     gets = proxy.requests("GET")
     assert len(gets) == 5

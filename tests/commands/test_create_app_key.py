@@ -112,3 +112,20 @@ def test_it_refuses_a_publishable_key_it_cannot_make(db, args, message):
     with pytest.raises(CommandError, match=message):
         create_key("web", *args)
     assert not ApiKey.objects.exists()
+def test_it_issues_a_key_that_reads_every_application_with_a_flag(api, db):
+    out, err = create_key("ops", "--read-all-applications")
+
+    stored = ApiKey.objects.get()
+    assert (stored.can_read, stored.can_write, stored.can_read_all_applications) == (
+        True,
+        False,
+        True,
+    )
+    assert "with rights: read, reads every application" in err
+    assert api.get(key=out.strip().splitlines()[-1]).status_code == 200
+
+
+def test_it_issues_keys_for_one_application_by_default(db):
+    create_key("web", "--read")
+
+    assert ApiKey.objects.get().can_read_all_applications is False

@@ -13,6 +13,7 @@ PAGES = {
     "explore": reverse("dashboard:explore"),
     "export_csv": reverse("dashboard:export_csv"),
     "export_ndjson": reverse("dashboard:export_ndjson"),
+    "export_progress": reverse("dashboard:export_progress") + "?token=" + "0" * 32,
     "sessions": reverse("dashboard:sessions"),
     "session": reverse("dashboard:session", args=[SESSION_A]),
     "category": reverse("dashboard:category") + "?category=page+interaction",

@@ -228,7 +228,9 @@ def test_it_caps_a_count_the_rollups_cannot_give(as_alice, put, web_app, monkeyp
 
     count = response.context["count"]
     assert (count.value, count.exact) == (3, False)
-    assert "<strong>3+</strong> events" in response.content.decode()
+    html = response.content.decode()
+    assert "<strong>3+</strong> events" in html
+    assert "(counted up to 3: a filter on data or a session is counted event by event)" in html
 
 
 def test_it_says_many_when_counting_would_take_too_long(as_alice, few, monkeypatch):
@@ -240,3 +242,53 @@ def test_it_says_many_when_counting_would_take_too_long(as_alice, few, monkeypat
 
     assert "<strong>Many</strong> events" in response.content.decode()
     assert len(shown_ids(response)) == 3
+
+
+def test_it_says_nothing_of_a_cap_when_the_count_is_exact(as_alice, known_events):
+    html = as_alice.get(URL, {"range": "30d", "category": "commerce"}).content.decode()
+
+    assert "counted up to" not in html
+
+
+def test_it_suggests_the_categories_and_names_that_exist(as_alice, known_events):
+    html = as_alice.get(URL).content.decode()
+
+    categories = re.search(r'<datalist id="category-list">(.*?)</datalist>', html).group(1)
+    names = re.search(r'<datalist id="name-list">(.*?)</datalist>', html).group(1)
+    assert re.findall(r'<option value="([^"]+)">', categories) == [
+        "commerce",
+        "form interaction",
+        "page interaction",
+    ]
+    assert re.findall(r'<option value="([^"]+)">', names) == [
+        "cta click",
+        "pageview",
+        "purchase",
+        "scroll",
+        "submit",
+    ]
+    assert re.search(r'<input[^>]*name="category"[^>]*list="category-list"', html)
+    assert re.search(r'<input[^>]*name="name"[^>]*list="name-list"', html)
+    assert "An exact match, case included" in html
+
+
+def test_it_points_to_the_value_a_filter_missed_by_its_case(as_alice, known_events):
+    response = as_alice.get(
+        URL, {"range": "30d", "category": "Page Interaction", "name": "PageView"}
+    )
+
+    assert response.context["page"].rows == []
+    assert response.context["case_hints"] == [
+        ("category", "Page Interaction", "page interaction"),
+        ("name", "PageView", "pageview"),
+    ]
+    html = response.content.decode()
+    assert "No category is “Page Interaction”: filters match exactly, case included." in html
+    assert 'range=30d&amp;category=page+interaction&amp;name=PageView">page interaction</a>' in html
+
+
+def test_it_gives_no_case_hint_when_the_filter_finds_events(as_alice, known_events):
+    response = as_alice.get(URL, {"range": "30d", "category": "page interaction"})
+
+    assert response.context["case_hints"] == []
+    assert "case-hint" not in response.content.decode()

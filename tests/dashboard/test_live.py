@@ -1,11 +1,15 @@
-"""Live: the newest events, and a rows endpoint that returns only what is newer."""
+"""Live: the events that arrived last, in arrival order, and a rows endpoint that returns
+what arrived since (and the few seconds before, which the page skips)."""
 
+import json
+import uuid
 from datetime import timedelta
 
 from django.urls import reverse
 
-from events.paging import decode_cursor
-from tests.dashboard.support import NOW, SESSION_B
+from dashboard.views.live import Position
+from events.services import EventRow, event_bulk_create
+from tests.dashboard.support import NOW, SESSION_A, SESSION_B
 
 URL = reverse("dashboard:live")
 ROWS = reverse("dashboard:live_rows")
@@ -18,8 +22,10 @@ def test_it_shows_the_newest_events_and_where_to_poll(as_alice, put, web_app):
     response = as_alice.get(URL)
 
     assert [e.event_id for e in response.context["rows"]] == [newest, older]
-    timestamp, event_id, _ = decode_cursor(response.context["newest"])
-    assert (timestamp, event_id) == (NOW - timedelta(minutes=1), newest)
+    position = Position.decode(response.context["newest"])
+    # Put stores an event a second after its timestamp: the position is its arrival.
+    assert (position.received_at, position.event_id) == (NOW - timedelta(seconds=59), newest)
+    assert position.window == 1
     page = response.content.decode()
     assert f'data-live-source="{ROWS}"' in page
     assert 'data-live-interval="2"' in page
@@ -38,10 +44,9 @@ def test_it_returns_only_rows_newer_than_the_newest_shown(as_alice, put, web_app
     assert response.status_code == 200
     assert [e.event_id for e in response.context["rows"]] == [second, first]
     body = response.content.decode()
-    assert body.count('<tr class="event-row">') == 2
+    assert body.count('<tr class="event-row"') == 2
     assert "<html" not in body
-    _, event_id, _ = decode_cursor(response["X-Eye-Newest"])
-    assert event_id == second
+    assert Position.decode(response["X-Eye-Newest"]).event_id == second
 
     again = as_alice.get(ROWS, {"after": response["X-Eye-Newest"]})
 
@@ -90,3 +95,87 @@ def test_it_refuses_a_broken_cursor_or_filter(as_alice, db):
 
 def test_it_never_caches_the_rows(as_alice, db):
     assert as_alice.get(ROWS)["Cache-Control"] == "no-store"
+
+
+def arrive(app, *, at, received_at, name: str) -> uuid.UUID:
+    """Store an event whose own timestamp is `at`, as having reached the API at `received_at`."""
+    event_id = uuid.uuid4()
+    event_bulk_create(
+        rows=[
+            EventRow(str(event_id), at, str(SESSION_A), "page interaction", name, json.dumps({}))
+        ],
+        application_id=app.application.pk,
+        received_at=received_at,
+    )
+    return event_id
+
+
+def test_it_orders_by_arrival_and_shows_an_event_sent_three_hours_late(as_alice, web_app):
+    on_time = arrive(
+        web_app,
+        at=NOW - timedelta(minutes=1),
+        received_at=NOW - timedelta(seconds=59),
+        name="on time",
+    )
+    shown = as_alice.get(URL).context["newest"]
+    late = arrive(web_app, at=NOW - timedelta(hours=3), received_at=NOW, name="three hours late")
+
+    page = as_alice.get(URL)
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    assert [e.event_id for e in page.context["rows"]] == [late, on_time]
+    assert [e.event_id for e in polled.context["rows"]] == [late]
+    assert Position.decode(polled["X-Eye-Newest"]).event_id == late
+    html = page.content.decode()
+    assert "Arrived (UTC)" in html and "Event time (UTC)" in html
+    # Both instants stand in the late event's row: when it arrived, and its own time.
+    row = html[html.index(f'data-event-id="{late}"') :].split("</tr>")[0]
+    assert "2026-03-18 14:25:30" in row and "2026-03-18 11:25:30" in row
+
+
+def test_it_sends_rows_stored_late_just_behind_the_newest_shown(as_alice, web_app):
+    newest = arrive(web_app, at=NOW, received_at=NOW, name="stored first")
+    shown = as_alice.get(URL).context["newest"]
+    quiet = as_alice.get(ROWS, {"after": shown})
+    assert quiet.context["rows"] == []
+    # Arrived just before the newest shown, but stored after it (by another worker).
+    behind = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=2), name="stored second")
+    too_old = arrive(web_app, at=NOW, received_at=NOW - timedelta(minutes=1), name="long before")
+
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    # Its window is sent again, the newest shown with it (the page skips that one).
+    ids = [e.event_id for e in polled.context["rows"]]
+    assert ids == [newest, behind]
+    assert too_old not in ids
+    position = Position.decode(polled["X-Eye-Newest"])
+    assert (position.event_id, position.window) == (newest, 2)
+    # Once the page has it, the window is quiet again.
+    assert as_alice.get(ROWS, {"after": polled["X-Eye-Newest"]}).context["rows"] == []
+
+
+def test_it_sends_a_late_row_with_the_new_ones(as_alice, web_app):
+    arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=10), name="shown")
+    shown = as_alice.get(URL).context["newest"]
+    behind = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=12), name="behind")
+    fresh = arrive(web_app, at=NOW, received_at=NOW, name="fresh")
+
+    polled = as_alice.get(ROWS, {"after": shown})
+
+    ids = [e.event_id for e in polled.context["rows"]]
+    assert ids[0] == fresh and behind in ids
+    assert Position.decode(polled["X-Eye-Newest"]).event_id == fresh
+
+
+def test_it_refuses_a_position_it_did_not_give(as_alice, db):
+    assert as_alice.get(ROWS, {"after": "not-a-position"}).status_code == 400
+
+
+def test_it_stops_counting_a_crowded_window(as_alice, web_app, monkeypatch):
+    monkeypatch.setattr("dashboard.views.live.WINDOW_CAP", 2)
+    for i in range(3):
+        arrive(web_app, at=NOW, received_at=NOW, name=f"bulk {i}")
+
+    position = Position.decode(as_alice.get(URL).context["newest"])
+
+    assert position.window == 2

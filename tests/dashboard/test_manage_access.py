@@ -83,9 +83,19 @@ ROUTES = {
         {},
     ),
     "manage_audit": (lambda o: reverse("dashboard:manage_audit"), {}),
+    "manage_lockouts": (lambda o: reverse("dashboard:manage_lockouts"), {}),
+    "manage_lockout_unlock": (
+        lambda o: reverse("dashboard:manage_lockout_unlock"),
+        {"kind": "user", "value": "alice"},
+    ),
 }
 # Actions without a page of their own: they only take a POST.
-POST_ONLY = {"manage_key_issue", "manage_publishable_issue", "manage_retention_run"}
+POST_ONLY = {
+    "manage_key_issue",
+    "manage_publishable_issue",
+    "manage_retention_run",
+    "manage_lockout_unlock",
+}
 
 
 def url_of(route: str, objects: Objects) -> str:

@@ -229,3 +229,55 @@ def test_it_records_every_key_action_in_the_audit_log_with_its_actor(as_bob, bob
     for label in ("Key issued", "Key changed", "Key rotated", "Key revoked"):
         assert f'<td class="nowrap">{label}</td>' in html
     assert html.count('<td class="nowrap">bob</td>') == 6
+
+
+def test_it_issues_a_key_that_reads_every_application_shown_as_such(as_bob, web, mobile_app, api):
+    form = as_bob.get(app_url(web)).content.decode()
+    assert 'name="issue-can_read_all_applications"' in form
+    assert "Read every application" in form
+
+    secret = issue(as_bob, web, **{"issue-can_read": "on", "issue-can_read_all_applications": "on"})
+
+    key = ApiKey.objects.get(prefix=secret[:12])
+    assert (key.application, key.can_read, key.can_read_all_applications) == (web, True, True)
+    row = re.search(
+        rf'<tr data-key="{key.prefix}">(.*?)</tr>', as_bob.get(app_url(web)).content.decode(), re.S
+    )
+    assert row and 'data-right="read-all">every application</span>' in row.group(1)
+    detail = as_bob.get(reverse("dashboard:manage_key", args=[key.pk])).content.decode()
+    assert "read, reads every application" in detail
+    checkbox = re.search(r'<input[^>]*name="can_read_all_applications"[^>]*>', detail)
+    assert checkbox and "checked" in checkbox.group(0)
+    entry = AuditEntry.objects.get(
+        action=AuditEntry.Action.KEY_ISSUED, details__key=f"{key.prefix}…"
+    )
+    assert entry.actor_name == "bob"
+    assert entry.details["rights"] == "read, reads every application"
+    assert api.get(key=secret).status_code == 200
+
+
+def test_it_refuses_the_right_to_read_every_application_without_read(as_bob, web):
+    response = as_bob.post(
+        issue_url(web), {"issue-can_write": "on", "issue-can_read_all_applications": "on"}
+    )
+
+    assert response.status_code == 400
+    assert "Reading every application needs the Read right." in response.content.decode()
+    assert not ApiKey.objects.filter(application=web, can_read_all_applications=True).exists()
+
+
+def test_it_takes_the_right_to_read_every_application_away(as_bob, web_app, mobile_app, api):
+    from events.keys import api_key_create
+
+    key, _ = api_key_create(
+        application=web_app.application, can_read=True, can_write=False,
+        can_read_all_applications=True,
+    )  # fmt: skip
+
+    as_bob.post(reverse("dashboard:manage_key", args=[key.pk]), {"can_read": "on"})
+
+    key.refresh_from_db()
+    assert key.can_read_all_applications is False
+    changed = AuditEntry.objects.get(action=AuditEntry.Action.KEY_CHANGED)
+    assert changed.details["before"]["rights"] == "read, reads every application"
+    assert changed.details["after"]["rights"] == "read"

@@ -38,13 +38,21 @@
       if (!rows.length) return 0;
       body.querySelectorAll("tr.is-new").forEach(function (row) { row.classList.remove("is-new"); });
       const fragment = document.createDocumentFragment();
+      let added = 0;
       rows.forEach(function (row) {
-        if (row.classList.contains("event-row")) row.classList.add("is-new");
+        // A poll reaches a few seconds behind the newest row shown, to catch events that
+        // were stored after later arrivals; those already on the page are skipped.
+        const id = row.dataset.eventId;
+        if (id && body.querySelector('tr[data-event-id="' + id + '"]')) return;
+        if (row.classList.contains("event-row")) {
+          row.classList.add("is-new");
+          added += 1;
+        }
         fragment.appendChild(row);
       });
       body.insertBefore(fragment, body.firstChild);
       while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
-      return rows.length;
+      return added;
     }
 
     function poll() {

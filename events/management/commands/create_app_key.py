@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--read", action="store_true", help="the key may query events")
         parser.add_argument("--write", action="store_true", help="the key may send events")
         parser.add_argument(
+            "--read-all-applications",
+            action="store_true",
+            help="the key may query the events of every application, not only its own "
+            "(implies --read; writes still go to its own application)",
+        )
+        parser.add_argument(
             "--rate-limit",
             type=int,
             default=None,
@@ -49,11 +55,13 @@ class Command(BaseCommand):
         rate_limit: int | None,
         publishable: bool,
         origin: list[str],
+        read_all_applications: bool,
         **options,
     ) -> None:
         name = name.strip()
         if not name:
             raise CommandError("the application name must not be empty")
+        read = read or read_all_applications
         origins = None
         if publishable:
             if read:
@@ -82,6 +90,7 @@ class Command(BaseCommand):
             can_write=write,
             rate_limit_per_minute=rate_limit,
             origins=origins,
+            can_read_all_applications=read_all_applications,
         )
         verb = "Created application" if created else "Application"
         self.stderr.write(

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0005_lifecycle"),
+        ("events", "0006_event_key_order"),
     ]
 
     operations = [
