@@ -9,8 +9,8 @@ from dashboard.views.manage import (
     audit,
     deletions,
     keys,
-    publishable,
     lockouts,
+    publishable,
     retention,
     schemas,
 )

@@ -37,6 +37,7 @@ class KeyPrincipal:
     @property
     def publishable(self) -> bool:
         return self.origins is not None
+
     can_read_all_applications: bool = False
 
     @property

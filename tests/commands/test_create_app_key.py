@@ -112,6 +112,8 @@ def test_it_refuses_a_publishable_key_it_cannot_make(db, args, message):
     with pytest.raises(CommandError, match=message):
         create_key("web", *args)
     assert not ApiKey.objects.exists()
+
+
 def test_it_issues_a_key_that_reads_every_application_with_a_flag(api, db):
     out, err = create_key("ops", "--read-all-applications")
 
