@@ -85,3 +85,19 @@ def test_it_needs_a_category(as_alice, db):
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
+
+
+def test_it_draws_the_names_in_colours_other_than_the_categorys(as_alice, put, web_app):
+    for i in range(11):
+        put(web_app, END - timedelta(hours=2), category="many", name=f"name {i:02d}")
+
+    response = as_alice.get(URL, {"category": "many", "range": "24h"})
+
+    category_colour = response.context["category_colour"]
+    assert category_colour == response.context["colours"]["many"]
+    figure = figure_of(response, "names")
+    colours = {trace["name"]: trace["line"]["color"] for trace in figure["data"]}
+    assert category_colour not in colours.values()
+    table = response.context["name_colours"]
+    assert category_colour not in {table[row.name] for row in response.context["names"]}
+    assert all(table[name] == colour for name, colour in colours.items())

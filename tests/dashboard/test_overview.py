@@ -316,6 +316,25 @@ def test_it_gives_each_category_the_same_colour_in_the_chart_and_the_tables(as_a
     assert len(set(colours)) == 3
 
 
+def test_it_keeps_each_categorys_colour_when_new_categories_appear(
+    as_alice, known_events, put, web_app
+):
+    from django.core.cache import cache
+
+    def colours() -> dict[str, str]:
+        figure = figure_of(as_alice.get(URL, {"range": "7d"}), "volume")
+        return {t["name"]: t["marker"]["color"] for t in figure["data"] if t["type"] == "bar"}
+
+    before = colours()
+    for i in range(6):
+        put(web_app, NOW - timedelta(minutes=5), category=f"new {i}", name="thing")
+    cache.clear()
+    after = colours()
+
+    assert {category: after[category] for category in before} == before
+    assert len(set(after.values())) == len(after)
+
+
 def test_it_is_the_page_after_login(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
 
