@@ -6,6 +6,7 @@ UTC times, and a colour per category (or name) that stays the same on every char
 """
 
 import hashlib
+import html
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -72,6 +73,13 @@ def colour_map(keys: Iterable[str], *, avoid: str | None = None) -> dict[str, st
         colours[key] = PALETTE[slot]
     colours[OTHER] = OTHER_COLOUR
     return colours
+
+
+def label_text(label: str) -> str:
+    """A label from the data (a category, a name, a value) as Plotly shows text: it renders
+    pseudo-HTML (links, bold, line breaks) in trace names, legends, hover labels and axis
+    ticks, and turns entities back into characters, so an escaped label reads as typed."""
+    return html.escape(label, quote=False)
 
 
 def axis_time(moment: datetime) -> str:
@@ -148,7 +156,7 @@ def volume_figure(
             go.Bar(
                 x=x,
                 y=values,
-                name=key,
+                name=label_text(key),
                 marker={
                     "color": colour_of(key, colours),
                     "line": {"width": 0},
@@ -190,7 +198,7 @@ def area_figure(*, series: Series, granularity: Granularity, colours: dict[str, 
             go.Scatter(
                 x=x,
                 y=values,
-                name=key,
+                name=label_text(key),
                 mode="lines",
                 stackgroup="names",
                 line={"color": colour, "width": 1, "shape": "hv"},
@@ -207,7 +215,7 @@ def bar_figure(*, labels: list[str], values: list[int], colour: str) -> dict:
     figure = go.Figure(
         go.Bar(
             x=values[::-1],
-            y=labels[::-1],
+            y=[label_text(label) for label in labels[::-1]],
             orientation="h",
             marker={"color": colour, "line": {"width": 0}},
             hovertemplate="%{y}: %{x:,d}<extra></extra>",

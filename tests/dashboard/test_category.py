@@ -101,3 +101,12 @@ def test_it_draws_the_names_in_colours_other_than_the_categorys(as_alice, put, w
     table = response.context["name_colours"]
     assert category_colour not in {table[row.name] for row in response.context["names"]}
     assert all(table[name] == colour for name, colour in colours.items())
+
+
+def test_it_escapes_names_that_hold_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, END - timedelta(hours=2), category="c", name="<b>bold</b> & <br>")
+
+    response = as_alice.get(URL, {"category": "c", "range": "24h"})
+
+    names = [trace["name"] for trace in figure_of(response, "names")["data"]]
+    assert names == ["&lt;b&gt;bold&lt;/b&gt; &amp; &lt;br&gt;"]

@@ -61,6 +61,15 @@ def test_it_picks_a_telling_key_and_offers_the_others(as_alice, put, web_app):
     assert '<option value="zeta">zeta</option>' in response.content.decode()
 
 
+def test_it_escapes_values_that_hold_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), name="cta click", data={"element": "<i>x</i>"})
+
+    response = as_alice.get(URL, {"name": "cta click", "key": "element"})
+
+    [bars] = figure_of(response, "values")["data"]
+    assert bars["y"] == ["&lt;i&gt;x&lt;/i&gt;"]
+
+
 def test_it_says_when_the_values_come_from_a_sample(as_alice, put, web_app, monkeypatch):
     from events import stats
 

@@ -335,6 +335,21 @@ def test_it_keeps_each_categorys_colour_when_new_categories_appear(
     assert len(set(after.values())) == len(after)
 
 
+MARKUP = '<a href="https://evil.example">Click to re-login</a>'
+ESCAPED = '&lt;a href="https://evil.example"&gt;Click to re-login&lt;/a&gt;'
+
+
+def test_it_escapes_a_category_that_holds_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(minutes=5), category=MARKUP, name="x")
+
+    response = as_alice.get(URL, {"range": "24h"})
+
+    names = [trace["name"] for trace in figure_of(response, "volume")["data"]]
+    # Plotly would draw the raw name as a live link; escaped, it draws the text as typed.
+    assert ESCAPED in names
+    assert MARKUP not in names
+
+
 def test_it_is_the_page_after_login(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
 
