@@ -3,9 +3,17 @@
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import axis_time, figure_of, raw, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    stacks,
+)
 
 URL = reverse("dashboard:category")
 START, END = datetime(2026, 3, 11, 15, tzinfo=UTC), datetime(2026, 3, 18, 15, tzinfo=UTC)
@@ -110,3 +118,8 @@ def test_it_escapes_names_that_hold_markup_in_the_chart(as_alice, put, web_app):
 
     names = [trace["name"] for trace in figure_of(response, "names")["data"]]
     assert names == ["&lt;b&gt;bold&lt;/b&gt; &amp; &lt;br&gt;"]
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{"category": "page interaction"}, **query}))

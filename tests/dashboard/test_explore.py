@@ -9,7 +9,15 @@ import pytest
 from django.urls import reverse
 
 from events.paging import encode_cursor
-from tests.dashboard.support import NOW, SESSION_A, SESSION_B, raw, raw_one
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    SESSION_A,
+    SESSION_B,
+    assert_refused_as_out_of_range,
+    raw,
+    raw_one,
+)
 
 URL = reverse("dashboard:explore")
 
@@ -240,3 +248,10 @@ def test_it_says_many_when_counting_would_take_too_long(as_alice, few, monkeypat
 
     assert "<strong>Many</strong> events" in response.content.decode()
     assert len(shown_ids(response)) == 3
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, query))
+    # The exports read the same form, so they refuse the same range.
+    assert as_alice.get(reverse("dashboard:export_csv"), query).status_code == 400

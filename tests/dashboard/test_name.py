@@ -2,9 +2,18 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import NOW, axis_time, figure_of, raw, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    stacks,
+)
 
 URL = reverse("dashboard:name")
 START, END = datetime(2026, 3, 11, 15, tzinfo=UTC), datetime(2026, 3, 18, 15, tzinfo=UTC)
@@ -103,3 +112,8 @@ def test_it_filters_by_application(as_alice, known_events, mobile_app):
 
 def test_it_needs_a_name(as_alice, db):
     assert as_alice.get(URL, {"category": "page interaction"}).status_code == 400
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{"name": "pageview"}, **query}))

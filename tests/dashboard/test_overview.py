@@ -7,7 +7,16 @@ import pytest
 from django.urls import reverse
 
 from events.models import Refusal
-from tests.dashboard.support import NOW, axis_time, figure_of, raw, raw_one, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    raw_one,
+    stacks,
+)
 
 URL = reverse("dashboard:overview")
 
@@ -372,3 +381,8 @@ def test_it_keeps_long_range_session_counts_for_a_minute_and_counts_a_day_afresh
     assert as_alice.get(URL, {"range": "24h"}).context["sessions"].current == 2
     cache.clear()
     assert as_alice.get(URL, {"range": "7d"}).context["sessions"].current == 2
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{}, **query}))
