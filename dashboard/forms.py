@@ -182,7 +182,8 @@ class EventFilterForm(forms.Form):
 
 
 class ExploreForm(EventFilterForm, RangeForm):
-    default_range = "7d"
+    # The last 24 hours, as on every other page: a row of the overview followed to its
+    # events (a link that keeps no range) then lists the events its counts were made of.
     allow_all_time = True
 
     field_order = ["range", "start", "end", "session", "category", "name", "app", "key", "value"]

@@ -255,3 +255,14 @@ def test_it_refuses_a_range_off_the_calendar(as_alice, query):
     assert_refused_as_out_of_range(as_alice.get(URL, query))
     # The exports read the same form, so they refuse the same range.
     assert as_alice.get(reverse("dashboard:export_csv"), query).status_code == 400
+
+
+def test_it_lists_the_same_24_hours_as_the_overview_by_default(as_alice, known_events):
+    overview = as_alice.get(reverse("dashboard:overview"), {"category": "page interaction"})
+    response = as_alice.get(URL, {"category": "page interaction"})
+
+    assert response.context["time_range"].preset == "24h"
+    assert response.context["time_range"] == overview.context["time_range"]
+    # A category followed from the overview's table lists as many events as it counted.
+    [row] = [r for r in overview.context["top_categories"] if r.category == "page interaction"]
+    assert response.context["count"].value == row.events
