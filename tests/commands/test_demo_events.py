@@ -132,3 +132,31 @@ def test_it_keeps_every_session_in_time_order_and_under_an_hour():
     for times in by_session.values():
         assert times == sorted(times)
         assert times[-1] - times[0] < HOUR
+
+
+def test_it_tells_the_same_story_as_the_benchmarks_generator(db):
+    """bench/demo_sql.py makes demo events inside the database for the benchmarks: the
+    same kinds, in the same proportions, with the same data keys."""
+    from django.db import connection
+
+    from bench.demo_sql import events_sql, hours_weighted
+
+    end = datetime(2026, 3, 4, 15, tzinfo=UTC)
+    sessions = 4000
+    params = {
+        **hours_weighted(end=end, days=3),
+        **{"first": 1, "last": sessions, "sessions": sessions, "limit": 10**7},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(events_sql(7), params)
+        made = [(category, name, orjson.loads(data)) for _, _, _, _, category, name, data in cursor]
+    rows = list(demo_events(count=len(made), days=3, seed=7, end=end))
+    ours = [(row.category, row.name, orjson.loads(row.data_json)) for row in rows]
+
+    assert abs(len(made) / sessions - len(ours) / len({row.session_id for row in rows})) < 0.5
+    theirs_kinds, our_kinds = Counter(e[:2] for e in made), Counter(e[:2] for e in ours)
+    assert set(theirs_kinds) == set(our_kinds)
+    for kind, count in our_kinds.items():
+        assert abs(theirs_kinds[kind] - count) <= 0.25 * count + 30, kind
+    keys = {(c, n, frozenset(d)) for c, n, d in made}
+    assert keys == {(c, n, frozenset(d)) for c, n, d in ours}
