@@ -5,7 +5,7 @@ from tests.browser.conftest import log_in, screenshot
 
 PHONE = {"width": 390, "height": 844}
 PAGES = {
-    "overview": "/?range=7d",
+    "overview": "/",
     "explore": "/explore/",
     "category": "/category/?category=page+interaction",
     "name": "/name/?category=page+interaction&name=pageview",
