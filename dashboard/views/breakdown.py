@@ -100,7 +100,9 @@ def name_detail(request: HttpRequest) -> HttpResponse:
         if key
         else None
     )
-    colour = colour_of(category or name, colours)
+    # The values are drawn in the colour of the name's category, as its volume is; a name
+    # shared by several categories has no one colour of its own: it takes the first by name.
+    colour = colour_of(category or next(iter(series.values), name), colours)
     context.update(
         name=name,
         category=category,

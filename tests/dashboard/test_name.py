@@ -79,6 +79,17 @@ def test_it_escapes_values_that_hold_markup_in_the_chart(as_alice, put, web_app)
     assert bars["y"] == ["&lt;i&gt;x&lt;/i&gt;"]
 
 
+def test_it_draws_the_values_in_the_colour_of_the_names_category(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), category="commerce", name="buy", data={"plan": "pro"})
+
+    response = as_alice.get(URL, {"name": "buy"})
+
+    [volume] = figure_of(response, "volume")["data"][:1]
+    [bars] = figure_of(response, "values")["data"]
+    assert bars["marker"]["color"] == volume["marker"]["color"]
+    assert bars["marker"]["color"] == response.context["colours"]["commerce"]
+
+
 def test_it_says_when_the_values_come_from_a_sample(as_alice, put, web_app, monkeypatch):
     from events import stats
 
