@@ -56,17 +56,19 @@ def test_it_fits_every_page_on_a_phone(page, alice, demo):
     from events.models import Event
 
     page.set_viewport_size(PHONE)
+    check_page(page, "login", "/login/")
     log_in(page)
     session = Event.objects.order_by("-timestamp").values_list("session_id", flat=True)[0]
     for name, url in {**PAGES, "session": f"/sessions/{session}/"}.items():
         check_page(page, name, url)
 
 
-def test_it_fits_every_admin_page_on_a_phone(page, demo):
+def test_it_fits_every_admin_page_on_a_phone(page, demo, web_app):
     from django.contrib.auth.models import User
 
     User.objects.create_user("bob", password="bob-password-1", is_staff=True)
     page.set_viewport_size(PHONE)
     log_in(page, "bob", "bob-password-1")
-    for name, url in ADMIN_PAGES.items():
+    application = f"/manage/applications/{web_app.application.pk}/"
+    for name, url in {**ADMIN_PAGES, "application": application}.items():
         check_page(page, name, url)
