@@ -33,8 +33,9 @@ def prefetched_chunks(rows: Iterator[EventRow], size: int) -> Iterator[list[Even
 
 class Command(BaseCommand):
     help = (
-        "Load realistic demo events (many sessions, several categories and names, a daily "
-        "and weekly rhythm) through the bulk COPY path, keeping the rollups in step."
+        "Load realistic demo events (sessions that land, browse, look at the pricing, sign "
+        "up and buy, with a daily and weekly rhythm, up to the present minute) through the "
+        "bulk COPY path, keeping the rollups in step."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             "--seed",
             type=int,
             default=None,
-            help="random seed, for the same events again (default: random)",
+            help="random seed, for the same events again within the minute (default: random)",
         )
 
     def handle(
