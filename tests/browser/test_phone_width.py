@@ -30,7 +30,8 @@ OVERFLOW = """() => {
     return {extra: document.documentElement.scrollWidth - width, wide: wide.slice(0, 5)};
 }"""
 # The area each chart's legend shares with its plotting area, in square pixels.
-LEGEND_OVERLAP = """() => [...document.querySelectorAll(".chart .js-plotly-plot")].map((el) => {
+LEGEND_OVERLAP = """() => [...document.querySelectorAll(".chart[data-figure]")].map((el) => {
+    if (!el._fullLayout) return -1;
     const legend = el.querySelector(".legend");
     if (!legend) return 0;
     const a = legend.getBoundingClientRect();
@@ -42,13 +43,19 @@ LEGEND_OVERLAP = """() => [...document.querySelectorAll(".chart .js-plotly-plot"
 })"""
 
 
+def legends_clear(page) -> bool:
+    """Every chart of the page is drawn, and no legend lies over its plotting area."""
+    overlaps = page.evaluate(LEGEND_OVERLAP)
+    return len(overlaps) == page.locator(".chart").count() and all(a == 0 for a in overlaps)
+
+
 def check_page(page, name: str, url: str) -> None:
     page.goto(url)
     if page.locator(".chart").count():
         page.wait_for_selector(".chart .main-svg")
     overflow = page.evaluate(OVERFLOW)
     assert overflow["extra"] <= 0, (name, overflow)
-    assert all(area == 0 for area in page.evaluate(LEGEND_OVERLAP)), name
+    assert legends_clear(page), name
     screenshot(page, f"phone-{name}")
 
 

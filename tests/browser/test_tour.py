@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from tests.browser.conftest import SCREENSHOTS, log_in
+from tests.browser.test_phone_width import legends_clear
 from tests.support import ROOT
 
 # Wide enough for the page's two columns, small enough for a README.
@@ -14,6 +15,7 @@ VIEWPORT = {"width": 1200, "height": 720}
 
 def picture(page, name: str) -> None:
     """What fits on the screen (not the whole page): the top of a page is what it is for."""
+    assert legends_clear(page), name
     targets = [SCREENSHOTS / "tour"]
     if os.environ.get("EYE_TOUR_DIR"):
         targets.append(ROOT / Path(os.environ["EYE_TOUR_DIR"]))
