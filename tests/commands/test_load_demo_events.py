@@ -72,3 +72,12 @@ def test_it_ends_the_demo_at_the_present_minute(store):
     # Sessions run up to now: the newest event is minutes old, not from the last full hour.
     assert now - newest < timedelta(minutes=5)
     assert Event.objects.filter(timestamp__gte=now - timedelta(minutes=30)).count() > 10
+
+
+def test_it_covers_twice_the_longest_preset_by_default(store):
+    load("--events", "3000", "--seed", "9")
+
+    now = timezone.now()
+    # "Last 30 days" then has a previous period to compare with.
+    assert Event.objects.filter(timestamp__lt=now - timedelta(days=45)).count() > 500
+    assert Event.objects.filter(timestamp__lt=now - timedelta(days=60, minutes=1)).count() == 0

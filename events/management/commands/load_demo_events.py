@@ -40,7 +40,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--events", type=int, default=1_000_000, help="how many (1,000,000)")
-        parser.add_argument("--days", type=int, default=30, help="spread over this many days")
+        # Twice the longest preset, so that "Last 30 days" has a previous period to compare
+        # with, as a product in use has: a demo of exactly 30 days would show "new" there.
+        parser.add_argument("--days", type=int, default=60, help="spread over this many days (60)")
         parser.add_argument("--application", default="demo", help="the sending application")
         parser.add_argument(
             "--seed",
