@@ -29,9 +29,10 @@ from events.rollups import CHECK, rollups_rebuild_sql
 
 # One INSERT per core: each spends its time in the server making rows and indexing them.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-# Events per session on average (1 entry + 6.5 pages x 1.8 + form, cart and error tails:
-# 13.55); the plan counts a few percent more sessions than that needs, so it never runs out.
-EVENTS_PER_SESSION = 13.5
+# Events per session on average (events.demo's story: 1.64 on the landing page or log-in,
+# 3 pages x 1.8, 1.45 for pricing and sign-up, 0.29 for the cart, 0.03 for errors: 8.81);
+# the plan counts a few percent more sessions than that needs, so it never runs out.
+EVENTS_PER_SESSION = 8.8
 
 INSERT = """
 INSERT INTO events (event_id, "timestamp", session_id, category, name, data,

@@ -6,6 +6,7 @@ UTC times, and a colour per category (or name) that stays the same on every char
 """
 
 import hashlib
+import html
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -13,18 +14,24 @@ import plotly.graph_objects as go
 
 from events.stats import Granularity, Series
 
-# Calm next to each other, and without red: red and green mark worse and better in the
-# change badges, so a category drawn in red would read as an alarm.
+# Twelve colours that people with any of the common colour-vision deficiencies still tell
+# apart (Paul Tol's "muted" scheme, with Okabe and Ito's blue, orange and sky blue): enough
+# for a dozen categories without two sharing one. Bright red and green are left out: they
+# mark worse and better in the change badges, so a category drawn in them would read as
+# an alarm.
 PALETTE = [
-    "#3b6fb6",  # blue
-    "#e0892b",  # orange
-    "#3f9a6b",  # green
-    "#7c62b4",  # purple
-    "#2a9fb3",  # cyan
-    "#c2609a",  # magenta
-    "#8b6b43",  # brown
-    "#b3962a",  # ochre
-    "#5b7d99",  # slate
+    "#0072b2",  # blue
+    "#e69f00",  # orange
+    "#44aa99",  # teal
+    "#882255",  # wine
+    "#56b4e9",  # sky blue
+    "#999933",  # olive
+    "#aa4499",  # purple
+    "#117733",  # dark green
+    "#cc6677",  # rose
+    "#332288",  # indigo
+    "#ddcc77",  # sand
+    "#6f5b4b",  # umber
 ]
 OTHER_COLOUR = "#b4b9c0"
 # In parentheses, so that it cannot be mistaken for a category or name called "other".
@@ -48,15 +55,15 @@ def colour_of(key: str, colours: dict[str, str] | None = None) -> str:
     return PALETTE[_slot(key)] if key and key != OTHER else OTHER_COLOUR
 
 
-def colour_map(keys: Iterable[str]) -> dict[str, str]:
-    """A colour for each key: its hashed slot in the palette, or the next free one when an
-    earlier key (in sorted order) took it. Given the same set of keys (all categories ever
-    seen, say) every chart and table agrees; a new key never moves an older one unless
-    they collide."""
+def colour_map(keys: Iterable[str], *, avoid: str | None = None) -> dict[str, str]:
+    """A colour for each key, given oldest first: its hashed slot in the palette, or the
+    next free one when an older key took it. A key thus keeps its colour for good: a newer
+    key can only take a free slot. `avoid` is never handed out (the colour of the category
+    whose names these are), while the palette has another free."""
     colours: dict[str, str] = {}
-    taken: set[int] = set()
-    for key in sorted(set(keys)):
-        if key == OTHER:
+    taken = {PALETTE.index(avoid)} if avoid in PALETTE else set()
+    for key in dict.fromkeys(keys):
+        if key == OTHER or not key:
             continue
         slot = _slot(key)
         if len(taken) < len(PALETTE):
@@ -66,6 +73,13 @@ def colour_map(keys: Iterable[str]) -> dict[str, str]:
         colours[key] = PALETTE[slot]
     colours[OTHER] = OTHER_COLOUR
     return colours
+
+
+def label_text(label: str) -> str:
+    """A label from the data (a category, a name, a value) as Plotly shows text: it renders
+    pseudo-HTML (links, bold, line breaks) in trace names, legends, hover labels and axis
+    ticks, and turns entities back into characters, so an escaped label reads as typed."""
+    return html.escape(label, quote=False)
 
 
 def axis_time(moment: datetime) -> str:
@@ -142,7 +156,7 @@ def volume_figure(
             go.Bar(
                 x=x,
                 y=values,
-                name=key,
+                name=label_text(key),
                 marker={
                     "color": colour_of(key, colours),
                     "line": {"width": 0},
@@ -184,7 +198,7 @@ def area_figure(*, series: Series, granularity: Granularity, colours: dict[str, 
             go.Scatter(
                 x=x,
                 y=values,
-                name=key,
+                name=label_text(key),
                 mode="lines",
                 stackgroup="names",
                 line={"color": colour, "width": 1, "shape": "hv"},
@@ -201,7 +215,7 @@ def bar_figure(*, labels: list[str], values: list[int], colour: str) -> dict:
     figure = go.Figure(
         go.Bar(
             x=values[::-1],
-            y=labels[::-1],
+            y=[label_text(label) for label in labels[::-1]],
             orientation="h",
             marker={"color": colour, "line": {"width": 0}},
             hovertemplate="%{y}: %{x:,d}<extra></extra>",

@@ -14,19 +14,43 @@ from dashboard.ranges import ALL_TIME, MAX_SPAN, PRESET_CHOICES, TimeRange, time
 from events.models import Application
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+# The dates a custom range may start and end on. A page also reads the period of the same
+# length before the range and widens it to whole weeks, which near year 1 or 9999 falls off
+# the calendar Python can count; no event of a real product lies outside these.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, tzinfo=UTC)
 
 
 class UtcDateTimeField(forms.DateTimeField):
     """A datetime-local input read as UTC: the whole dashboard speaks UTC and says so."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    widget = forms.DateTimeInput(
+        attrs={
+            "type": "datetime-local",
+            "min": f"{EARLIEST:%Y-%m-%dT%H:%M}",
+            "max": f"{LATEST:%Y-%m-%dT%H:%M}",
+        },
+        format="%Y-%m-%dT%H:%M",
+    )
     input_formats = DATETIME_FORMATS
+    default_error_messages = {
+        "out_of_range": f"Pick a date from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}.",
+    }
 
     def to_python(self, value: Any) -> datetime | None:
         parsed = super().to_python(value)
         if parsed is None:
             return None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        try:
+            moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except OverflowError:
+            # An offset that moves year 1 or 9999 off the calendar.
+            raise ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from None
+        if not EARLIEST <= moment <= LATEST:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return moment
 
 
 class ApplicationField(forms.ModelChoiceField):
@@ -161,7 +185,8 @@ class EventFilterForm(forms.Form):
 
 
 class ExploreForm(EventFilterForm, RangeForm):
-    default_range = "7d"
+    # The last 24 hours, as on every other page: a row of the overview followed to its
+    # events (a link that keeps no range) then lists the events its counts were made of.
     allow_all_time = True
 
     field_order = ["range", "start", "end", "session", "category", "name", "app", "key", "value"]

@@ -298,6 +298,18 @@ def data_key_list(
     return [key for (key,) in rows]
 
 
+def kind_first_seen_list(*, since: datetime, limit: int = 5_000) -> list[tuple[str, str]]:
+    """The (category, name) pairs seen since `since`, the oldest first (by the first hour
+    that holds one), then by name: the order in which colours are handed out, so that a
+    kind that appears later never takes the colour of one seen before it."""
+    rows = _fetchall(
+        "SELECT category, name FROM event_counts_hour WHERE bucket >= %s"
+        " GROUP BY category, name ORDER BY min(bucket), category, name LIMIT %s",
+        [since, limit],
+    )
+    return [(category, name) for category, name in rows]
+
+
 def category_name_list(
     *, since: datetime | None = None, limit: int = 5_000
 ) -> list[tuple[str, str]]:

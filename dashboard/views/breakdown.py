@@ -5,9 +5,9 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.charts import area_figure, bar_figure, colour_map, colour_of, volume_figure
+from dashboard.charts import area_figure, bar_figure, colour_of, volume_figure
 from dashboard.forms import CategoryForm, NameForm
-from dashboard.views.common import category_colours, dashboard_view, render_page
+from dashboard.views.common import category_colours, dashboard_view, name_colours, render_page
 from events.stats import data_key_list, data_value_counts, event_counts_series, event_counts_top
 
 # Names beyond this are summed as "(others)" in the stacked chart; the table lists more.
@@ -45,19 +45,19 @@ def category_detail(request: HttpRequest) -> HttpResponse:
         category=category,
         limit=TABLE_NAMES,
     )
-    name_colours = colour_map(series.values)
+    colours = name_colours(category=category, names=[*series.values, *(r.name for r in names)])
     context.update(
         category=category,
         reset_url="?" + urlencode({"category": category}),
         series=series,
         names=names,
         total=series.total(),
-        name_colours=name_colours,
+        name_colours=colours,
         category_colour=colour_of(category, category_colours()),
         figure=area_figure(
             series=series.top(CHART_NAMES),
             granularity=time_range.granularity,
-            colours=name_colours,
+            colours=colours,
         ),
     )
     return render_page(request, "dashboard/category.html", context, nav="overview")
@@ -100,7 +100,9 @@ def name_detail(request: HttpRequest) -> HttpResponse:
         if key
         else None
     )
-    colour = colour_of(category or name, colours)
+    # The values are drawn in the colour of the name's category, as its volume is; a name
+    # shared by several categories has no one colour of its own: it takes the first by name.
+    colour = colour_of(category or next(iter(series.values), name), colours)
     context.update(
         name=name,
         category=category,

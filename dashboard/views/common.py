@@ -1,6 +1,6 @@
 """What every dashboard page shares: login, GET only, and the context of the frame."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from dashboard import ranges
-from dashboard.charts import colour_map
+from dashboard.charts import colour_map, colour_of
 from events.models import Application
-from events.stats import category_name_list
+from events.stats import category_name_list, kind_first_seen_list
 
 View = Callable[..., HttpResponse]
 
@@ -21,6 +21,7 @@ View = Callable[..., HttpResponse]
 # minute's staleness costs nothing and spares every page a scan of the hour rollup.
 SUGGESTIONS_CACHE_SECONDS = 60
 SUGGESTIONS_CACHE_KEY = "dashboard:category-names"
+COLOURS_CACHE_KEY = "dashboard:kinds-first-seen"
 # Long enough to cover every range a person usually looks at; the read stays a scan of a
 # bounded slice of the hour rollup however long the history kept.
 SUGGESTIONS_DAYS = 400
@@ -40,10 +41,28 @@ def category_names() -> list[tuple[str, str]]:
     return pairs
 
 
+def kinds_first_seen() -> list[tuple[str, str]]:
+    """The (category, name) pairs of the last SUGGESTIONS_DAYS days, the oldest first."""
+    pairs = cache.get(COLOURS_CACHE_KEY)
+    if pairs is None:
+        pairs = kind_first_seen_list(since=ranges.utc_now() - timedelta(days=SUGGESTIONS_DAYS))
+        cache.set(COLOURS_CACHE_KEY, pairs, SUGGESTIONS_CACHE_SECONDS)
+    return pairs
+
+
 def category_colours() -> dict[str, str]:
-    """One colour per category, from the set of all categories, so that the overview's
-    bars, its tables and every list of events agree."""
-    return colour_map(category for category, _ in category_names())
+    """One colour per category, handed out in the order categories first appeared, so
+    that every chart, table and list of events agrees, and a new category never moves
+    the colour of an older one."""
+    return colour_map(dict.fromkeys(category for category, _ in kinds_first_seen()))
+
+
+def name_colours(*, category: str, names: Iterable[str]) -> dict[str, str]:
+    """Colours for the names of one category (the oldest name first, then `names` not
+    yet in the rollups), never the category's own: its names are parts of it, not it."""
+    known = [name for kind, name in kinds_first_seen() if kind == category]
+    avoid = colour_of(category, category_colours())
+    return colour_map(dict.fromkeys([*known, *names]), avoid=avoid)
 
 
 def application_names() -> dict[int, str]:

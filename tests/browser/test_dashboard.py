@@ -188,3 +188,22 @@ def test_it_says_how_far_an_export_has_got(page, alice, web_app, store):
     progress = page.locator("[data-export-progress]")
     progress.filter(has_text="Export finished: 120 events written.").wait_for(timeout=8_000)
     assert progress.is_visible()
+
+
+def test_it_shows_a_category_holding_markup_as_text_in_the_legend(page, alice, web_app, store):
+    from events.services import EventRow, event_bulk_create
+
+    markup = '<a href="https://evil.example">Click to re-login</a>'
+    now = datetime.now(UTC)
+    event_bulk_create(
+        rows=[EventRow(str(uuid.uuid4()), now, str(uuid.uuid4()), markup, "x", "{}")],
+        application_id=web_app.application.pk,
+        received_at=now,
+    )
+    log_in(page)
+    page.wait_for_selector("#volume .legend .legendtext")
+
+    legend = page.locator("#volume .legend")
+    assert markup in [text.text_content() for text in legend.locator(".legendtext").all()]
+    # Plotly draws pseudo-HTML links as SVG anchors: none may come from the data.
+    assert page.locator("#volume a").count() == 0

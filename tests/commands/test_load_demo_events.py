@@ -1,5 +1,6 @@
 """manage.py load_demo_events: realistic events through the COPY path, rollups in step."""
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -53,8 +54,30 @@ def test_it_keeps_the_rollups_equal_to_the_raw_counts(store):
 
 
 def test_it_makes_the_same_events_from_the_same_seed(store):
+    # The demo ends at the present minute: both loads must fall in the same one.
+    if timezone.now().second >= 50:
+        time.sleep(61 - timezone.now().second)
     load("--events", "500", "--seed", "11")
     load("--events", "500", "--seed", "11")
 
     # The second load brought the same event ids, which the unique key ignores.
     assert Event.objects.count() == 500
+
+
+def test_it_ends_the_demo_at_the_present_minute(store):
+    load("--events", "3000", "--days", "1", "--seed", "5")
+
+    now = timezone.now()
+    newest = Event.objects.order_by("-timestamp").values_list("timestamp", flat=True)[0]
+    # Sessions run up to now: the newest event is minutes old, not from the last full hour.
+    assert now - newest < timedelta(minutes=5)
+    assert Event.objects.filter(timestamp__gte=now - timedelta(minutes=30)).count() > 10
+
+
+def test_it_covers_twice_the_longest_preset_by_default(store):
+    load("--events", "3000", "--seed", "9")
+
+    now = timezone.now()
+    # "Last 30 days" then has a previous period to compare with.
+    assert Event.objects.filter(timestamp__lt=now - timedelta(days=45)).count() > 500
+    assert Event.objects.filter(timestamp__lt=now - timedelta(days=60, minutes=1)).count() == 0

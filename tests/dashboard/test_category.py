@@ -3,9 +3,17 @@
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import axis_time, figure_of, raw, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    stacks,
+)
 
 URL = reverse("dashboard:category")
 START, END = datetime(2026, 3, 11, 15, tzinfo=UTC), datetime(2026, 3, 18, 15, tzinfo=UTC)
@@ -85,3 +93,33 @@ def test_it_needs_a_category(as_alice, db):
 
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
+
+
+def test_it_draws_the_names_in_colours_other_than_the_categorys(as_alice, put, web_app):
+    for i in range(11):
+        put(web_app, END - timedelta(hours=2), category="many", name=f"name {i:02d}")
+
+    response = as_alice.get(URL, {"category": "many", "range": "24h"})
+
+    category_colour = response.context["category_colour"]
+    assert category_colour == response.context["colours"]["many"]
+    figure = figure_of(response, "names")
+    colours = {trace["name"]: trace["line"]["color"] for trace in figure["data"]}
+    assert category_colour not in colours.values()
+    table = response.context["name_colours"]
+    assert category_colour not in {table[row.name] for row in response.context["names"]}
+    assert all(table[name] == colour for name, colour in colours.items())
+
+
+def test_it_escapes_names_that_hold_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, END - timedelta(hours=2), category="c", name="<b>bold</b> & <br>")
+
+    response = as_alice.get(URL, {"category": "c", "range": "24h"})
+
+    names = [trace["name"] for trace in figure_of(response, "names")["data"]]
+    assert names == ["&lt;b&gt;bold&lt;/b&gt; &amp; &lt;br&gt;"]
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{"category": "page interaction"}, **query}))

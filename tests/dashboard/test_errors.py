@@ -2,11 +2,12 @@
 
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from events.models import Refusal
-from tests.dashboard.support import NOW
+from tests.dashboard.support import EXTREME_RANGES, NOW, assert_refused_as_out_of_range
 from tests.support import SEED_EVENT
 
 URL = reverse("dashboard:errors")
@@ -112,3 +113,8 @@ def test_it_pages_through_many_refusals(as_alice, db):
 
 def test_it_says_when_nothing_was_refused(as_alice, db):
     assert "Nothing refused." in as_alice.get(URL).content.decode()
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{}, **query}))

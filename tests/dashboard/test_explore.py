@@ -9,7 +9,15 @@ import pytest
 from django.urls import reverse
 
 from events.paging import encode_cursor
-from tests.dashboard.support import NOW, SESSION_A, SESSION_B, raw, raw_one
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    SESSION_A,
+    SESSION_B,
+    assert_refused_as_out_of_range,
+    raw,
+    raw_one,
+)
 
 URL = reverse("dashboard:explore")
 
@@ -292,3 +300,21 @@ def test_it_gives_no_case_hint_when_the_filter_finds_events(as_alice, known_even
 
     assert response.context["case_hints"] == []
     assert "case-hint" not in response.content.decode()
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, query))
+    # The exports read the same form, so they refuse the same range.
+    assert as_alice.get(reverse("dashboard:export_csv"), query).status_code == 400
+
+
+def test_it_lists_the_same_24_hours_as_the_overview_by_default(as_alice, known_events):
+    overview = as_alice.get(reverse("dashboard:overview"), {"category": "page interaction"})
+    response = as_alice.get(URL, {"category": "page interaction"})
+
+    assert response.context["time_range"].preset == "24h"
+    assert response.context["time_range"] == overview.context["time_range"]
+    # A category followed from the overview's table lists as many events as it counted.
+    [row] = [r for r in overview.context["top_categories"] if r.category == "page interaction"]
+    assert response.context["count"].value == row.events

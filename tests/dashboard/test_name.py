@@ -2,9 +2,18 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import NOW, axis_time, figure_of, raw, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    stacks,
+)
 
 URL = reverse("dashboard:name")
 START, END = datetime(2026, 3, 11, 15, tzinfo=UTC), datetime(2026, 3, 18, 15, tzinfo=UTC)
@@ -61,6 +70,26 @@ def test_it_picks_a_telling_key_and_offers_the_others(as_alice, put, web_app):
     assert '<option value="zeta">zeta</option>' in response.content.decode()
 
 
+def test_it_escapes_values_that_hold_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), name="cta click", data={"element": "<i>x</i>"})
+
+    response = as_alice.get(URL, {"name": "cta click", "key": "element"})
+
+    [bars] = figure_of(response, "values")["data"]
+    assert bars["y"] == ["&lt;i&gt;x&lt;/i&gt;"]
+
+
+def test_it_draws_the_values_in_the_colour_of_the_names_category(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), category="commerce", name="buy", data={"plan": "pro"})
+
+    response = as_alice.get(URL, {"name": "buy"})
+
+    [volume] = figure_of(response, "volume")["data"][:1]
+    [bars] = figure_of(response, "values")["data"]
+    assert bars["marker"]["color"] == volume["marker"]["color"]
+    assert bars["marker"]["color"] == response.context["colours"]["commerce"]
+
+
 def test_it_says_when_the_values_come_from_a_sample(as_alice, put, web_app, monkeypatch):
     from events import stats
 
@@ -94,3 +123,8 @@ def test_it_filters_by_application(as_alice, known_events, mobile_app):
 
 def test_it_needs_a_name(as_alice, db):
     assert as_alice.get(URL, {"category": "page interaction"}).status_code == 400
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{"name": "pageview"}, **query}))

@@ -7,7 +7,16 @@ import pytest
 from django.urls import reverse
 
 from events.models import Refusal
-from tests.dashboard.support import NOW, axis_time, figure_of, raw, raw_one, stacks
+from tests.dashboard.support import (
+    EXTREME_RANGES,
+    NOW,
+    assert_refused_as_out_of_range,
+    axis_time,
+    figure_of,
+    raw,
+    raw_one,
+    stacks,
+)
 
 URL = reverse("dashboard:overview")
 
@@ -316,6 +325,40 @@ def test_it_gives_each_category_the_same_colour_in_the_chart_and_the_tables(as_a
     assert len(set(colours)) == 3
 
 
+def test_it_keeps_each_categorys_colour_when_new_categories_appear(
+    as_alice, known_events, put, web_app
+):
+    from django.core.cache import cache
+
+    def colours() -> dict[str, str]:
+        figure = figure_of(as_alice.get(URL, {"range": "7d"}), "volume")
+        return {t["name"]: t["marker"]["color"] for t in figure["data"] if t["type"] == "bar"}
+
+    before = colours()
+    for i in range(6):
+        put(web_app, NOW - timedelta(minutes=5), category=f"new {i}", name="thing")
+    cache.clear()
+    after = colours()
+
+    assert {category: after[category] for category in before} == before
+    assert len(set(after.values())) == len(after)
+
+
+MARKUP = '<a href="https://evil.example">Click to re-login</a>'
+ESCAPED = '&lt;a href="https://evil.example"&gt;Click to re-login&lt;/a&gt;'
+
+
+def test_it_escapes_a_category_that_holds_markup_in_the_chart(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(minutes=5), category=MARKUP, name="x")
+
+    response = as_alice.get(URL, {"range": "24h"})
+
+    names = [trace["name"] for trace in figure_of(response, "volume")["data"]]
+    # Plotly would draw the raw name as a live link; escaped, it draws the text as typed.
+    assert ESCAPED in names
+    assert MARKUP not in names
+
+
 def test_it_is_the_page_after_login(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
 
@@ -338,3 +381,8 @@ def test_it_keeps_long_range_session_counts_for_a_minute_and_counts_a_day_afresh
     assert as_alice.get(URL, {"range": "24h"}).context["sessions"].current == 2
     cache.clear()
     assert as_alice.get(URL, {"range": "7d"}).context["sessions"].current == 2
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{}, **query}))

@@ -3,9 +3,10 @@
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import NOW, raw
+from tests.dashboard.support import EXTREME_RANGES, NOW, assert_refused_as_out_of_range, raw
 
 URL = reverse("dashboard:sessions")
 
@@ -95,3 +96,8 @@ def test_it_pages_through_many_sessions(as_alice, put, web_app):
 
 def test_it_says_when_no_session_was_active(as_alice, db):
     assert "No session was active" in as_alice.get(URL).content.decode()
+
+
+@pytest.mark.parametrize("query", EXTREME_RANGES)
+def test_it_refuses_a_range_off_the_calendar(as_alice, query):
+    assert_refused_as_out_of_range(as_alice.get(URL, {**{}, **query}))

@@ -152,16 +152,37 @@ def test_it_gives_up_counting_rather_than_keep_a_page_waiting(store, put, web_ap
     assert event_count(data_key="path").value == 0  # and the connection is fine afterwards
 
 
-def test_it_gives_categories_distinct_colours_whatever_the_order():
-    categories = ["page interaction", "commerce", "form interaction", "account", "errors"]
+def test_it_gives_a_dozen_categories_a_dozen_colours():
+    categories = [f"category {i}" for i in range(12)]
 
     colours = colour_map(categories)
 
-    assert colours == colour_map(reversed(categories))
-    assert len({colours[c] for c in categories}) == len(categories)
+    assert len({colours[c] for c in categories}) == 12
     assert {colours[c] for c in categories} <= set(PALETTE)
     # A category alone keeps the slot its name hashes to.
     assert colour_map(["errors"])["errors"] == colour_of("errors")
+
+
+def test_it_never_moves_a_categorys_colour_when_a_new_one_appears():
+    seen = ["page interaction", "commerce", "form interaction", "account", "errors"]
+    colours = colour_map(seen)
+
+    for newcomer in ["a newcomer", "aardvark", "zebra", "billing", "search", "video"]:
+        seen.append(newcomer)
+        grown = colour_map(seen)
+        assert {c: grown[c] for c in colours} == colours
+        assert len({grown[c] for c in seen}) == len(seen)
+        colours = grown
+
+
+def test_it_keeps_names_off_their_categorys_colour():
+    category = colour_of("page interaction")
+    names = [f"name {i}" for i in range(11)]
+
+    colours = colour_map(names, avoid=category)
+
+    assert category not in {colours[n] for n in names}
+    assert len({colours[n] for n in names}) == 11
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,10 @@
       const custom = form.querySelectorAll(".custom-range");
       function sync() {
         const show = range.value === "custom";
-        custom.forEach(function (field) { field.hidden = !show; });
+        // A field with an error stays in sight, whatever the range, so that it can be fixed.
+        custom.forEach(function (field) {
+          field.hidden = !show && !field.classList.contains("has-error");
+        });
       }
       range.addEventListener("change", function () {
         sync();

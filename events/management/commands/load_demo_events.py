@@ -33,19 +33,22 @@ def prefetched_chunks(rows: Iterator[EventRow], size: int) -> Iterator[list[Even
 
 class Command(BaseCommand):
     help = (
-        "Load realistic demo events (many sessions, several categories and names, a daily "
-        "and weekly rhythm) through the bulk COPY path, keeping the rollups in step."
+        "Load realistic demo events (sessions that land, browse, look at the pricing, sign "
+        "up and buy, with a daily and weekly rhythm, up to the present minute) through the "
+        "bulk COPY path, keeping the rollups in step."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--events", type=int, default=1_000_000, help="how many (1,000,000)")
-        parser.add_argument("--days", type=int, default=30, help="spread over this many days")
+        # Twice the longest preset, so that "Last 30 days" has a previous period to compare
+        # with, as a product in use has: a demo of exactly 30 days would show "new" there.
+        parser.add_argument("--days", type=int, default=60, help="spread over this many days (60)")
         parser.add_argument("--application", default="demo", help="the sending application")
         parser.add_argument(
             "--seed",
             type=int,
             default=None,
-            help="random seed, for the same events again (default: random)",
+            help="random seed, for the same events again within the minute (default: random)",
         )
 
     def handle(
