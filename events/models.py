@@ -305,6 +305,11 @@ class AuditEntry(models.Model):
         DELETION_REQUESTED = "deletion.requested"
         SCHEMA_SAVED = "schema.saved"
         SCHEMA_REMOVED = "schema.removed"
+        ALERT_CREATED = "alert.created"
+        ALERT_CHANGED = "alert.changed"
+        ALERT_MUTED = "alert.muted"
+        ALERT_UNMUTED = "alert.unmuted"
+        ALERT_REMOVED = "alert.removed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

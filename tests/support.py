@@ -106,11 +106,14 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
-def start_consumer(*, workers: int = 2) -> subprocess.Popen:
-    """A real Huey consumer process on the test queue and the test database."""
+def start_consumer(*, workers: int = 2, periodic: bool = True) -> subprocess.Popen:
+    """A real Huey consumer process on the test queue and the test database; without
+    `periodic`, it runs queued tasks only (a test that runs a periodic task itself, at an
+    instant of its choosing, does not want the real clock's run besides)."""
     env = {**os.environ, "EYE_DATABASE_URL": database_url_of_test_db()}
     return subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey", "--workers", str(workers)],
+        [sys.executable, "manage.py", "run_huey", "--workers", str(workers)]
+        + ([] if periodic else ["--no-periodic"]),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
