@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from alerts.kinds import rule_describe, rule_kind
-from alerts.models import AlertRule, Notification
+from alerts.models import AlertRule, Notification, plain_number
 
 SIGNATURE_HEADER = "X-Eye-Signature"
 # A claimed attempt owns the notification for its timeout and this much more; a worker
@@ -65,8 +65,8 @@ def webhook_body(notification: Notification) -> bytes:
             "condition": rule_describe(rule),
             "event": notification.event,
             "incident": notification.incident,
-            "value": notification.value,
-            "threshold": notification.threshold,
+            "value": notification.value_shown,
+            "threshold": plain_number(notification.threshold),
             "at": notification.created_at.isoformat(),
             "link": notification_link(rule),
         }

@@ -12,6 +12,11 @@ from django.db import models
 from events.models import Application
 
 
+def plain_number(value: float | None) -> float | int | None:
+    """Counts are whole: 3, not 3.0, on the page and in a webhook's JSON."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
 class AlertRule(models.Model):
     class Kind(models.TextChoices):
         # The count of one kind of event over the last hour or day.
@@ -93,6 +98,10 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def last_value_shown(self) -> float | int | None:
+        return plain_number(self.last_value)
+
 
 class Notification(models.Model):
     """One message about one incident of a rule, to one address or webhook, and what
@@ -140,6 +149,10 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.event} #{self.incident} by {self.channel} to {self.target}"
+
+    @property
+    def value_shown(self) -> float | int | None:
+        return plain_number(self.value)
 
 
 class DigestSubscription(models.Model):

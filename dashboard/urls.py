@@ -1,10 +1,19 @@
 from django.urls import include, path
 
 from dashboard.views.breakdown import category_detail, name_detail
+from dashboard.views.digest import digest
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export
 from dashboard.views.live import live, live_rows
-from dashboard.views.manage import applications, audit, deletions, keys, retention, schemas
+from dashboard.views.manage import (
+    alerts,
+    applications,
+    audit,
+    deletions,
+    keys,
+    retention,
+    schemas,
+)
 from dashboard.views.overview import overview
 from dashboard.views.sessions import session_detail, session_list
 
@@ -36,6 +45,10 @@ manage_urlpatterns = [
     path("schemas/<int:schema_id>/", schemas.schema_detail, name="manage_schema"),
     path("schemas/<int:schema_id>/remove/", schemas.schema_remove, name="manage_schema_remove"),
     path("audit/", audit.audit_log, name="manage_audit"),
+    path("alerts/", alerts.alert_list, name="manage_alerts"),
+    path("alerts/<int:rule_id>/", alerts.alert_detail, name="manage_alert"),
+    path("alerts/<int:rule_id>/mute/", alerts.alert_mute, name="manage_alert_mute"),
+    path("alerts/<int:rule_id>/remove/", alerts.alert_remove, name="manage_alert_remove"),
 ]
 
 urlpatterns = [
@@ -50,5 +63,6 @@ urlpatterns = [
     path("live/", live, name="live"),
     path("live/rows/", live_rows, name="live_rows"),
     path("errors/", errors, name="errors"),
+    path("digest/", digest, name="digest"),
     path("manage/", include(manage_urlpatterns)),
 ]
