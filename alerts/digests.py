@@ -56,7 +56,7 @@ def change_text(current: float | None, previous: float | None) -> str:
     if current is None or previous is None:
         return ""
     if previous == 0:
-        return "no change" if current == 0 else "new"
+        return "no change" if current == 0 else "▲ new"
     delta = (current - previous) / previous * 100
     if abs(delta) < 0.5:
         return "0%"
