@@ -9,8 +9,8 @@ from tasks.tasks import check_alerts, send_digests
 
 def test_it_checks_alerts_every_minute_and_digests_every_hour():
     minutes = [datetime(2026, 3, 18, 14, minute, tzinfo=UTC) for minute in range(60)]
-    assert all(check_alerts.validate_datetime(moment) for moment in minutes)
-    assert [m.minute for m in minutes if send_digests.validate_datetime(m)] == [7]
+    assert all(check_alerts.s().validate_datetime(moment) for moment in minutes)
+    assert [m.minute for m in minutes if send_digests.s().validate_datetime(m)] == [7]
 
 
 def test_the_periodic_check_checks_every_rule_on_the_clock(web_app, huey):
