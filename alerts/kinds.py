@@ -1,7 +1,9 @@
 """What each kind of rule measures, and when its condition holds.
 
-Every kind reads counts through the events selectors, which sum the rollups (never raw
-events), over windows of whole minutes that end at the minute the check runs in. A new
+Every kind reads counts through the events selectors, which sum the rollups (never a scan
+of raw events), over windows of whole minutes that end at the minute the check runs in;
+silence, whose window ends at the check itself, reads its part-minutes through the
+timestamp index. A new
 kind (a funnel's conversion, say) is one more class here with `measure`, `holds`,
 `sparkline` and `chart_path`, one more AlertRule.Kind choice and its form fields.
 """
@@ -24,6 +26,7 @@ from events.stats import (
     refusal_count,
 )
 from events.stats import refusal_reason_counts as _reason_counts
+from events.totals import event_total
 
 WEEK = timedelta(weeks=1)
 # Refusal reasons are few; more than this many kinds in an hour and the rarest are not seen.
@@ -129,13 +132,15 @@ class EventCount:
 
 
 class Silence:
-    """Events of the application in the last `threshold` minutes: the rule fires at 0."""
+    """Events of the application in the `threshold` minutes up to the check, to the
+    microsecond: the rule fires at 0. The whole minutes come from the minute rollup and
+    only the part-minutes at the two ends from the events' timestamp index (events/totals),
+    so that silence is seen as soon as it has lasted, not up to a minute later."""
 
     def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
-        end = window_end(now)
-        start = end - MINUTE * max(1, round(rule.threshold))
-        total = event_counts_total(start=start, end=end, application_id=rule.application_id)
-        return Measure(total, start, end)
+        start = now - MINUTE * max(1, round(rule.threshold))
+        total = event_total(application_id=rule.application_id, start=start, end_exclusive=now)
+        return Measure(total, start, now)
 
     def holds(self, rule: AlertRule, value: float | None) -> bool:
         return value == 0

@@ -323,8 +323,7 @@ EYE_HEALTH_WORKER_SILENCE = env_int("EYE_HEALTH_WORKER_SILENCE", 150, minimum=1)
 # --- Alerts, digests and e-mail --------------------------------------------------------
 # Links in notifications and digests point here (the dashboard as its users reach it).
 EYE_PUBLIC_URL = env_str(
-    "EYE_PUBLIC_URL",
-    f"http://{env_str('EYE_HOST', '127.0.0.1')}:{env_str('EYE_PORT', '8000')}",
+    "EYE_PUBLIC_URL", f"http://127.0.0.1:{env_str('EYE_PORT', '8000')}"
 ).rstrip("/")
 # A webhook receiver gets this long to connect and to answer; a slow one holds no one up.
 EYE_ALERT_WEBHOOK_TIMEOUT = env_float("EYE_ALERT_WEBHOOK_TIMEOUT", 5.0)
