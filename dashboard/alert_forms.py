@@ -89,6 +89,12 @@ class AlertRuleForm(forms.Form):
                 raise ValidationError(f"“{address}” is not an e-mail address.") from None
         return list(dict.fromkeys(addresses))
 
+    def clean_webhook_url(self) -> str:
+        url = self.cleaned_data["webhook_url"]
+        if url and not url.startswith(("http://", "https://")):
+            raise ValidationError("A webhook is an http:// or https:// URL.")
+        return url
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         kind = cleaned.get("kind")

@@ -61,6 +61,7 @@ def test_it_creates_a_rule_and_shows_its_secret_once(as_bob, bob, web_app):
         ({"emails": "not-an-address"}, "emails", "is not an e-mail address."),
         ({"webhook_url": "", "emails": ""}, None, "Give an e-mail address or a webhook URL"),
         ({"threshold": "-1"}, "threshold", "greater than or equal to 0"),
+        ({"webhook_url": "ftp://example.com/"}, "webhook_url", "is an http:// or https:// URL"),
     ],
 )
 def test_it_refuses_an_incomplete_rule_naming_the_field(as_bob, db, values, field, error):
