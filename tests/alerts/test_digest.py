@@ -2,10 +2,12 @@
 HTML e-mail with a plain-text part, once per period; the numbers are the dashboard's."""
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 
 from alerts.digests import digest_build, digest_period, digest_subscribe, digests_send
@@ -136,3 +138,27 @@ def test_unsubscribing_stops_the_digest(known, alice, mailoutbox):
 
     assert digests_send(now=NOW) == 0
     assert not DigestSubscription.objects.exists()
+
+
+def test_two_workers_sending_at_once_send_each_digest_once(store, web_app, mailoutbox):
+    users = [User.objects.create_user(f"u{i}", email=f"u{i}@example.com") for i in range(10)]
+    for user in users:
+        digest_subscribe(user=user, frequency="daily", application=None)
+    start = threading.Barrier(2)
+    sent: list[int] = []
+
+    def worker() -> None:
+        start.wait()
+        try:
+            sent.append(digests_send(now=NOW))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(sent) == len(users)
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(u.email for u in users)
