@@ -1,10 +1,12 @@
 from django.urls import include, path
 
 from dashboard.views.breakdown import category_detail, name_detail
+from dashboard.views.digest import digest
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export, export_progress
 from dashboard.views.live import live, live_rows
 from dashboard.views.manage import (
+    alerts,
     applications,
     audit,
     deletions,
@@ -52,6 +54,10 @@ manage_urlpatterns = [
     path("audit/", audit.audit_log, name="manage_audit"),
     path("lockouts/", lockouts.lockouts, name="manage_lockouts"),
     path("lockouts/unlock/", lockouts.lockout_unlock, name="manage_lockout_unlock"),
+    path("alerts/", alerts.alert_list, name="manage_alerts"),
+    path("alerts/<int:rule_id>/", alerts.alert_detail, name="manage_alert"),
+    path("alerts/<int:rule_id>/mute/", alerts.alert_mute, name="manage_alert_mute"),
+    path("alerts/<int:rule_id>/remove/", alerts.alert_remove, name="manage_alert_remove"),
 ]
 
 urlpatterns = [
@@ -67,5 +73,6 @@ urlpatterns = [
     path("live/", live, name="live"),
     path("live/rows/", live_rows, name="live_rows"),
     path("errors/", errors, name="errors"),
+    path("digest/", digest, name="digest"),
     path("manage/", include(manage_urlpatterns)),
 ]

@@ -328,6 +328,11 @@ class AuditEntry(models.Model):
         SCHEMA_REMOVED = "schema.removed"
         LOGIN_LOCKED_OUT = "login.locked_out"
         LOGIN_UNLOCKED = "login.unlocked"
+        ALERT_CREATED = "alert.created"
+        ALERT_CHANGED = "alert.changed"
+        ALERT_MUTED = "alert.muted"
+        ALERT_UNMUTED = "alert.unmuted"
+        ALERT_REMOVED = "alert.removed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

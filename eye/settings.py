@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "tasks",
     "dashboard",
     "axes",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -358,6 +359,58 @@ HUEY = {
 # the worker when no consumer has shown life for longer than this (it reports every minute).
 EYE_HEALTH_MAX_BACKLOG_AGE = env_int("EYE_HEALTH_MAX_BACKLOG_AGE", 300, minimum=1)
 EYE_HEALTH_WORKER_SILENCE = env_int("EYE_HEALTH_WORKER_SILENCE", 150, minimum=1)
+
+# --- Alerts, digests and e-mail --------------------------------------------------------
+# Links in notifications and digests point here (the dashboard as its users reach it).
+EYE_PUBLIC_URL = env_str(
+    "EYE_PUBLIC_URL", f"http://127.0.0.1:{env_str('EYE_PORT', '8000')}"
+).rstrip("/")
+# A webhook receiver gets this long to connect and to answer; a slow one holds no one up.
+EYE_ALERT_WEBHOOK_TIMEOUT = env_float("EYE_ALERT_WEBHOOK_TIMEOUT", 5.0)
+# Attempts per notification before it is recorded as failed; retries back off 30 s, 1 min,
+# 2 min ... (EYE_ALERT_RETRY_SECONDS doubling).
+EYE_ALERT_DELIVERY_ATTEMPTS = env_int("EYE_ALERT_DELIVERY_ATTEMPTS", 5, minimum=1)
+EYE_ALERT_RETRY_SECONDS = env_float("EYE_ALERT_RETRY_SECONDS", 30.0)
+
+
+def email_from_url(url: str) -> dict:
+    """Django's e-mail settings from EYE_EMAIL_URL: smtp://user:password@host:587?tls=true,
+    smtps://host:465 (TLS from the first byte), or console:// (write mails to the log)."""
+    parts = urlsplit(url)
+    query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"EYE_EMAIL_URL must look like smtp://user:password@host:port, not {url!r}"
+        )
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls") in {"1", "true", "yes", "on"},
+    }
+
+
+# EYE_EMAIL_URL, or the usual host, port, user and password one by one; with neither,
+# mails are written to the log (console), which suits `make run` on a laptop.
+if env_str("EYE_EMAIL_URL", ""):
+    globals().update(email_from_url(env_str("EYE_EMAIL_URL", "")))
+elif env_str("EYE_EMAIL_HOST", ""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EYE_EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EYE_EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("EYE_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EYE_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EYE_EMAIL_USE_TLS", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("EYE_EMAIL_FROM", "The Eye <eye@localhost>")
+# An SMTP server that does not answer must not hold a worker for long.
+EMAIL_TIMEOUT = env_int("EYE_EMAIL_TIMEOUT", 10, minimum=1)
 
 # --- Security ---------------------------------------------------------------------------
 # Behind HTTPS (a proxy that sets X-Forwarded-Proto), EYE_HTTPS=true turns on redirects,

@@ -8,10 +8,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, periodic_task, signal
 from huey.signals import SIGNAL_COMPLETE
 
+from alerts.delivery import notification_deliver
+from alerts.digests import digests_send
+from alerts.services import alert_rules_check
 from events.erasure import deletion_request_run
 from events.models import DeletionRequest
 from events.retention import retention_enforce
@@ -204,6 +208,42 @@ def delete_events(deletion_request_id: int, attempt: int = 0) -> None:
 def delete_events_enqueue(*, deletion_request: DeletionRequest) -> None:
     """Start a confirmed deletion in the worker, once its record is committed."""
     transaction.on_commit(lambda: delete_events(deletion_request.pk))
+
+
+def alerts_check_run(*, now: datetime) -> None:
+    """Check the alert rules as of `now` and queue what they have to send."""
+    outcome = alert_rules_check(now=now)
+    for notification_id in outcome.due:
+        deliver_notification(notification_id)
+    if outcome.failed:
+        logger.warning("check_alerts: %d of %d rules failed", outcome.failed, outcome.checked)
+
+
+@db_periodic_task(crontab(minute="*"))
+def check_alerts() -> None:
+    run_maintenance("check_alerts", lambda: alerts_check_run(now=timezone.now()))
+
+
+@db_task()
+def deliver_notification(notification_id: int, attempt: int = 0) -> None:
+    """Send one notification; a refused or unanswered attempt is tried again later, with
+    backoff, until EYE_ALERT_DELIVERY_ATTEMPTS (the notification's own count)."""
+    try:
+        outcome = notification_deliver(notification_id=notification_id)
+    except TRANSIENT_DATABASE_ERRORS:
+        deliver_notification.schedule(
+            args=(notification_id, attempt + 1), delay=retry_delay(attempt)
+        )
+        return
+    if outcome is not None and outcome.retry_in is not None:
+        deliver_notification.schedule(args=(notification_id,), delay=outcome.retry_in)
+
+
+# Digests go out in the first hours of a day (or a Monday); checking every hour means a
+# worker that was down at one o'clock sends them at the next hour.
+@db_periodic_task(crontab(minute="7"))
+def send_digests() -> None:
+    run_maintenance("send_digests", lambda: digests_send(now=timezone.now()))
 
 
 @periodic_task(crontab(minute="*"))

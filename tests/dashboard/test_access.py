@@ -21,6 +21,7 @@ PAGES = {
     "live": reverse("dashboard:live"),
     "live_rows": reverse("dashboard:live_rows"),
     "errors": reverse("dashboard:errors"),
+    "digest": reverse("dashboard:digest"),
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from alerts.models import AlertRule
 from dashboard import urls as dashboard_urls
 from events.models import ApiKey, AuditEntry, DeletionRequest, EventSchema, RetentionRule
 from tests.dashboard.support import SESSION_A
@@ -18,6 +19,7 @@ class Objects:
     key_id: int
     rule_id: int
     schema_id: int
+    alert_id: int = 1
 
 
 @pytest.fixture
@@ -26,11 +28,15 @@ def objects(web_app) -> Objects:
     schema = EventSchema.objects.create(
         category="page interaction", name="pageview", schema={"type": "object"}
     )
+    alert = AlertRule.objects.create(
+        name="silent", kind="silence", application=web_app.application, threshold=5
+    )
     return Objects(
         application_id=web_app.application.pk,
         key_id=web_app.stored(web_app.both).pk,
         rule_id=rule.pk,
         schema_id=schema.pk,
+        alert_id=alert.pk,
     )
 
 
@@ -88,6 +94,22 @@ ROUTES = {
         lambda o: reverse("dashboard:manage_lockout_unlock"),
         {"kind": "user", "value": "alice"},
     ),
+    "manage_alerts": (
+        lambda o: reverse("dashboard:manage_alerts"),
+        {"name": "n", "kind": "refusals", "threshold": "1", "emails": "a@example.com"},
+    ),
+    "manage_alert": (
+        lambda o: reverse("dashboard:manage_alert", args=[o.alert_id]),
+        {"name": "n", "kind": "refusals", "threshold": "1", "emails": "a@example.com"},
+    ),
+    "manage_alert_mute": (
+        lambda o: reverse("dashboard:manage_alert_mute", args=[o.alert_id]),
+        {"muted": "on"},
+    ),
+    "manage_alert_remove": (
+        lambda o: reverse("dashboard:manage_alert_remove", args=[o.alert_id]),
+        {},
+    ),
 }
 # Actions without a page of their own: they only take a POST.
 POST_ONLY = {
@@ -95,6 +117,7 @@ POST_ONLY = {
     "manage_publishable_issue",
     "manage_retention_run",
     "manage_lockout_unlock",
+    "manage_alert_mute",
 }
 
 
@@ -139,6 +162,8 @@ def test_it_lets_a_viewer_change_nothing(as_alice, objects):
     assert RetentionRule.objects.get(pk=objects.rule_id).days == 90
     assert EventSchema.objects.get(pk=objects.schema_id).schema == {"type": "object"}
     assert not DeletionRequest.objects.exists()
+    alert = AlertRule.objects.get(pk=objects.alert_id)
+    assert (alert.name, alert.kind, alert.muted) == ("silent", "silence", False)
 
 
 @pytest.mark.parametrize("route", sorted(set(ROUTES) - POST_ONLY))

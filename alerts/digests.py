@@ -1,0 +1,176 @@
+"""E-mail digests: the overview's numbers for the last day or week, against the period
+before, for each user who subscribed.
+
+The numbers come from events.overview.overview_numbers with the very range the
+dashboard's custom range resolves to, so a digest and the page its link opens agree.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from alerts.models import DigestSubscription
+from events.models import Application
+from events.overview import OverviewNumbers, overview_numbers
+from events.stats import Granularity
+
+logger = logging.getLogger("eye.alerts")
+
+DIGEST_ROWS = 5
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    start: datetime
+    end: datetime
+
+    @property
+    def previous_start(self) -> datetime:
+        return self.start - (self.end - self.start)
+
+    @property
+    def granularity(self) -> Granularity:
+        # What the dashboard picks for a custom range of this span (dashboard/ranges.py).
+        return Granularity.for_span(self.end - self.start)
+
+
+def digest_period(*, frequency: str, now: datetime) -> DigestPeriod:
+    """The last whole UTC day, or the last whole ISO week (Monday to Monday)."""
+    if frequency == DigestSubscription.Frequency.WEEKLY:
+        end = Granularity.WEEK.floor(now)
+        return DigestPeriod(end - timedelta(weeks=1), end)
+    end = Granularity.DAY.floor(now)
+    return DigestPeriod(end - timedelta(days=1), end)
+
+
+def change_text(current: float | None, previous: float | None) -> str:
+    """▲ 12% / ▼ 3% against the previous period, as the overview's cards say it."""
+    if current is None or previous is None:
+        return ""
+    if previous == 0:
+        return "no change" if current == 0 else "▲ new"
+    delta = (current - previous) / previous * 100
+    if abs(delta) < 0.5:
+        return "0%"
+    return f"{'▲' if delta > 0 else '▼'} {abs(delta):,.0f}%"
+
+
+def dashboard_link(*, period: DigestPeriod, application: Application | None) -> str:
+    params = {
+        "range": "custom",
+        "start": f"{period.start:%Y-%m-%dT%H:%M}",
+        "end": f"{period.end:%Y-%m-%dT%H:%M}",
+    }
+    if application is not None:
+        params["app"] = application.name
+    return f"{settings.EYE_PUBLIC_URL}{reverse('dashboard:overview')}?{urlencode(params)}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    subject: str
+    text: str
+    html: str
+    numbers: OverviewNumbers
+
+
+def digest_build(*, frequency: str, application: Application | None, now: datetime) -> Digest:
+    period = digest_period(frequency=frequency, now=now)
+    numbers = overview_numbers(
+        start=period.start,
+        end=period.end,
+        previous_start=period.previous_start,
+        granularity=period.granularity,
+        application_id=application.pk if application else None,
+        now=now,
+    )
+    cards = [
+        ("Events", numbers.events),
+        ("Unique sessions", numbers.sessions),
+        ("Events per session", numbers.ratio),
+        ("Refused requests", numbers.refused),
+    ]
+    label = "day" if frequency == DigestSubscription.Frequency.DAILY else "week"
+    context = {
+        "label": label,
+        "period": period,
+        "last_day": period.end - timedelta(days=1),
+        "application": application,
+        "cards": [(name, stat, change_text(stat.current, stat.previous)) for name, stat in cards],
+        "top_categories": [
+            (row, change_text(row.events, row.previous))
+            for row in numbers.top_categories[:DIGEST_ROWS]
+        ],
+        "top_names": [
+            (row, change_text(row.events, row.previous)) for row in numbers.top_names[:DIGEST_ROWS]
+        ],
+        "link": dashboard_link(period=period, application=application),
+    }
+    scope = f" · {application.name}" if application else ""
+    return Digest(
+        subject=f"[The Eye] Your {label}: {numbers.events.current:,} events{scope}",
+        text=render_to_string("alerts/digest.txt", context),
+        html=render_to_string("alerts/digest.html", context),
+        numbers=numbers,
+    )
+
+
+def digest_subscribe(
+    *, user: AbstractBaseUser, frequency: str | None, application: Application | None
+) -> DigestSubscription | None:
+    """Subscribe (or change the subscription), or unsubscribe with frequency None. The
+    first digest covers the last whole period and goes at the next hourly send."""
+    if frequency is None:
+        DigestSubscription.objects.filter(user=user).delete()
+        return None
+    subscription, _ = DigestSubscription.objects.update_or_create(
+        user=user, defaults={"frequency": frequency, "application": application}
+    )
+    return subscription
+
+
+def digests_send(*, now: datetime) -> int:
+    """Send every digest whose period has ended since its last one; returns how many."""
+    sent = 0
+    subscriptions = DigestSubscription.objects.select_related("user", "application")
+    for subscription in subscriptions:
+        period = digest_period(frequency=subscription.frequency, now=now)
+        if not subscription.user.email:
+            continue
+        # The claim: one conditional UPDATE moves the period on, and only the worker whose
+        # UPDATE changed the row sends.
+        claimed = (
+            DigestSubscription.objects.filter(pk=subscription.pk)
+            .filter(Q(last_period_end__isnull=True) | Q(last_period_end__lt=period.end))
+            .update(last_period_end=period.end)
+        )
+        if not claimed:
+            continue
+        digest = digest_build(
+            frequency=subscription.frequency, application=subscription.application, now=now
+        )
+        message = EmailMultiAlternatives(
+            subject=digest.subject, body=digest.text, to=[subscription.user.email]
+        )
+        message.attach_alternative(digest.html, "text/html")
+        try:
+            message.send()
+        except OSError:
+            # Give the period back, so that the next hour tries again.
+            DigestSubscription.objects.filter(
+                pk=subscription.pk, last_period_end=period.end
+            ).update(last_period_end=subscription.last_period_end)
+            logger.warning(
+                "digest for %s not sent: the mail server did not take it", subscription.user
+            )
+            continue
+        sent += 1
+    return sent

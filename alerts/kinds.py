@@ -1,0 +1,219 @@
+"""What each kind of rule measures, and when its condition holds.
+
+Every kind reads counts through the events selectors, which sum the rollups (never a scan
+of raw events), over windows of whole minutes that end at the minute the check runs in;
+silence, whose window ends at the check itself, reads its part-minutes through the
+timestamp index. A new
+kind (a funnel's conversion, say) is one more class here with `measure`, `holds`,
+`sparkline` and `chart_path`, one more AlertRule.Kind choice and its form fields.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from alerts.models import AlertRule
+from events.rollups import event_total
+from events.stats import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Granularity,
+    event_counts_series,
+    event_counts_total,
+    refusal_count,
+)
+from events.stats import refusal_reason_counts as _reason_counts
+
+WEEK = timedelta(weeks=1)
+# Refusal reasons are few; more than this many kinds in an hour and the rarest are not seen.
+REASONS_READ = 1_000
+SPARK_POINTS = 24
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a check found: the value shown and compared, and the window it covers."""
+
+    value: float | None
+    start: datetime
+    end: datetime
+
+
+class RuleKind(Protocol):
+    def measure(self, rule: AlertRule, *, now: datetime) -> Measure: ...
+
+    def holds(self, rule: AlertRule, value: float | None) -> bool: ...
+
+    def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]: ...
+
+    def chart_path(self, rule: AlertRule) -> str: ...
+
+
+def window_end(now: datetime) -> datetime:
+    """Checks read whole minutes: the rollups cannot split one."""
+    return Granularity.MINUTE.floor(now)
+
+
+def _compare(rule: AlertRule, value: float | None) -> bool:
+    if value is None:
+        return False
+    if rule.condition == AlertRule.Condition.BELOW:
+        return value < rule.threshold
+    if rule.condition == AlertRule.Condition.CHANGE:
+        return abs(value) > rule.threshold
+    return value > rule.threshold
+
+
+def _query(path: str, **params: str | None) -> str:
+    kept = {key: value for key, value in params.items() if value}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+class EventCount:
+    """Events of a category (and optionally a name and an application) in the last hour or
+    day; with the condition "change", the percentage change of that count against the
+    same window a week earlier (None when that window held nothing)."""
+
+    def _count(self, rule: AlertRule, start: datetime, end: datetime) -> int:
+        total = event_counts_total(
+            start=start,
+            end=end,
+            application_id=rule.application_id,
+            category=rule.category,
+            name=rule.event_name or None,
+        )
+        assert total is not None, "windows are minute-aligned"
+        return total
+
+    def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
+        end = window_end(now)
+        start = end - (DAY if rule.period == AlertRule.Period.DAY else HOUR)
+        current = self._count(rule, start, end)
+        if rule.condition != AlertRule.Condition.CHANGE:
+            return Measure(current, start, end)
+        before = self._count(rule, start - WEEK, end - WEEK)
+        change = None if before == 0 else round((current - before) * 100 / before, 1)
+        return Measure(change, start, end)
+
+    def holds(self, rule: AlertRule, value: float | None) -> bool:
+        return _compare(rule, value)
+
+    def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]:
+        """Hours of the last day, or days of the last two weeks: one read of the rollup."""
+        granularity = Granularity.DAY if rule.period == AlertRule.Period.DAY else Granularity.HOUR
+        end = granularity.floor(now) + granularity.step
+        series = event_counts_series(
+            start=end - granularity.step * (14 if granularity is Granularity.DAY else 24),
+            end=end,
+            granularity=granularity,
+            group_by="category",
+            application_id=rule.application_id,
+            category=rule.category,
+            name=rule.event_name or None,
+        )
+        return list(series.totals())
+
+    def chart_path(self, rule: AlertRule) -> str:
+        app = rule.application.name if rule.application_id else None
+        rng = "30d" if rule.period == AlertRule.Period.DAY else "7d"
+        if rule.event_name:
+            return _query(
+                reverse("dashboard:name"),
+                category=rule.category,
+                name=rule.event_name,
+                app=app,
+                range=rng,
+            )
+        return _query(reverse("dashboard:category"), category=rule.category, app=app, range=rng)
+
+
+class Silence:
+    """Events of the application in the `threshold` minutes up to the check, to the
+    microsecond: the rule fires at 0. The whole minutes come from the minute rollup and
+    only the part-minutes at the two ends from the events' timestamp index (events/rollups),
+    so that silence is seen as soon as it has lasted, not up to a minute later."""
+
+    def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
+        start = now - MINUTE * max(1, round(rule.threshold))
+        total = event_total(application_id=rule.application_id, start=start, end_exclusive=now)
+        return Measure(total, start, now)
+
+    def holds(self, rule: AlertRule, value: float | None) -> bool:
+        return value == 0
+
+    def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]:
+        """Events per 5 minutes over the last two hours: one read of the minute rollup."""
+        end = window_end(now)
+        minutes = event_counts_series(
+            start=end - MINUTE * 5 * SPARK_POINTS,
+            end=end,
+            granularity=Granularity.MINUTE,
+            group_by="category",
+            application_id=rule.application_id,
+        ).totals()
+        return [sum(minutes[i : i + 5]) for i in range(0, len(minutes), 5)]
+
+    def chart_path(self, rule: AlertRule) -> str:
+        return _query(reverse("dashboard:overview"), app=rule.application.name, range="1h")
+
+
+class Refusals:
+    """Requests the API refused in the last hour (of one application, for one reason)."""
+
+    def _count(self, rule: AlertRule, start: datetime, end: datetime) -> int:
+        if not rule.reason:
+            return refusal_count(start=start, end=end, application_id=rule.application_id)
+        counts = _reason_counts(
+            start=start, end=end, application_id=rule.application_id, limit=REASONS_READ
+        )
+        return next((row.refusals for row in counts if row.reason == rule.reason), 0)
+
+    def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
+        end = window_end(now)
+        return Measure(self._count(rule, end - HOUR, end), end - HOUR, end)
+
+    def holds(self, rule: AlertRule, value: float | None) -> bool:
+        return _compare(rule, value)
+
+    def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]:
+        end = Granularity.HOUR.floor(now) + HOUR
+        return [
+            self._count(rule, end - HOUR * (i + 1), end - HOUR * i)
+            for i in reversed(range(SPARK_POINTS))
+        ]
+
+    def chart_path(self, rule: AlertRule) -> str:
+        app = rule.application.name if rule.application_id else None
+        return _query(reverse("dashboard:errors"), app=app, range="24h")
+
+
+KINDS: dict[str, RuleKind] = {
+    AlertRule.Kind.EVENTS: EventCount(),
+    AlertRule.Kind.SILENCE: Silence(),
+    AlertRule.Kind.REFUSALS: Refusals(),
+}
+
+
+def rule_kind(rule: AlertRule) -> RuleKind:
+    return KINDS[rule.kind]
+
+
+def rule_describe(rule: AlertRule) -> str:
+    """The condition in words: "page interaction / signup per hour below 10 (web)"."""
+    app = f" ({rule.application.name})" if rule.application_id else ""
+    if rule.kind == AlertRule.Kind.SILENCE:
+        return f"no events from {rule.application.name} for {rule.threshold:g} minutes"
+    if rule.kind == AlertRule.Kind.REFUSALS:
+        reason = f" for “{rule.reason}”" if rule.reason else ""
+        return f"refused requests{reason} per hour above {rule.threshold:g}{app}"
+    what = rule.category + (f" / {rule.event_name}" if rule.event_name else "")
+    if rule.condition == AlertRule.Condition.CHANGE:
+        return (
+            f"{what} per {rule.period} changed by more than {rule.threshold:g}% "
+            f"against a week earlier{app}"
+        )
+    return f"{what} per {rule.period} {rule.condition} {rule.threshold:g}{app}"

@@ -1,0 +1,217 @@
+"""Writes of the alerts app: rules made, changed, muted and removed (each in the audit log),
+and the check that moves a rule between ok and firing and records what is to be sent."""
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from alerts.kinds import rule_describe, rule_kind
+from alerts.models import AlertRule, Notification
+from events.audit import Actor, audit_record
+from events.models import AuditEntry
+
+logger = logging.getLogger("eye.alerts")
+
+# A pending notification whose next attempt is this late was lost between the database
+# and the queue (a worker killed after its commit); the next check queues it again.
+OVERDUE = timedelta(minutes=2)
+
+# What staff set on a rule; everything else on the row is the check's.
+RULE_FIELDS = (
+    "name",
+    "kind",
+    "application",
+    "category",
+    "event_name",
+    "reason",
+    "period",
+    "condition",
+    "threshold",
+    "emails",
+    "webhook_url",
+    "webhook_format",
+)
+
+
+def _audit_details(rule: AlertRule) -> dict[str, Any]:
+    return {
+        "rule": rule_describe(rule),
+        "emails": rule.emails,
+        "webhook": rule.webhook_url or None,
+        "muted": rule.muted,
+    }
+
+
+@dataclass(frozen=True)
+class SavedRule:
+    rule: AlertRule
+    # A webhook secret made by this save, to show once; None when none was made.
+    new_secret: str | None
+
+
+@transaction.atomic
+def alert_rule_save(
+    *,
+    rule: AlertRule | None,
+    values: dict[str, Any],
+    new_secret: bool = False,
+    actor: Actor = None,
+) -> SavedRule:
+    """Create a rule (rule=None) or change one. A webhook gets a signing secret when it is
+    first set, or when `new_secret` asks for a fresh one."""
+    created = rule is None
+    rule = rule or AlertRule(created_by=actor if actor and actor.is_authenticated else None)
+    for name in RULE_FIELDS:
+        setattr(rule, name, values.get(name, getattr(rule, name)))
+    secret = None
+    if rule.webhook_url and (new_secret or not rule.webhook_secret):
+        secret = rule.webhook_secret = secrets.token_hex(32)
+    if not rule.webhook_url:
+        rule.webhook_secret = ""
+    rule.save()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.ALERT_CREATED if created else AuditEntry.Action.ALERT_CHANGED,
+        target=f"alert {rule.name}",
+        details={**_audit_details(rule), "new_secret": secret is not None},
+    )
+    return SavedRule(rule, secret)
+
+
+@transaction.atomic
+def alert_rule_mute(*, rule: AlertRule, muted: bool, actor: Actor = None) -> AlertRule:
+    """A muted rule is still checked (its state stays true), but sends nothing."""
+    AlertRule.objects.filter(pk=rule.pk).update(muted=muted)
+    rule.muted = muted
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.ALERT_MUTED if muted else AuditEntry.Action.ALERT_UNMUTED,
+        target=f"alert {rule.name}",
+        details=_audit_details(rule),
+    )
+    return rule
+
+
+@transaction.atomic
+def alert_rule_remove(*, rule: AlertRule, actor: Actor = None) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.ALERT_REMOVED,
+        target=f"alert {rule.name}",
+        details=_audit_details(rule),
+    )
+    rule.delete()
+
+
+def _notifications_create(
+    *, rule: AlertRule, event: Notification.Event, value: float | None
+) -> list[int]:
+    # Stamped with the clock, not the instant checked: delivery and history run on it.
+    created_at = timezone.now()
+    targets = [(Notification.Channel.EMAIL, address) for address in rule.emails]
+    if rule.webhook_url:
+        targets.append((Notification.Channel.WEBHOOK, rule.webhook_url))
+    created = []
+    for channel, target in targets:
+        notification, new = Notification.objects.get_or_create(
+            rule=rule,
+            incident=rule.incident,
+            event=event,
+            channel=channel,
+            target=target,
+            defaults={
+                "value": value,
+                "threshold": rule.threshold,
+                "created_at": created_at,
+                "next_attempt_at": created_at,
+            },
+        )
+        if new:
+            created.append(notification.pk)
+    return created
+
+
+def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
+    """Check one rule at `now`; returns the notifications to deliver (committed).
+
+    The rule's row is locked for the check, and a rule another check holds is skipped
+    (SKIP LOCKED): it is being checked at this very moment. A check that comes after
+    finds the state the first one left, so an incident starts (and ends) once however
+    many workers check. A worker killed mid-check rolls back its transaction: nothing
+    was sent, and the next check does it again.
+    """
+    with transaction.atomic():
+        rule = (
+            AlertRule.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("application")
+            .filter(pk=rule_id)
+            .first()
+        )
+        if rule is None:
+            return []
+        kind = rule_kind(rule)
+        measure = kind.measure(rule, now=now)
+        holds = kind.holds(rule, measure.value)
+        event = None
+        if holds and rule.state == AlertRule.State.OK:
+            rule.state, rule.firing_since, event = AlertRule.State.FIRING, now, "fired"
+            rule.incident += 1
+        elif not holds and rule.state == AlertRule.State.FIRING:
+            rule.state, rule.firing_since, event = AlertRule.State.OK, None, "resolved"
+        rule.last_value, rule.last_checked_at, rule.last_error = measure.value, now, ""
+        rule.save(
+            update_fields=[
+                "state",
+                "firing_since",
+                "incident",
+                "last_value",
+                "last_checked_at",
+                "last_error",
+            ]
+        )
+        if event is None or rule.muted:
+            return []
+        logger.info("alert %s %s (value %s)", rule.name, event, measure.value)
+        return _notifications_create(
+            rule=rule, event=Notification.Event(event), value=measure.value
+        )
+
+
+@dataclass
+class CheckOutcome:
+    checked: int = 0
+    failed: int = 0
+    # Notifications to hand to the delivery task: new ones, and any left behind.
+    due: list[int] = field(default_factory=list)
+
+
+def alert_rules_check(*, now: datetime) -> CheckOutcome:
+    """Check every rule. A rule whose check fails is logged and marked with the error;
+    the others are checked all the same."""
+    outcome = CheckOutcome()
+    for rule_id in AlertRule.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            outcome.due += alert_rule_evaluate(rule_id=rule_id, now=now)
+            outcome.checked += 1
+        except Exception as exc:
+            outcome.failed += 1
+            logger.exception("alert rule %s could not be checked", rule_id)
+            try:
+                AlertRule.objects.filter(pk=rule_id).update(
+                    last_error=f"{exc.__class__.__name__}: {exc}"[:1000], last_checked_at=now
+                )
+            except DatabaseError:
+                logger.warning("alert rule %s: its error could not be recorded", rule_id)
+    outcome.due += list(
+        Notification.objects.filter(
+            status=Notification.Status.PENDING, next_attempt_at__lt=timezone.now() - OVERDUE
+        )
+        .exclude(pk__in=outcome.due)
+        .values_list("pk", flat=True)
+    )
+    return outcome

@@ -1,0 +1,52 @@
+"""Each user's digest: the overview's numbers by e-mail, daily or weekly, or none."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_http_methods
+
+from alerts.digests import digest_build, digest_subscribe
+from alerts.models import DigestSubscription
+from dashboard.alert_forms import DigestForm
+from dashboard.ranges import utc_now
+from dashboard.views.common import render_page
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def digest(request: HttpRequest) -> HttpResponse:
+    subscription = DigestSubscription.objects.filter(user=request.user).first()
+    initial = {
+        "frequency": subscription.frequency if subscription else "",
+        "application": subscription.application if subscription else None,
+        "email": request.user.email,
+    }
+    form = DigestForm(request.POST if request.method == "POST" else None, initial=initial)
+    if form.is_valid():
+        cleaned = form.cleaned_data
+        if cleaned["email"] != request.user.email:
+            request.user.email = cleaned["email"]
+            request.user.save(update_fields=["email"])
+        digest_subscribe(
+            user=request.user, frequency=cleaned["frequency"], application=cleaned["application"]
+        )
+        messages.success(
+            request,
+            f"You will get a {cleaned['frequency']} digest at {cleaned['email']}; the first "
+            "one within the hour."
+            if cleaned["frequency"]
+            else "You will get no digest.",
+        )
+        return redirect("dashboard:digest")
+    preview = digest_build(
+        frequency=subscription.frequency if subscription else DigestSubscription.Frequency.WEEKLY,
+        application=subscription.application if subscription else None,
+        now=utc_now(),
+    )
+    return render_page(
+        request,
+        "dashboard/digest.html",
+        {"form": form, "subscription": subscription, "preview": preview},
+        nav="digest",
+    )

@@ -1,0 +1,33 @@
+"""The periodic tasks: the alert check every minute, digests every hour, both thin calls
+of their services."""
+
+from datetime import UTC, datetime
+
+from alerts.models import AlertRule, Notification
+from tasks.tasks import check_alerts, send_digests
+
+
+def test_it_checks_alerts_every_minute_and_digests_every_hour():
+    minutes = [datetime(2026, 3, 18, 14, minute, tzinfo=UTC) for minute in range(60)]
+    assert all(check_alerts.s().validate_datetime(moment) for moment in minutes)
+    assert [m.minute for m in minutes if send_digests.s().validate_datetime(m)] == [7]
+
+
+def test_the_periodic_check_checks_every_rule_on_the_clock(web_app, huey):
+    rule = AlertRule.objects.create(
+        name="quiet",
+        kind="silence",
+        application=web_app.application,
+        threshold=5,
+        webhook_url="http://127.0.0.1:9/hook",
+    )
+    before = datetime.now(UTC)
+
+    check_alerts.call_local()
+
+    rule.refresh_from_db()
+    assert rule.last_checked_at >= before and (rule.state, rule.last_value) == ("firing", 0)
+    [notification] = Notification.objects.all()
+    # Delivery is a task of its own, queued for a worker.
+    [queued] = [huey.deserialize_task(raw) for raw in huey.storage.enqueued_items()]
+    assert (queued.name, queued.args) == ("deliver_notification", (notification.pk,))

@@ -1,0 +1,50 @@
+"""The Digest page: every signed-in user subscribes to a daily or weekly digest of the
+overview (of all applications or one), changes it, or unsubscribes."""
+
+from django.test import Client
+from django.urls import reverse
+
+from alerts.models import DigestSubscription
+
+URL = reverse("dashboard:digest")
+
+
+def test_it_subscribes_changes_and_unsubscribes(as_alice, alice, web_app, known_events):
+    page = as_alice.get(URL).content.decode()
+    assert 'data-subscription="none"' in page and "A weekly digest looks like this" in page
+    assert "Events: " in page
+
+    response = as_alice.post(
+        URL, {"frequency": "weekly", "email": "alice@example.com"}, follow=True
+    )
+    assert "You will get a weekly digest at alice@example.com" in response.content.decode()
+    subscription = DigestSubscription.objects.get(user=alice)
+    assert (subscription.frequency, subscription.application) == ("weekly", None)
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com"
+
+    as_alice.post(
+        URL,
+        {"frequency": "daily", "application": web_app.application.pk, "email": "a@example.com"},
+    )
+    subscription = DigestSubscription.objects.get(user=alice)
+    assert (subscription.frequency, subscription.application) == ("daily", web_app.application)
+    page = as_alice.get(URL).content.decode()
+    assert 'data-subscription="daily"' in page and "of web at a@example.com" in page
+
+    as_alice.post(URL, {"frequency": "", "email": "a@example.com"})
+    assert not DigestSubscription.objects.exists()
+
+
+def test_it_needs_an_address(as_alice, alice):
+    response = as_alice.post(URL, {"frequency": "daily", "email": ""})
+
+    assert response.status_code == 400
+    assert 'id="id_email_error"' in response.content.decode()
+    assert not DigestSubscription.objects.exists()
+
+
+def test_it_is_offered_to_everyone_signed_in(as_alice):
+    assert f'href="{URL}"' in as_alice.get(reverse("dashboard:overview")).content.decode()
+    anonymous = Client().get(URL)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login"))
