@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-import orjson
 from django.conf import settings
 from ninja import Field, Schema
 from pydantic import (
@@ -21,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from events.payloads import DataLimitExceeded, data_readable, data_serialized
 
 # ISO 8601 date and time with `T` or a space between them, seconds optional, up to six
 # fraction digits, then `Z`, `±HH:MM` or nothing. fromisoformat() alone is looser (it takes
@@ -145,7 +146,11 @@ class EventIn(BaseModel):
     @field_validator("data")
     @classmethod
     def data_fits(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        serialized = orjson.dumps(value)
+        try:
+            serialized = data_serialized(value)
+        except DataLimitExceeded as exc:
+            field, message = exc.problem.field, exc.problem.message
+            raise PydanticCustomError("data_value", message, {"field": field}) from None
         limit = ingest_limits(info).max_data_bytes
         if len(serialized) > limit:
             raise PydanticCustomError(
@@ -188,6 +193,12 @@ class EventOut(Schema):
     category: str
     name: str
     data: dict[str, Any]
+
+    @field_validator("data")
+    @classmethod
+    def data_writable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Rows stored before the limits on data existed must not break a page.
+        return data_readable(value)
 
     @field_serializer("timestamp")
     def timestamp_utc(self, value: datetime) -> str:

@@ -21,6 +21,7 @@ from jsonschema.validators import validator_for
 
 from events.audit import Actor, audit_record
 from events.models import Application, AuditEntry, EventSchema
+from events.payloads import data_pointer
 from events.reloading import Reloading
 
 # Enough to fix a payload; a payload wrong in a thousand places does not need a
@@ -127,14 +128,6 @@ class DataError:
     message: str
 
 
-def _pointer(path: deque) -> str:
-    """`data.form.first_name`, `data.items[2].sku`: where in the payload."""
-    text = "data"
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
 def _short(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
@@ -183,10 +176,11 @@ def _schema_errors(validator: Validator, data: dict[str, Any]) -> list[DataError
             # One error per missing property, named where it is missing.
             missing = [p for p in error.validator_value if p not in error.instance]
             errors += [
-                DataError(_pointer(error.absolute_path + deque([p])), "required") for p in missing
+                DataError(data_pointer(error.absolute_path + deque([p])), "required")
+                for p in missing
             ]
         else:
-            errors.append(DataError(_pointer(error.absolute_path), _short(error.message)))
+            errors.append(DataError(data_pointer(error.absolute_path), _short(error.message)))
     return list(dict.fromkeys(errors))[:MAX_ERRORS_PER_EVENT]
 
 
