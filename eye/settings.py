@@ -139,6 +139,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "eye.middleware.RequestIdMiddleware",
+    # Under /api/, every error answer is JSON, whichever layer below wrote it.
+    "api.fallback.ApiErrorsAsJsonMiddleware",
     "eye.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, and plotly.js) served by The Eye itself.
