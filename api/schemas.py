@@ -120,8 +120,10 @@ EventUUID = Annotated[
     str, BeforeValidator(canonical_uuid), WithJsonSchema({"type": "string", "format": "uuid"})
 ]
 # What text_field accepts, for the OpenAPI schema: 1 to 255 characters once surrounding
-# white space is trimmed, none of them NUL.
-TEXT_PATTERN = r"^\s*[^\s\x00]([^\x00]{0,253}[^\s\x00])?\s*$"
+# white space is trimmed, none of them NUL. White space is spelt out as str.strip() sees it
+# (it counts U+001C to U+001F, which Unicode does not), so that every regex engine agrees.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\x00]([^\x00]{{0,253}}[^{_SPACE}\x00])?[{_SPACE}]*$"
 EventText = Annotated[
     str,
     BeforeValidator(text_field),

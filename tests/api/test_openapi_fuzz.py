@@ -49,7 +49,7 @@ def map_case(context: object, case: schemathesis.Case) -> schemathesis.Case:
 
 
 @schema.include(path_regex="^/api/event/$").parametrize()
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_it_passes_every_check_on_what_its_schema_describes(case, web_app, store):
     # `store`: the app is called through its WSGI handler, which closes database
     # connections between requests as in production, so the test cannot hold a

@@ -116,6 +116,14 @@ def test_it_shows_a_refusal_holding_nul_with_the_nul_as_a_symbol(as_alice, api, 
     assert "before\u2400after" in response.content.decode()
 
 
+def test_it_says_a_keyless_refusals_body_was_not_kept(as_alice, db):
+    refuse(1, [UNKNOWN_KEY], status=401, body="")
+
+    response = as_alice.get(URL)
+
+    assert "not kept without a valid key" in response.content.decode()
+
+
 def test_it_pages_through_many_refusals(as_alice, db):
     for i in range(60):
         refuse(i + 1, [UNKNOWN_KEY], status=401)
