@@ -1,6 +1,7 @@
 """Every answer under /api/ is JSON in the API's error shape, whichever layer refuses:
 a crash, too many fields, a Host the server does not serve, an unknown path or method."""
 
+import json
 import logging
 
 import pytest
@@ -18,7 +19,7 @@ def plain_client() -> Client:
 def error_of(response, status: int) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json"), response.content
-    body = response.json()
+    body = json.loads(response.content)
     assert body["success"] is False
     [error] = body["errors"]
     assert error["message"]
@@ -90,3 +91,14 @@ def test_it_keeps_html_error_pages_outside_the_api(plain_client, db):
 
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_its_500_handler_answers_in_json_under_the_api_only(rf):
+    from api.fallback import server_error
+
+    api_answer = server_error(rf.get("/api/event/"))
+    page_answer = server_error(rf.get("/explore/"))
+
+    assert "internal error" in error_of(api_answer, 500)["message"]
+    assert page_answer.status_code == 500
+    assert not page_answer["Content-Type"].startswith("application/json")
