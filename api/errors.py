@@ -4,14 +4,19 @@ Views raise ApiError; ninja's own errors (authentication, query validation, 404)
 turned into the same shape by the handlers registered in `register_error_handlers`.
 """
 
+import logging
 from collections.abc import Iterable
 
 import pydantic
+from django.core.exceptions import SuspiciousOperation
+from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.refusals import refusal_note
+
+logger = logging.getLogger("eye.api")
 
 
 class ApiError(HttpError):
@@ -109,8 +114,23 @@ def register_error_handlers(api: NinjaAPI) -> None:
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return respond(request, 404, [{"message": "not found"}])
 
+    def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        # Django answers these with 400 through handler400, and logs them as it should.
+        raise exc
+
+    def on_crash(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Logged, and signalled as Django does for an unhandled exception (Sentry listens
+        # for it), then answered in the API's shape.
+        logger.error("internal error on %s %s", request.method, request.path, exc_info=exc)
+        got_request_exception.send(sender=None, request=request)
+        return respond(
+            request, 500, [{"message": "internal error; it was logged, and nothing was accepted"}]
+        )
+
     api.add_exception_handler(ApiError, on_api_error)
     api.add_exception_handler(AuthenticationError, on_authentication_error)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(ValidationError, on_validation_error)
     api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)
+    api.add_exception_handler(Exception, on_crash)

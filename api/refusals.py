@@ -1,12 +1,14 @@
 """Refused ingest requests go to a bounded log that the dashboard shows."""
 
 import logging
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
-from eye.metrics import requests_rejected
+from eye.metrics import refusals_unlogged, requests_rejected
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import record_refusal
 
@@ -41,9 +43,14 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    # A body refused for its size was never read, and is not read now.
-    body = b"" if declared > settings.EYE_MAX_BODY_BYTES else request.body
     principal = getattr(request, "auth", None)
+    keyless = principal is None
+    if keyless and not keyless_refusal_budget_take(address=request.META.get("REMOTE_ADDR", "")):
+        refusals_unlogged.inc()
+        return
+    # A body refused for its size was never read, and is not read now. Without a key,
+    # anyone could fill the log with whatever they like: the body is not kept.
+    body = b"" if keyless or declared > settings.EYE_MAX_BODY_BYTES else request.body
     try:
         record_refusal(
             timezone.now(),
@@ -56,3 +63,19 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
         )
     except QUEUE_ERRORS:
         logger.warning("refusal not logged: the queue is unavailable")
+
+
+def keyless_refusal_budget_take(*, address: str) -> bool:
+    """Whether a refusal without a valid key from `address` may still be logged this
+    minute (EYE_KEYLESS_REFUSALS_PER_MINUTE). Counted in the shared cache, so every web
+    process draws on the same budget; past it the refusal is only counted in /metrics,
+    which costs neither a queue task nor a row."""
+    limit = settings.EYE_KEYLESS_REFUSALS_PER_MINUTE
+    if not limit:
+        return False
+    counter = f"refusals.keyless.{address}.{int(time.time() // 60)}"
+    try:
+        cache.add(counter, 0, timeout=61)
+        return cache.incr(counter) <= limit
+    except QUEUE_ERRORS:
+        return False

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-import orjson
 from django.conf import settings
 from ninja import Field, Schema
 from pydantic import (
@@ -22,6 +21,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from events.payloads import (
+    DATA_INT_MAX,
+    DATA_INT_MIN,
+    DATA_MAX_DEPTH,
+    DataLimitExceeded,
+    data_readable,
+    data_serialized,
+)
+
 # ISO 8601 date and time with `T` or a space between them, seconds optional, up to six
 # fraction digits, then `Z`, `±HH:MM` or nothing. fromisoformat() alone is looser (it takes
 # week dates, `±HHMM` and more), so the shape is checked first.
@@ -29,6 +37,16 @@ TIMESTAMP_PATTERN = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE
 )
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The same shapes for the OpenAPI schema, which has no flags, with the ranges of each part
+# (years 1 to 9999, no leap second); the value is trimmed first.
+_JSON_DATE = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_JSON_TIME = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)?"
+TIMESTAMP_JSON_PATTERN = rf"^\s*{_JSON_DATE}[Tt ]{_JSON_TIME}\s*$"
+DATE_JSON_PATTERN = rf"^\s*{_JSON_DATE}\s*$"
+NO_NUL_PATTERN = "^[^\\x00]*$"
+# pydantic resolves every $ref it writes, and `data`'s points into the OpenAPI schema's
+# components, which it does not know: this mark is replaced by the $ref in eye.api.
+COMPONENT_MARK = "x-eye-component"
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -101,7 +119,23 @@ def canonical_uuid(value: Any) -> str:
 EventUUID = Annotated[
     str, BeforeValidator(canonical_uuid), WithJsonSchema({"type": "string", "format": "uuid"})
 ]
-EventText = Annotated[str, BeforeValidator(text_field)]
+# What text_field accepts, for the OpenAPI schema: 1 to 255 characters once surrounding
+# white space is trimmed, none of them NUL. White space is spelt out as str.strip() sees it
+# (it counts U+001C to U+001F, which Unicode does not), so that every regex engine agrees.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\x00]([^\x00]{{0,253}}[^{_SPACE}\x00])?[{_SPACE}]*$"
+EventText = Annotated[
+    str,
+    BeforeValidator(text_field),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "pattern": TEXT_PATTERN,
+            "description": "1 to 255 characters after trimming surrounding white space; no NUL.",
+        }
+    ),
+]
 
 
 class EventIn(BaseModel):
@@ -118,8 +152,21 @@ class EventIn(BaseModel):
     session_id: EventUUID
     category: EventText
     name: EventText
-    data: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime
+    data: Annotated[
+        dict[str, Any], WithJsonSchema({"type": "object", COMPONENT_MARK: "EventData"})
+    ] = Field(default_factory=dict)
+    timestamp: Annotated[
+        datetime,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": TIMESTAMP_JSON_PATTERN,
+                "description": "ISO 8601, `T` or a space between date and time, up to "
+                "microseconds, optional `Z` or `±HH:MM` (none means UTC); at most "
+                "EYE_MAX_FUTURE_SECONDS ahead of the time the request arrives.",
+            }
+        ),
+    ]
     event_id: EventUUID | None = None
 
     @field_validator("data", mode="before")
@@ -152,7 +199,11 @@ class EventIn(BaseModel):
     @field_validator("data")
     @classmethod
     def data_fits(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        serialized = orjson.dumps(value)
+        try:
+            serialized = data_serialized(value)
+        except DataLimitExceeded as exc:
+            field, message = exc.problem.field, exc.problem.message
+            raise PydanticCustomError("data_value", message, {"field": field}) from None
         limit = ingest_limits(info).max_data_bytes
         if len(serialized) > limit:
             raise PydanticCustomError(
@@ -207,25 +258,45 @@ class EventOut(Schema):
     # so that a client can tell two events apart without comparing their contents.
     event_id: uuid.UUID = Field(description="The event's id, as POST returned it.")
 
+    @field_validator("data")
+    @classmethod
+    def data_writable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Rows stored before the limits on data existed must not break a page.
+        return data_readable(value)
+
     @field_serializer("timestamp")
     def timestamp_utc(self, value: datetime) -> str:
         return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# Query parameters are text whenever they are given; their OpenAPI schemas say its format.
+QueryUUID = Annotated[str | None, WithJsonSchema({"type": "string", "format": "uuid"})]
+QueryText = Annotated[str | None, WithJsonSchema({"type": "string", "pattern": NO_NUL_PATTERN})]
+QueryInstant = Annotated[
+    str | None,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"pattern": TIMESTAMP_JSON_PATTERN}, {"pattern": DATE_JSON_PATTERN}],
+        }
+    ),
+]
+
+
 class EventQuery(Schema):
     """Filters of GET /api/event/. Each is exact, and all combine."""
 
-    session_id: str | None = Field(None, description="A UUID; exact match.")
-    category: str | None = None
-    name: str | None = None
-    timestamp_start: str | None = Field(
+    session_id: QueryUUID = Field(None, description="A UUID; exact match.")
+    category: QueryText = Field(None, description="Exact match.")
+    name: QueryText = Field(None, description="Exact match.")
+    timestamp_start: QueryInstant = Field(
         None, description="At or after this instant; a bare date means 00:00:00 UTC that day."
     )
-    timestamp_after: str | None = Field(None, description="Alias of timestamp_start.")
-    timestamp_end: str | None = Field(
+    timestamp_after: QueryInstant = Field(None, description="Alias of timestamp_start.")
+    timestamp_end: QueryInstant = Field(
         None, description="At or before this instant; a bare date means the whole of that day."
     )
-    timestamp_before: str | None = Field(None, description="Alias of timestamp_end.")
+    timestamp_before: QueryInstant = Field(None, description="Alias of timestamp_end.")
 
     @field_validator("category", "name")
     @classmethod
@@ -319,6 +390,31 @@ class EventQuery(Schema):
         if day == date.max:
             return None
         return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+# `data` as the OpenAPI schema's components describe it: what events.payloads accepts,
+# but for its depth and size, which a JSON Schema cannot state.
+DATA_COMPONENTS = {
+    "EventData": {
+        "type": "object",
+        "description": f"At most {settings.EYE_MAX_DATA_BYTES} bytes serialized and "
+        f"{DATA_MAX_DEPTH} levels of objects and arrays; numbers inside the signed "
+        "64-bit range (larger ones as strings); no NUL.",
+        "propertyNames": {"pattern": NO_NUL_PATTERN},
+        "additionalProperties": {"$ref": "#/components/schemas/EventDataValue"},
+    },
+    "EventDataValue": {
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "integer", "minimum": DATA_INT_MIN, "maximum": DATA_INT_MAX},
+            {"type": "number", "exclusiveMinimum": DATA_INT_MIN, "exclusiveMaximum": -DATA_INT_MIN},
+            {"type": "string", "pattern": NO_NUL_PATTERN},
+            {"type": "array", "items": {"$ref": "#/components/schemas/EventDataValue"}},
+            {"$ref": "#/components/schemas/EventData"},
+        ]
+    },
+}
 
 
 class AcceptedOut(Schema):

@@ -6,21 +6,22 @@ place in the payload. Events already queued were checked when they arrived, so a
 change applies to new events only.
 """
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
+import jsonschema_rs
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from events.audit import Actor, audit_record
 from events.models import Application, AuditEntry, EventSchema
+from events.payloads import data_pointer
 from events.reloading import Reloading
 
 # Enough to fix a payload; a payload wrong in a thousand places does not need a
@@ -43,6 +44,104 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(item)
 
 
+def validator_build(schema: dict) -> jsonschema_rs.Validator:
+    """The validator events are checked with; raises jsonschema_rs.ValidationError when
+    the schema cannot be used.
+
+    jsonschema-rs rather than the reference library, for a cost that staff cannot make
+    unbounded: its `pattern` and `patternProperties` run on a regex engine without
+    backtracking (linear in the text, so `^(a+)+$` cannot freeze a worker), and it
+    resolves every `$ref` when the schema is built, never while an event waits. Offline:
+    the API never waits on the network.
+    """
+    return jsonschema_rs.validator_for(
+        schema,
+        validate_formats=True,
+        pattern_options=jsonschema_rs.RegexOptions(),
+        offline=True,
+    )
+
+
+def _escaped(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _nodes(node: Any, pointer: str = "") -> Iterator[tuple[str, dict]]:
+    """Every object in the schema with its JSON pointer."""
+    if isinstance(node, dict):
+        yield pointer, node
+        for key, value in node.items():
+            yield from _nodes(value, f"{pointer}/{_escaped(str(key))}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _nodes(item, f"{pointer}/{index}")
+
+
+def _in_place(pointer: str, node: dict, targets: dict[str, str]) -> Iterator[str]:
+    """The subschemas that apply to the same value as `node` does: its `$ref` target and
+    its in-place applicators (allOf, not, if, …), as pointers."""
+    for key in ("allOf", "anyOf", "oneOf"):
+        if isinstance(node.get(key), list):
+            yield from (f"{pointer}/{key}/{i}" for i in range(len(node[key])))
+    for key in ("not", "if", "then", "else"):
+        if isinstance(node.get(key), dict):
+            yield f"{pointer}/{key}"
+    if isinstance(node.get("dependentSchemas"), dict):
+        yield from (f"{pointer}/dependentSchemas/{_escaped(k)}" for k in node["dependentSchemas"])
+    for key in ("$ref", "$dynamicRef"):
+        ref = node.get(key)
+        if isinstance(ref, str) and ref in targets:
+            yield targets[ref]
+
+
+def _ref_loop(schema: dict) -> list[str] | None:
+    """A chain of `$ref`s (through in-place applicators) that comes back to where it
+    started without ever reaching a schema to check the value against, as pointers; or
+    None. A recursive schema that goes down into the value (`properties`, `items`) on
+    its way round is no loop."""
+    nodes = dict(_nodes(schema))
+    targets = {"#": ""}
+    for pointer, node in nodes.items():
+        for key in ("$anchor", "$dynamicAnchor"):
+            if isinstance(node.get(key), str):
+                targets[f"#{node[key]}"] = pointer
+    for node in nodes.values():
+        for key in ("$ref", "$dynamicRef"):
+            ref = node.get(key)
+            if isinstance(ref, str) and ref.startswith("#/") and unquote(ref[1:]) in nodes:
+                targets[ref] = unquote(ref[1:])
+    edges = {
+        pointer: [t for t in _in_place(pointer, node, targets) if t in nodes]
+        for pointer, node in nodes.items()
+    }
+    done: set[str] = set()
+    for start in nodes:
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack = [(start, iter(edges[start]))]
+        path.append(start)
+        on_path.add(start)
+        while stack:
+            pointer, following = stack[-1]
+            target = next(following, None)
+            if target is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(pointer)
+                done.add(pointer)
+            elif target in on_path:
+                return [*path[path.index(target) :], target]
+            elif target not in done:
+                stack.append((target, iter(edges[target])))
+                path.append(target)
+                on_path.add(target)
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
 def event_schema_problem(schema: Any) -> str | None:
     """Why `schema` cannot be used, or None when it can."""
     if not isinstance(schema, dict):
@@ -56,6 +155,17 @@ def event_schema_problem(schema: Any) -> str | None:
     outside = sorted({ref for ref in _refs(schema) if not ref.startswith("#")})
     if outside:
         return f"may only refer to its own parts ($ref starting with #), not {outside[0]}"
+    loop = _ref_loop(schema)
+    if loop is not None:
+        chain = " → ".join(pointer or "#" for pointer in loop)
+        return f"has a $ref loop that never reaches a schema to check against: {chain}"
+    try:
+        validator_build(schema)
+    except jsonschema_rs.ValidationError as exc:
+        reason = _first_line(exc)
+        if 'is not a "regex"' in reason:
+            reason += " for the linear-time regex engine (no lookaround, no backreferences)"
+        return f"cannot be used: {reason}"
     return None
 
 
@@ -108,31 +218,33 @@ def event_schema_remove(*, event_schema: EventSchema, actor: Actor = None) -> No
     transaction.on_commit(_validators.clear)
 
 
-def _load_validators() -> dict[KindKey, Validator]:
-    validators = {}
+@dataclass(frozen=True)
+class BrokenSchema:
+    """A schema saved before it could be checked as it is now, which cannot be built."""
+
+    reason: str
+
+
+def _load_validators() -> dict[KindKey, jsonschema_rs.Validator | BrokenSchema]:
+    validators: dict[KindKey, jsonschema_rs.Validator | BrokenSchema] = {}
     for event_schema in EventSchema.objects.all():
-        cls = validator_for(event_schema.schema, default=Draft202012Validator)
-        validators[(event_schema.application_id, event_schema.category, event_schema.name)] = cls(
-            event_schema.schema, format_checker=cls.FORMAT_CHECKER
-        )
+        key = (event_schema.application_id, event_schema.category, event_schema.name)
+        try:
+            validators[key] = validator_build(event_schema.schema)
+        except (jsonschema_rs.ValidationError, ValueError, TypeError) as exc:
+            validators[key] = BrokenSchema(_first_line(exc))
     return validators
 
 
-_validators: Reloading[dict[KindKey, Validator]] = Reloading(_load_validators)
+_validators: Reloading[dict[KindKey, jsonschema_rs.Validator | BrokenSchema]] = Reloading(
+    _load_validators
+)
 
 
 @dataclass(frozen=True)
 class DataError:
     field: str
     message: str
-
-
-def _pointer(path: deque) -> str:
-    """`data.form.first_name`, `data.items[2].sku`: where in the payload."""
-    text = "data"
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
 
 
 def _short(message: str) -> str:
@@ -176,17 +288,27 @@ def event_data_checker() -> DataChecker | None:
     return check
 
 
-def _schema_errors(validator: Validator, data: dict[str, Any]) -> list[DataError]:
+def _schema_errors(
+    validator: jsonschema_rs.Validator | BrokenSchema, data: dict[str, Any]
+) -> list[DataError]:
+    if isinstance(validator, BrokenSchema):
+        # Refused rather than let through unchecked: staff asked for this kind to be
+        # checked, and the refusals on the error page say what to fix.
+        return [
+            DataError(
+                "data",
+                f"cannot be checked: the event schema of this kind is not usable "
+                f"({_short(validator.reason)}); staff must fix or remove it",
+            )
+        ]
     errors = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        if error.validator == "required" and isinstance(error.instance, dict):
-            # One error per missing property, named where it is missing.
-            missing = [p for p in error.validator_value if p not in error.instance]
-            errors += [
-                DataError(_pointer(error.absolute_path + deque([p])), "required") for p in missing
-            ]
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.instance_path))):
+        path = list(error.instance_path)
+        if error.kind.name == "required":
+            # Named where it is missing.
+            errors.append(DataError(data_pointer([*path, error.kind.property]), "required"))
         else:
-            errors.append(DataError(_pointer(error.absolute_path), _short(error.message)))
+            errors.append(DataError(data_pointer(path), _short(error.message)))
     return list(dict.fromkeys(errors))[:MAX_ERRORS_PER_EVENT]
 
 

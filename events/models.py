@@ -119,7 +119,7 @@ class DeadLetter(models.Model):
 class Refusal(models.Model):
     """A request the API refused (bad payload, future timestamp, unknown key, …), kept so
     that teams can watch their integration's errors in The Eye. A bounded log: the oldest
-    entries are pruned past EYE_REFUSALS_KEPT."""
+    entries go as new ones come, past EYE_REFUSALS_KEPT (events.services.refusal_create)."""
 
     created_at = models.DateTimeField(db_index=True)
     application = models.ForeignKey(Application, null=True, blank=True, on_delete=models.SET_NULL)

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import DataError, IntegrityError, connection, transaction
 
@@ -169,6 +169,22 @@ def dead_letter_create(
     )
 
 
+# PostgreSQL's text and jsonb cannot hold NUL, and a refused body is exactly where one
+# turns up; it is shown as U+2400 SYMBOL FOR NULL, which says what was there.
+NUL_SHOWN_AS = "\u2400"
+
+
+def _storable(value: Any) -> Any:
+    """`value` with every NUL (in strings and in object keys) shown as NUL_SHOWN_AS."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_SHOWN_AS)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def refusal_create(
     *,
     created_at: datetime,
@@ -178,25 +194,22 @@ def refusal_create(
     body: str,
     body_size: int,
     request_id: str,
+    keep: int,
 ) -> Refusal:
-    return Refusal.objects.create(
+    """Log a refused request, keeping only the newest `keep` entries.
+
+    The log is trimmed with each entry rather than now and then, so that no flood of
+    refusals can grow it past its bound even for a moment. Ids grow with every entry,
+    so the entries at or below this one's id less `keep` are the ones past the bound.
+    """
+    refusal = Refusal.objects.create(
         created_at=created_at,
         application_id=application_id,
         status=status,
-        errors=errors,
-        body=body,
+        errors=_storable(errors),
+        body=_storable(body),
         body_size=body_size,
         request_id=request_id,
     )
-
-
-def refusals_prune(*, keep: int) -> int:
-    """Delete all but the newest `keep` refusals; returns how many went."""
-    boundary = Refusal.objects.order_by("-created_at", "-id").values_list("id", flat=True)[
-        keep : keep + 1
-    ]
-    boundary_id = next(iter(boundary), None)
-    if boundary_id is None:
-        return 0
-    deleted, _ = Refusal.objects.filter(id__lte=boundary_id).delete()
-    return deleted
+    Refusal.objects.filter(id__lte=refusal.id - keep).delete()
+    return refusal

@@ -13,6 +13,10 @@ requests_rejected = Counter(
     "Ingest requests refused, by status and the field at fault (or the cause).",
     ["status", "reason"],
 )
+refusals_unlogged = Counter(
+    "eye_refusals_unlogged",
+    "Refusals without a valid key past EYE_KEYLESS_REFUSALS_PER_MINUTE, counted, not logged.",
+)
 events_stored = Counter("eye_events_stored", "Events written to the store (new rows).")
 events_duplicate = Counter(
     "eye_events_duplicate", "Events delivered again and ignored by the unique key."

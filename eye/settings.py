@@ -144,6 +144,8 @@ MIDDLEWARE = [
     "eye.middleware.RequestIdMiddleware",
     # CORS for browsers that send events with a publishable key (api/cors.py).
     "api.cors.BrowserCorsMiddleware",
+    # Under /api/, every error answer is JSON, whichever layer below wrote it.
+    "api.fallback.ApiErrorsAsJsonMiddleware",
     "eye.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, and plotly.js) served by The Eye itself.
@@ -277,6 +279,9 @@ EYE_DELETE_BATCH_SIZE = env_int("EYE_DELETE_BATCH_SIZE", 5_000, minimum=1)
 # Refused requests kept for the dashboard's error log, and how much of each body.
 EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
 EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
+# Refusals without a valid key logged per client address a minute (without their body);
+# the rest are only counted. 0 logs none.
+EYE_KEYLESS_REFUSALS_PER_MINUTE = env_int("EYE_KEYLESS_REFUSALS_PER_MINUTE", 10, minimum=0)
 
 # --- Queue ------------------------------------------------------------------------------
 # With no EYE_REDIS_URL, the queue lives in a SQLite file under DATA_DIR: the same

@@ -14,3 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
 ]
+
+# Under /api/ these answer in the API's JSON shape; elsewhere, Django's own pages.
+handler400 = "api.fallback.bad_request"
+handler500 = "api.fallback.server_error"

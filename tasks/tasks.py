@@ -24,7 +24,6 @@ from events.services import (
     EventRow,
     event_deliveries_store,
     refusal_create,
-    refusals_prune,
 )
 from eye import metrics
 from tasks.queue import lease_kept_alive, store_tasks_claim, worker_heartbeat_record
@@ -145,15 +144,8 @@ def record_refusal(
         body=body,
         body_size=body_size,
         request_id=request_id,
+        keep=settings.EYE_REFUSALS_KEPT,
     )
-
-
-@db_periodic_task(crontab(minute="17"))
-def prune_refusals() -> None:
-    """Keeps the refusal log bounded: it is for watching errors, not an archive."""
-    pruned = refusals_prune(keep=settings.EYE_REFUSALS_KEPT)
-    if pruned:
-        logger.info("prune_refusals deleted=%d", pruned)
 
 
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)

@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 
 from dashboard.charts import colour_of
+from events.payloads import data_readable
 
 register = template.Library()
 
@@ -105,13 +106,14 @@ def short_id(value: Any) -> str:
 
 @register.filter
 def json_pretty(data: Any) -> str:
-    """The payload as people read it. Autoescaping still applies where it is shown."""
-    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    """The payload as people read it, as the API gives it back. Autoescaping still
+    applies where it is shown."""
+    return json.dumps(data_readable(data), indent=2, ensure_ascii=False, sort_keys=False)
 
 
 @register.filter
 def json_preview(data: Any, length: int = 90) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(data_readable(data), ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= length else text[: length - 1] + "\u2026"
 
 

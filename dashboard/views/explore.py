@@ -23,6 +23,7 @@ from dashboard.spreadsheet import csv_writer_neutralising
 from dashboard.views.common import application_names, category_names, dashboard_view, render_page
 from events.models import Event
 from events.paging import InvalidCursor, keyset_page
+from events.payloads import data_readable
 from events.selectors import event_list
 from events.stats import EventCount, event_count
 
@@ -137,7 +138,7 @@ class Echo:
 def _rows(form: ExploreForm) -> Iterator[tuple]:
     # .iterator() reads through a server-side cursor in chunks: a million rows never sit
     # in memory, here or in the database driver.
-    return (
+    rows = (
         event_list(**explore_filters(form))
         .values_list(
             "timestamp",
@@ -151,6 +152,9 @@ def _rows(form: ExploreForm) -> Iterator[tuple]:
         )
         .iterator(chunk_size=EXPORT_CHUNK)
     )
+    # A row stored before the limits on data existed must not end the export half-way.
+    for *head, data, received_at in rows:
+        yield (*head, data_readable(data), received_at)
 
 
 def _csv_lines(rows: Iterable[tuple], applications: dict[int, str]) -> Iterator[str]:

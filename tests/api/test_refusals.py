@@ -1,7 +1,9 @@
 """Refused POSTs land in a bounded log with their reason, application and body."""
 
+import orjson
+
 from events.models import Refusal
-from events.services import refusals_prune
+from events.services import refusal_create
 from tests.support import SEED_EVENT
 
 
@@ -41,17 +43,59 @@ def test_it_does_not_read_a_body_refused_for_its_size(api, web_app, drain, setti
     assert refusal.body_size > 100
 
 
-def test_it_keeps_the_log_bounded(web_app, drain):
+def test_it_keeps_the_log_bounded_with_every_entry(web_app, db):
     from datetime import UTC, datetime, timedelta
 
     start = datetime(2021, 1, 1, tzinfo=UTC)
     for i in range(12):
-        Refusal.objects.create(
-            created_at=start + timedelta(minutes=i), status=422, errors=[{"message": str(i)}]
+        refusal_create(
+            created_at=start + timedelta(minutes=i),
+            application_id=None,
+            status=422,
+            errors=[{"message": str(i)}],
+            body="",
+            body_size=0,
+            request_id="",
+            keep=5,
         )
+        assert Refusal.objects.count() <= 5
 
-    assert refusals_prune(keep=5) == 7
     assert [r.errors[0]["message"] for r in Refusal.objects.all()] == ["11", "10", "9", "8", "7"]
+
+
+def test_a_flood_of_keyless_posts_leaves_the_log_bounded(api, web_app, drain, settings):
+    settings.EYE_KEYLESS_REFUSALS_PER_MINUTE = 3
+    settings.EYE_REFUSALS_KEPT = 50
+    flood = [f"127.0.0.{n}" for n in range(1, 5) for _ in range(40)]
+    for address in flood:
+        response = api.post(SEED_EVENT, key=None, REMOTE_ADDR=address)
+        assert response.status_code == 401
+
+    assert drain() == 4 * 3, "past the budget, a refusal costs no queue task"
+    refusals = Refusal.objects.all()
+    assert len(refusals) == 4 * 3
+    assert {(r.status, r.application_id, r.body) for r in refusals} == {(401, None, "")}
+    assert all(r.body_size == len(orjson.dumps(SEED_EVENT)) for r in refusals)
+
+    # Keyed refusals are kept with their bodies, and the log stays within its bound.
+    for n in range(80):
+        api.post({**SEED_EVENT, "timestamp": f"bad {n}"}, key=web_app.writer)
+    drain()
+    assert Refusal.objects.count() == 50
+    assert '"bad 79"' in Refusal.objects.first().body
+
+
+def test_it_logs_a_refused_body_holding_nul_with_it_shown_as_a_symbol(api, web_app, drain):
+    raw = b'{"session_id": "\x00\x00", "category": "a\x00b"'
+    api.post(None, raw=raw, key=web_app.writer)
+    api.post({**SEED_EVENT, "na\u0000me": 1}, key=web_app.writer)
+    drain()
+
+    bad_json, unknown_field = Refusal.objects.order_by("id")
+    assert bad_json.status == 400
+    assert bad_json.body == raw.decode().replace("\x00", "\u2400")
+    assert unknown_field.status == 422
+    assert unknown_field.errors[0]["field"] == "na\u2400me"
 
 
 def test_it_does_not_log_accepted_events(api, web_app, drain):

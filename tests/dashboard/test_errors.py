@@ -99,6 +99,32 @@ def test_it_shows_refusals_the_api_recorded(as_alice, api, web_app, drain):
     assert reason.reason in response.content.decode()
 
 
+def test_it_shows_a_refusal_holding_nul_with_the_nul_as_a_symbol(as_alice, api, web_app, drain):
+    raw = b'{"category": "before\x00after", '
+    assert api.post(None, raw=raw, key=web_app.writer).status_code == 400
+    drain()
+    now = timezone.now()
+    around_now = {
+        "range": "custom",
+        "start": f"{now - timedelta(hours=1):%Y-%m-%dT%H:%M}",
+        "end": f"{now + timedelta(hours=1):%Y-%m-%dT%H:%M}",
+    }
+
+    response = as_alice.get(URL, around_now)
+
+    [refusal] = response.context["page"].object_list
+    assert refusal.status == 400
+    assert "before\u2400after" in response.content.decode()
+
+
+def test_it_says_a_keyless_refusals_body_was_not_kept(as_alice, db):
+    refuse(1, [UNKNOWN_KEY], status=401, body="")
+
+    response = as_alice.get(URL)
+
+    assert "not kept without a valid key" in response.content.decode()
+
+
 def test_it_pages_through_many_refusals(as_alice, db):
     for i in range(60):
         refuse(i + 1, [UNKNOWN_KEY], status=401)

@@ -81,6 +81,9 @@ def test_it_applies_a_saved_schema_to_new_events(
         ('{"type": "thing"}', "is not a valid JSON Schema at /type"),
         ('{"minLength": -1}', "is not a valid JSON Schema at /minLength"),
         ("[1, 2]", "must be a JSON object"),
+        ('{"$ref": "#/nonexistent"}', "Pointer &#x27;/nonexistent&#x27; does not exist"),
+        ('{"$ref": "#nope"}', "Anchor &#x27;nope&#x27; does not exist"),
+        ('{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}', "$ref loop"),
     ],
 )
 def test_it_refuses_a_schema_that_is_not_json_or_not_a_json_schema(as_bob, db, text, error):

@@ -1,6 +1,8 @@
 """Event schemas: the API checks `data` against the schema of its kind and points into
 the payload when it does not match."""
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -65,7 +67,7 @@ def test_every_fault_of_every_event_in_a_batch_is_named(api, web_app, signup_sch
         (1, "data.form.age"),
         (1, "data.items[0].sku"),
     }
-    assert "is not a 'email'" in errors[(1, "data.form.email")]
+    assert 'is not a "email"' in errors[(1, "data.form.email")]
     assert "minimum of 0" in errors[(1, "data.form.age")]
     assert errors[(1, "data.items[0].sku")] == "required"
 
@@ -120,6 +122,18 @@ def test_a_change_applies_to_new_events_only(api, web_app, drain):
         ({"type": "strang"}, "not a valid JSON Schema at /type"),
         ({"properties": {"a": {"minimum": "zero"}}}, "at /properties/a/minimum"),
         ({"$ref": "https://example.com/schema.json"}, "may only refer to its own parts"),
+        ({"$ref": "#/nonexistent"}, "Pointer '/nonexistent' does not exist"),
+        ({"properties": {"a": {"$ref": "#/$defs/gone"}}}, "'/$defs/gone' does not exist"),
+        ({"$ref": "#nope"}, "Anchor 'nope' does not exist"),
+        (
+            {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}},
+            "never reaches a schema to check against: /$defs/a → /$defs/b → /$defs/a",
+        ),
+        ({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}}, "$ref loop"),
+        ({"$ref": "#"}, "$ref loop that never reaches a schema to check against: # → #"),
+        ({"$defs": {"x": {"$anchor": "x", "not": {"$ref": "#x"}}}}, "$ref loop"),
+        ({"pattern": "(?=a)b"}, "for the linear-time regex engine"),
+        ({"patternProperties": {"(a)\\1": {}}}, "for the linear-time regex engine"),
     ],
 )
 def test_a_schema_that_cannot_be_used_is_refused_when_saved(db, schema, problem):
@@ -140,6 +154,56 @@ def test_local_references_are_allowed(api, web_app, db):
     response = api.post(signup({"first": 3}), key=web_app.writer)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "data.first"
+
+
+def test_a_recursive_schema_that_goes_down_into_the_value_is_no_loop(api, web_app, db):
+    tree = {
+        "$defs": {"node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}},
+        "$ref": "#/$defs/node",
+    }
+    event_schema_save(application=None, category="form interaction", name="signup", schema=tree)
+
+    good = {"child": {"child": {}}}
+    assert api.post(signup(good), key=web_app.writer).status_code == 202
+    response = api.post(signup({"child": {"child": 3}}), key=web_app.writer)
+    assert response.json()["errors"][0]["field"] == "data.child.child"
+
+
+def test_a_catastrophic_pattern_costs_a_request_no_more_than_a_plain_one(api, web_app, db):
+    """`^(a+)+$` took 14 s to refuse 29 `a`s and a `!` with a backtracking engine."""
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "pattern": "^(a+)+$"}},
+        "patternProperties": {"^(a+)+$": {"type": "integer"}},
+    }
+    event_schema_save(application=None, category="form interaction", name="signup", schema=schema)
+    # 25 `a`s: enough for a backtracking engine to take seconds over the batch, while
+    # the test still ends on one.
+    evil = "a" * 25 + "!"
+    batch = [signup({"name": evil, evil: "x", "a" * 25: "y"})] * 3
+
+    started = time.perf_counter()
+    response = api.post(batch, key=web_app.writer)
+    elapsed = time.perf_counter() - started
+
+    assert response.status_code == 422
+    fields = {(e["index"], e["field"]) for e in response.json()["errors"]}
+    assert (0, "data.name") in fields and (2, f"data.{'a' * 25}") in fields
+    assert elapsed < 2, f"the request took {elapsed:.1f} s"
+
+
+def test_a_schema_saved_before_it_was_checked_refuses_events_by_name(api, web_app, db):
+    # Saved past the service, as schemas were before references were resolved on save.
+    EventSchema.objects.create(
+        application=None, category="form interaction", name="signup", schema={"$ref": "#nope"}
+    )
+
+    response = api.post(signup({}), key=web_app.writer)
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "data"
+    assert "event schema of this kind is not usable" in error["message"]
 
 
 def test_saving_replacing_and_removing_are_audited(db, django_user_model, signup_schema):

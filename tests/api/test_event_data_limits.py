@@ -1,0 +1,160 @@
+"""What `data` may hold: numbers inside 64 bits, at most 64 levels of nesting. What fits
+comes back unchanged through the worker, GET and both exports; what does not is refused
+with 422 naming the place; and rows stored before the limits never break a read."""
+
+import csv
+import io
+import json
+import uuid
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from events.payloads import DATA_INT_MAX, DATA_INT_MIN, DATA_MAX_DEPTH
+from events.services import EventRow, event_bulk_create
+from tests.support import SEED_EVENT, stored_events, wait_for
+
+SESSION = "7d5f1c2e-1111-4e4e-80b5-f1ffddc25423"
+
+
+def event(data: object, **overrides) -> dict:
+    timestamp = (timezone.now() - timedelta(minutes=1)).isoformat()
+    return {**SEED_EVENT, "session_id": SESSION, "timestamp": timestamp, "data": data, **overrides}
+
+
+def nested(depth: int) -> dict:
+    """`data` with `depth` levels of objects and arrays, `data` itself (an object) the
+    first: objects at odd levels, arrays at even ones."""
+    value: object = "leaf"
+    for level in range(depth, 1, -1):
+        value = {"k": value} if level % 2 else [value]
+    return {"k": value}
+
+
+def descend(value: object, levels: int) -> object:
+    """What `levels` steps down from `data` hold, in a value made by nested()."""
+    for level in range(1, levels + 1):
+        value = value["k"] if level % 2 else value[0]  # type: ignore[index]
+    return value
+
+
+@pytest.fixture
+def viewer(db) -> Client:
+    from django.contrib.auth.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_user("viewer", password="viewer-password-1"))
+    return client
+
+
+def read_back(api, reader: str, viewer: Client) -> dict:
+    """The session's events as GET, the CSV export and the NDJSON export give them."""
+    response = api.get({"session_id": SESSION, "limit": 1000}, key=reader)
+    assert response.status_code == 200, response.content
+    query = {"range": "24h", "session": SESSION}
+    csv_response = viewer.get(reverse("dashboard:export_csv"), query)
+    ndjson_response = viewer.get(reverse("dashboard:export_ndjson"), query)
+    assert csv_response.status_code == ndjson_response.status_code == 200
+    csv_text = b"".join(csv_response.streaming_content).decode()
+    ndjson_text = b"".join(ndjson_response.streaming_content).decode()
+    return {
+        "get": [r["data"] for r in response.json()["results"]],
+        "csv": [json.loads(r["data"]) for r in csv.DictReader(io.StringIO(csv_text))],
+        "ndjson": [json.loads(line)["data"] for line in ndjson_text.splitlines()],
+    }
+
+
+def test_it_keeps_the_edges_of_the_limits_exactly(api, web_app, consumer, viewer):
+    data = {
+        "smallest": DATA_INT_MIN,
+        "largest": DATA_INT_MAX,
+        "float": 9.2e18,
+        "tiny": 5e-324,
+        "deep": nested(DATA_MAX_DEPTH - 1),
+    }
+    assert api.post(event(data), key=web_app.writer).status_code == 202
+    # Stored by a real consumer process, from the real queue.
+    assert wait_for(lambda: len(stored_events()) == 1, timeout=30)
+
+    seen = read_back(api, web_app.reader, viewer)
+    for where in ("get", "csv", "ndjson"):
+        [got] = seen[where]
+        assert got["smallest"] == DATA_INT_MIN and got["largest"] == DATA_INT_MAX, where
+        assert got["float"] == 9.2e18 and got["tiny"] == 5e-324, where
+        assert got["deep"] == data["deep"], where
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"big": 1e20}, "data.big"),
+        ({"big": 2**63}, "data.big"),
+        ({"small": -(2**63) - 1}, "data.small"),
+        ({"list": [1, {"x": 1.5e300}]}, "data.list[1].x"),
+        ({"huge": 10**30}, "data.huge"),
+    ],
+)
+def test_it_refuses_numbers_that_would_not_come_back(api, web_app, data, field):
+    # Written by the standard library, which writes integers of any size as integers.
+    response = api.post(None, raw=json.dumps(event(data)).encode(), key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert "send larger numbers as strings" in error["message"]
+
+
+@pytest.mark.parametrize("depth", [DATA_MAX_DEPTH + 1, 251, 253, 254, 255, 1000])
+def test_it_refuses_nesting_past_the_limit_in_a_batch_by_index(api, web_app, depth):
+    # Written out by hand: no JSON library here writes 1,000 levels.
+    inner = '{"k":' + '[{"k":' * ((depth - 1) // 2) + "[" * ((depth - 1) % 2)
+    inner += '"leaf"' + "]" * ((depth - 1) % 2) + "}]" * ((depth - 1) // 2) + "}"
+    raw = json.dumps([event({"fine": 1}), event("@")]).replace('"@"', inner).encode()
+
+    response = api.post(None, raw=raw, key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["index"] == 1
+    assert error["field"].startswith("data.k")
+    assert f"more than {DATA_MAX_DEPTH} levels" in error["message"]
+
+
+def test_it_reads_back_rows_stored_before_the_limits(api, web_app, store, viewer):
+    """Rows as the API used to accept them: big floats, which jsonb gives back as
+    integers past 64 bits, and nesting just under orjson's own limit."""
+    deep = nested(253)
+    legacy = [{"big": 1e20, "huge": 1.5e300}, deep, {"fine": "after"}]
+    now = timezone.now()
+    rows = [
+        EventRow(
+            str(uuid.uuid4()),
+            now - timedelta(minutes=3 - i),
+            SESSION,
+            "legacy",
+            "row",
+            orjson.dumps(data).decode(),
+        )
+        for i, data in enumerate(legacy)
+    ]
+    event_bulk_create(rows=rows, application_id=web_app.application.pk, received_at=now)
+
+    seen = read_back(api, web_app.reader, viewer)
+    for where in ("get", "csv", "ndjson"):
+        fine, deep_read, big = seen[where]  # newest first
+        assert fine == {"fine": "after"}, where
+        assert big == {"big": 1e20, "huge": 1.5e300}, where
+        # Down to the limit as stored; below it, the stored JSON as text.
+        below = descend(deep_read, DATA_MAX_DEPTH)
+        assert isinstance(below, str), where
+        assert json.loads(below) == descend(deep, DATA_MAX_DEPTH), where
+
+    explore = viewer.get(reverse("dashboard:explore"), {"range": "24h", "session": SESSION})
+    assert explore.status_code == 200
+    assert b"1e+20" in explore.content
+    session = viewer.get(reverse("dashboard:session", args=[SESSION]))
+    assert session.status_code == 200
