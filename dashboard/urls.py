@@ -1,8 +1,10 @@
 from django.urls import include, path
 
+from dashboard.views import insights
 from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export
+from dashboard.views.funnels import funnels
 from dashboard.views.live import live, live_rows
 from dashboard.views.manage import applications, audit, deletions, keys, retention, schemas
 from dashboard.views.overview import overview
@@ -38,6 +40,20 @@ manage_urlpatterns = [
     path("audit/", audit.audit_log, name="manage_audit"),
 ]
 
+# One dashboard and the writes of saved insights, whose access (owner, staff, other
+# viewers) is tested with them (tests/insights/test_saved.py).
+insight_urlpatterns = [
+    path("dashboards/new/", insights.dashboard_new, name="dashboard_new"),
+    path("dashboards/<int:dashboard_id>/", insights.dashboard_detail, name="dashboard"),
+    path("dashboards/<int:dashboard_id>/edit/", insights.dashboard_edit, name="dashboard_edit"),
+    path(
+        "dashboards/<int:dashboard_id>/delete/", insights.dashboard_remove, name="dashboard_delete"
+    ),
+    path("insights/save/", insights.insight_save, name="insight_save"),
+    path("insights/<int:insight_id>/edit/", insights.insight_edit, name="insight_edit"),
+    path("insights/<int:insight_id>/delete/", insights.insight_remove, name="insight_delete"),
+]
+
 urlpatterns = [
     path("", overview, name="overview"),
     path("explore/", explore, name="explore"),
@@ -50,5 +66,8 @@ urlpatterns = [
     path("live/", live, name="live"),
     path("live/rows/", live_rows, name="live_rows"),
     path("errors/", errors, name="errors"),
+    path("funnels/", funnels, name="funnels"),
+    path("dashboards/", insights.dashboards, name="dashboards"),
+    path("", include(insight_urlpatterns)),
     path("manage/", include(manage_urlpatterns)),
 ]

@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "api",
     "tasks",
     "dashboard",
+    "insights",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from dashboard.forms import ExploreForm
 from dashboard.ranges import utc_now
+from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import application_names, dashboard_view, render_page
 from events.paging import InvalidCursor, keyset_page
 from events.selectors import event_list
@@ -67,6 +68,8 @@ def explore(request: HttpRequest) -> HttpResponse:
         filtered_by=form.event_filters(),
         query=request.GET.urlencode(),
     )
+    unranged = {k: v for k, v in filters.items() if k not in ("start", "end_exclusive")}
+    context.update(breakdown_context(request=request, time_range=form.time_range, filters=unranged))
     return render_page(request, "dashboard/explore.html", context, nav="explore")
 
 

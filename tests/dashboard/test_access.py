@@ -20,6 +20,8 @@ PAGES = {
     "live": reverse("dashboard:live"),
     "live_rows": reverse("dashboard:live_rows"),
     "errors": reverse("dashboard:errors"),
+    "funnels": reverse("dashboard:funnels"),
+    "dashboards": reverse("dashboard:dashboards"),
 }
 
 
