@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
+from events.insight_sql import insight_fetchall
 from events.selectors import event_list
 from events.stats import Granularity
 
@@ -71,8 +70,8 @@ def breakdown_series(
     # Counting per (bucket, value) first leaves a few thousand rows to rank, however many
     # events matched; the top values are then picked from those counts, not from a
     # second scan.
-    rows = _fetchall(
-        f"""
+    rows = insight_fetchall(
+        sql=f"""
         WITH counted AS (
             SELECT date_trunc('{granularity.value}', "timestamp", 'UTC') AS bucket,
                    {value} AS value, count(*) AS events
@@ -87,7 +86,7 @@ def breakdown_series(
         FROM counted LEFT JOIN top ON top.value = counted.value
         GROUP BY 1, 2
         """,
-        [*value_params, *params, limit],
+        params=[*value_params, *params, limit],
     )
     buckets = granularity.buckets(start=start, end=end_exclusive)
     position = {bucket: i for i, bucket in enumerate(buckets)}
@@ -104,9 +103,3 @@ def breakdown_series(
         key=lambda s: (-s.total, s.value or ""),
     )
     return Breakdown(granularity=granularity, buckets=buckets, series=series, other=other)
-
-
-def _fetchall(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
-
+from events.insight_sql import insight_fetchall
 from events.selectors import event_list
 
 MIN_STEPS = 2
@@ -193,9 +192,7 @@ def funnel_compute(
     FROM chosen
     GROUP BY GROUPING SETS ((), (date_trunc('day', t1, 'UTC')))
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = insight_fetchall(sql=sql, params=params)
     whole = next((row for row in rows if row[0] == 1), None)
     reached = list(whole[2 : 2 + count]) if whole else [0] * count
     times = list(whole[2 + count :]) if whole else [None] * (2 * (count - 1))
@@ -255,6 +252,5 @@ def funnel_dropoff_list(
     SELECT session_id, {last} FROM chosen WHERE reach = %s ORDER BY {last} DESC, session_id
     LIMIT %s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, step, limit])
-        return [DroppedSession(str(session), at) for session, at in cursor.fetchall()]
+    rows = insight_fetchall(sql=sql, params=[*params, step, limit])
+    return [DroppedSession(str(session), at) for session, at in rows]
