@@ -126,6 +126,17 @@ def test_it_counts_skips_disorder_and_late_finishes(web_app):
     assert funnel.dropoffs() == [2, 1]
 
 
+def test_it_counts_a_step_exactly_at_the_end_of_the_window(web_app):
+    app = web_app.application.pk
+    _session(app, ("page", "view", 0), ("form", "submit", 60))
+    _session(app, ("page", "view", 0), ("form", "submit", 61))
+    steps = [FunnelStep("page", "view"), FunnelStep("form", "submit")]
+
+    funnel = funnel_compute(steps=steps, start=START, end=END, window=timedelta(seconds=60))
+
+    assert [s.sessions for s in funnel.steps] == [2, 1]
+
+
 def test_it_counts_only_the_application_asked_for(web_app, mobile_app):
     _session(web_app.application.pk, ("page", "view", 0), ("form", "submit", 5))
     _session(mobile_app.application.pk, ("page", "view", 0), ("form", "submit", 5))
