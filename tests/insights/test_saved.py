@@ -170,3 +170,32 @@ def test_it_shows_nothing_to_anonymous_visitors(as_alice, events):
         client.post(reverse("dashboard:dashboard_delete", args=[dashboard.pk])).status_code == 302
     )
     assert Dashboard.objects.exists()
+
+
+def test_it_computes_the_cards_of_a_committed_dashboard_side_by_side(store, web_app, carol):
+    """Outside a transaction the cards are computed in threads, each on its own
+    connection: the numbers are those of the same cards computed one by one."""
+    from dashboard.views.cards import insight_card
+    from dashboard.views.insights import cards_compute
+    from insights.services import dashboard_create, insight_create
+    from tests.dashboard.support import Put
+
+    put = Put()
+    for minutes in (5, 15, 25):
+        put(web_app, NOW - timedelta(minutes=minutes), data={"path": "/"})
+    put(web_app, NOW - timedelta(minutes=4), category="form interaction", name="submit")
+    dashboard = dashboard_create(owner=carol, name="Side by side")
+    for kind, query in (
+        ("funnel", FUNNEL_QUERY),
+        ("overview", "range=24h"),
+        ("explore", "range=24h&category=page+interaction"),
+        ("breakdown", "category=page+interaction&name=pageview&by=path&range=24h"),
+    ):
+        insight_create(owner=carol, kind=kind, name=kind, query=query, dashboard=dashboard)
+    insights = list(dashboard.insights.all())
+
+    together = cards_compute(insights=insights, range_override=None)
+
+    one_by_one = [insight_card(insight=i) for i in insights]
+    assert [c.number for c in together] == [c.number for c in one_by_one] == [1, 4, 3, 3]
+    assert [c.figure for c in together] == [c.figure for c in one_by_one]
