@@ -327,6 +327,14 @@ def report_text(result: Result) -> str:
                 q = _get(queries, size, "queries", key) or {}
                 if "error" in q:
                     out(f"      {key}: {q['error'][:160]}")
+        for size in sizes:
+            for key, q in (_get(queries, size, "insights") or {}).items():
+                shown = (
+                    f"p50 {q['p50_ms']:.0f} ms (target < {q['target_ms']} ms)"
+                    if "p50_ms" in q
+                    else q.get("error", "error")[:160]
+                )
+                out(f"   insights at {int(size):,}, {key}: {shown}")
 
     single = _get(result, "ingest", "single-live")
     if single:

@@ -33,7 +33,7 @@ from typing import Any
 
 import psutil
 
-from bench import ceiling, ingest, profile, query, report, resources, services
+from bench import ceiling, ingest, insights, profile, query, report, resources, services
 from bench.resources import Sampler
 from bench.services import ROOT, log
 
@@ -296,6 +296,14 @@ def queries_all(
         results[str(size)] = {
             "load": load,
             "queries": query.queries_measure(
+                stack=stack,
+                database=database,
+                key=key,
+                cookie=cookie,
+                repeat=options.repeat,
+                budget=options.budget,
+            ),
+            "insights": insights.insights_measure(
                 stack=stack,
                 database=database,
                 key=key,

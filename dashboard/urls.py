@@ -1,9 +1,11 @@
 from django.urls import include, path
 
+from dashboard.views import insights
 from dashboard.views.breakdown import category_detail, name_detail
 from dashboard.views.digest import digest
 from dashboard.views.errors import errors
 from dashboard.views.explore import explore, export, export_progress
+from dashboard.views.funnels import funnels
 from dashboard.views.live import live, live_rows
 from dashboard.views.manage import (
     alerts,
@@ -60,6 +62,20 @@ manage_urlpatterns = [
     path("alerts/<int:rule_id>/remove/", alerts.alert_remove, name="manage_alert_remove"),
 ]
 
+# One dashboard and the writes of saved insights, whose access (owner, staff, other
+# viewers) is tested with them (tests/insights/test_saved.py).
+insight_urlpatterns = [
+    path("dashboards/new/", insights.dashboard_new, name="dashboard_new"),
+    path("dashboards/<int:dashboard_id>/", insights.dashboard_detail, name="dashboard"),
+    path("dashboards/<int:dashboard_id>/edit/", insights.dashboard_edit, name="dashboard_edit"),
+    path(
+        "dashboards/<int:dashboard_id>/delete/", insights.dashboard_remove, name="dashboard_delete"
+    ),
+    path("insights/save/", insights.insight_save, name="insight_save"),
+    path("insights/<int:insight_id>/edit/", insights.insight_edit, name="insight_edit"),
+    path("insights/<int:insight_id>/delete/", insights.insight_remove, name="insight_delete"),
+]
+
 urlpatterns = [
     path("", overview, name="overview"),
     path("explore/", explore, name="explore"),
@@ -74,5 +90,8 @@ urlpatterns = [
     path("live/rows/", live_rows, name="live_rows"),
     path("errors/", errors, name="errors"),
     path("digest/", digest, name="digest"),
+    path("funnels/", funnels, name="funnels"),
+    path("dashboards/", insights.dashboards, name="dashboards"),
+    path("", include(insight_urlpatterns)),
     path("manage/", include(manage_urlpatterns)),
 ]

@@ -5,6 +5,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from api.errors import register_error_handlers
 from api.health import router as health_router
+from api.insights import router as insights_router
 from api.rendering import OrjsonRenderer
 from api.schemas import COMPONENT_MARK, DATA_COMPONENTS
 from api.views import router as events_router
@@ -39,3 +40,4 @@ api = EyeApi(
 register_error_handlers(api)
 api.add_router("/", events_router)
 api.add_router("/", health_router)
+api.add_router("/", insights_router)

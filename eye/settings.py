@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "dashboard",
     "axes",
     "alerts",
+    "insights",
 ]
 
 MIDDLEWARE = [

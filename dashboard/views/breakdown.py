@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import area_figure, bar_figure, colour_of, volume_figure
 from dashboard.forms import CategoryForm, NameForm
+from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import category_colours, dashboard_view, name_colours, render_page
 from events.stats import data_key_list, data_value_counts, event_counts_series, event_counts_top
 
@@ -59,6 +60,13 @@ def category_detail(request: HttpRequest) -> HttpResponse:
             granularity=time_range.granularity,
             colours=colours,
         ),
+    )
+    context.update(
+        breakdown_context(
+            request=request,
+            time_range=time_range,
+            filters={"application_id": app_id, "category": category},
+        )
     )
     return render_page(request, "dashboard/category.html", context, nav="overview")
 
@@ -129,6 +137,7 @@ def name_detail(request: HttpRequest) -> HttpResponse:
             else None
         ),
     )
+    context.update(breakdown_context(request=request, time_range=time_range, filters=where))
     return render_page(request, "dashboard/name.html", context, nav="overview")
 
 

@@ -20,6 +20,7 @@ from dashboard.exports import (
 from dashboard.forms import ExploreForm
 from dashboard.ranges import utc_now
 from dashboard.spreadsheet import csv_writer_neutralising
+from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import application_names, category_names, dashboard_view, render_page
 from events.models import Event
 from events.paging import InvalidCursor, keyset_page
@@ -82,6 +83,8 @@ def explore(request: HttpRequest) -> HttpResponse:
         filtered_by=form.event_filters(),
         query=request.GET.urlencode(),
     )
+    unranged = {k: v for k, v in filters.items() if k not in ("start", "end_exclusive")}
+    context.update(breakdown_context(request=request, time_range=form.time_range, filters=unranged))
     return render_page(request, "dashboard/explore.html", context, nav="explore")
 
 

@@ -22,6 +22,8 @@ PAGES = {
     "live_rows": reverse("dashboard:live_rows"),
     "errors": reverse("dashboard:errors"),
     "digest": reverse("dashboard:digest"),
+    "funnels": reverse("dashboard:funnels"),
+    "dashboards": reverse("dashboard:dashboards"),
 }
 
 

@@ -1,0 +1,168 @@
+"""Saved insights and dashboards: the list of dashboards, one dashboard as a grid of cards,
+and the POSTs that save, rename and delete them (owner and staff only)."""
+
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection, connections
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from dashboard.insight_forms import InsightSaveForm, NamedForm
+from dashboard.ranges import PRESET_CHOICES
+from dashboard.views.cards import Card, insight_card
+from dashboard.views.common import dashboard_view, render_page
+from insights.models import Dashboard, Insight
+from insights.selectors import dashboard_insight_list, dashboard_list
+from insights.services import (
+    dashboard_create,
+    dashboard_delete,
+    dashboard_update,
+    insight_can_edit,
+    insight_create,
+    insight_delete,
+    insight_update,
+)
+
+# Cards computed at once, each on a connection of its own, so that a dashboard waits on its
+# slowest card rather than on the sum of them all.
+CARD_THREADS = 6
+
+# Presets a dashboard may impose on all its cards ("custom" needs bounds of its own).
+RANGE_CHOICES = [(key, label) for key, label in PRESET_CHOICES if key != "custom"]
+
+
+def write_view(view: Any) -> Any:
+    return login_required(require_POST(view))
+
+
+@dashboard_view
+def dashboards(request: HttpRequest) -> HttpResponse:
+    context = {"dashboards": dashboard_list(), "form": None}
+    return render_page(request, "dashboard/dashboards.html", context, nav="dashboards")
+
+
+@write_view
+def dashboard_new(request: HttpRequest) -> HttpResponse:
+    form = NamedForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    dashboard = dashboard_create(owner=request.user, **form.cleaned_data)
+    return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
+
+
+@dashboard_view
+def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
+    dashboard = get_object_or_404(Dashboard.objects.select_related("owner"), pk=dashboard_id)
+    range_override = request.GET.get("range") or None
+    if range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
+        range_override = None
+    cards = cards_compute(
+        insights=list(dashboard_insight_list(dashboard=dashboard)), range_override=range_override
+    )
+    context = {
+        "dashboard": dashboard,
+        "cards": cards,
+        "range_override": range_override,
+        "range_choices": RANGE_CHOICES,
+        "can_edit": insight_can_edit(user=request.user, owner_id=dashboard.owner_id),
+        "form": None,
+    }
+    return render_page(request, "dashboard/insights_dashboard.html", context, nav="dashboards")
+
+
+def cards_compute(*, insights: list[Insight], range_override: str | None) -> list[Card]:
+    """Every card of a dashboard, in order. Other threads see only committed data, so a
+    caller inside a transaction (a test's, say) gets its cards one after another."""
+    if len(insights) < 2 or connection.in_atomic_block:
+        return [insight_card(insight=i, range_override=range_override) for i in insights]
+    with ThreadPoolExecutor(max_workers=min(CARD_THREADS, len(insights))) as pool:
+        return list(pool.map(_card_in_thread, insights, repeat(range_override)))
+
+
+def _card_in_thread(insight: Insight, range_override: str | None) -> Card:
+    try:
+        return insight_card(insight=insight, range_override=range_override)
+    finally:
+        # The thread's own connection ends with it rather than lingering until the server
+        # closes it.
+        connections.close_all()
+
+
+@write_view
+def dashboard_edit(request: HttpRequest, dashboard_id: int) -> HttpResponse:
+    dashboard = get_object_or_404(Dashboard, pk=dashboard_id)
+    form = NamedForm(request.POST)
+    if not insight_can_edit(user=request.user, owner_id=dashboard.owner_id):
+        raise PermissionDenied
+    if not form.is_valid():
+        return _invalid(form)
+    dashboard_update(dashboard=dashboard, user=request.user, **form.cleaned_data)
+    return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
+
+
+@write_view
+def dashboard_remove(request: HttpRequest, dashboard_id: int) -> HttpResponse:
+    dashboard = get_object_or_404(Dashboard, pk=dashboard_id)
+    dashboard_delete(dashboard=dashboard, user=request.user)
+    return redirect("dashboard:dashboards")
+
+
+@write_view
+def insight_save(request: HttpRequest) -> HttpResponse:
+    form = InsightSaveForm(request.POST)
+    if not form.is_valid():
+        return _invalid(form)
+    cleaned = form.cleaned_data
+    dashboard = None
+    if cleaned.get("dashboard"):
+        dashboard = get_object_or_404(Dashboard, pk=cleaned["dashboard"])
+    elif cleaned.get("new_dashboard"):
+        dashboard = dashboard_create(owner=request.user, name=cleaned["new_dashboard"])
+    insight_create(
+        owner=request.user,
+        kind=cleaned["kind"],
+        name=cleaned["name"],
+        description=cleaned["description"],
+        query=cleaned["query"],
+        dashboard=dashboard,
+    )
+    if dashboard is not None:
+        return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
+    return redirect("dashboard:dashboards")
+
+
+@write_view
+def insight_edit(request: HttpRequest, insight_id: int) -> HttpResponse:
+    insight = get_object_or_404(Insight, pk=insight_id)
+    form = NamedForm(request.POST)
+    if not insight_can_edit(user=request.user, owner_id=insight.owner_id):
+        raise PermissionDenied
+    if not form.is_valid():
+        return _invalid(form)
+    insight_update(insight=insight, user=request.user, **form.cleaned_data)
+    return _back(insight)
+
+
+@write_view
+def insight_remove(request: HttpRequest, insight_id: int) -> HttpResponse:
+    insight = get_object_or_404(Insight, pk=insight_id)
+    insight_delete(insight=insight, user=request.user)
+    return _back(insight)
+
+
+def _back(insight: Insight) -> HttpResponse:
+    if insight.dashboard_id is not None:
+        return redirect("dashboard:dashboard", dashboard_id=insight.dashboard_id)
+    return redirect("dashboard:dashboards")
+
+
+def _invalid(form: Any) -> HttpResponse:
+    problems = "; ".join(f"{field}: {' '.join(m)}" for field, m in form.errors.items())
+    return HttpResponse(
+        f"Not saved: {problems}\n", status=400, content_type="text/plain; charset=utf-8"
+    )
