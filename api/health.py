@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from eye.replica import replica_configured, replica_state
 from tasks.queue import QUEUE_ERRORS, queue_backlog, worker_heartbeat_age
 
 router = Router(tags=["operations"])
@@ -29,12 +30,21 @@ class WorkerHealth(Schema):
     last_heartbeat_age_seconds: float | None = None
 
 
+class ReplicaHealth(Schema):
+    configured: bool
+    ok: bool | None = None
+    lag_seconds: float | None = None
+    reads_from: str = "primary"
+    problem: str | None = None
+
+
 class HealthOut(Schema):
     status: str
     problems: list[str]
     database: DatabaseHealth
     queue: QueueHealth
     worker: WorkerHealth
+    replica: ReplicaHealth
 
 
 def _database(problems: list[str]) -> DatabaseHealth:
@@ -75,6 +85,21 @@ def _queue_and_worker(problems: list[str]) -> tuple[QueueHealth, WorkerHealth]:
     )
 
 
+def _replica() -> ReplicaHealth:
+    """The read replica, if there is one. A replica that cannot serve is not a problem of
+    this process (reads go to the primary), so it is named here but leaves the status ok."""
+    if not replica_configured():
+        return ReplicaHealth(configured=False)
+    state = replica_state(fresh=True)
+    return ReplicaHealth(
+        configured=True,
+        ok=state.usable,
+        lag_seconds=state.lag_seconds,
+        reads_from="replica" if state.usable else "primary",
+        problem=None if state.usable else f"replica: {state.problem}; reads go to the primary",
+    )
+
+
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, summary="Health")
 def health(request: HttpRequest) -> Status:
     problems: list[str] = []
@@ -86,5 +111,6 @@ def health(request: HttpRequest) -> Status:
         database=database,
         queue=queue,
         worker=worker,
+        replica=_replica(),
     )
     return Status(200 if not problems else 503, body)

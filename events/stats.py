@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
 from events.models import Refusal
 from events.selectors import event_list
+from eye.replica import read_alias
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -153,7 +154,7 @@ def _rollup_filters(
 
 
 def _fetchall(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -332,7 +333,8 @@ def event_count(
     limited = events.order_by().values("pk")[: cap + 1]
     sql, params = limited.query.sql_with_params()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        alias = read_alias()
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
             cursor.execute(f"SELECT count(*) FROM ({sql}) AS matching", params)
             [(count,)] = cursor.fetchall()

@@ -11,10 +11,11 @@ few and sit together in their own index, so a session filter counts them directl
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connections
 
 from events.selectors import event_list
 from events.stats import Granularity
+from eye.replica import read_alias
 
 MICROSECOND = timedelta(microseconds=1)
 MINUTE, HOUR = Granularity.MINUTE, Granularity.HOUR
@@ -91,7 +92,7 @@ def _sum(parts: list[tuple[str, datetime | None, datetime | None]], filters: dic
         selects.append(
             f"(SELECT coalesce({measure}, 0) FROM {table} WHERE {' AND '.join(clauses)})"
         )
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         # One round trip, one snapshot: the parts cannot disagree about a row stored
         # between them.
         cursor.execute(f"SELECT ({' + '.join(selects)})::bigint", params)

@@ -189,6 +189,18 @@ def embedded_database_url() -> str:
 EMBEDDED_DATABASE = not os.environ.get("EYE_DATABASE_URL")
 DATABASE_URL = embedded_database_url() if EMBEDDED_DATABASE else os.environ["EYE_DATABASE_URL"]
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# A streaming replica of the primary, for the dashboard's pages, exports and GET
+# /api/event/ (eye/replica.py says which reads may go there and when they fall back).
+EYE_DATABASE_REPLICA_URL = env_str("EYE_DATABASE_REPLICA_URL", "")
+EYE_REPLICA_MAX_LAG_SECONDS = env_float("EYE_REPLICA_MAX_LAG_SECONDS", 5.0)
+EYE_REPLICA_CHECK_SECONDS = env_float("EYE_REPLICA_CHECK_SECONDS", 2.0)
+if EYE_DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **database_from_url(EYE_DATABASE_REPLICA_URL),
+        # Tests read the test database through this alias; they make no copy of their own.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["eye.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # "auto" makes the events table a hypertable when the server can load TimescaleDB and a
