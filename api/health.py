@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from eye.processes import processes_read
+from eye.replica import replica_configured, replica_state
 from tasks.queue import QUEUE_ERRORS, queue_backlog, worker_heartbeat_age
 
 router = Router(tags=["operations"])
@@ -38,6 +39,14 @@ class ProcessHealth(Schema):
     last_exit: str | None = None
 
 
+class ReplicaHealth(Schema):
+    configured: bool
+    ok: bool | None = None
+    lag_seconds: float | None = None
+    reads_from: str = "primary"
+    problem: str | None = None
+
+
 class HealthOut(Schema):
     status: str
     problems: list[str]
@@ -46,6 +55,7 @@ class HealthOut(Schema):
     worker: WorkerHealth
     # Only under `make run`'s supervisor: its web server and queue consumer.
     processes: list[ProcessHealth] | None = None
+    replica: ReplicaHealth
 
 
 def _database(problems: list[str]) -> DatabaseHealth:
@@ -99,6 +109,21 @@ def _processes(problems: list[str]) -> list[ProcessHealth] | None:
     return [ProcessHealth(**vars(state)) for state in states]
 
 
+def _replica() -> ReplicaHealth:
+    """The read replica, if there is one. A replica that cannot serve is not a problem of
+    this process (reads go to the primary), so it is named here but leaves the status ok."""
+    if not replica_configured():
+        return ReplicaHealth(configured=False)
+    state = replica_state(fresh=True)
+    return ReplicaHealth(
+        configured=True,
+        ok=state.usable,
+        lag_seconds=state.lag_seconds,
+        reads_from="replica" if state.usable else "primary",
+        problem=None if state.usable else f"replica: {state.problem}; reads go to the primary",
+    )
+
+
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, summary="Health")
 def health(request: HttpRequest) -> Status:
     problems: list[str] = []
@@ -112,5 +137,6 @@ def health(request: HttpRequest) -> Status:
         queue=queue,
         worker=worker,
         processes=processes,
+        replica=_replica(),
     )
     return Status(200 if not problems else 503, body)

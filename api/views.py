@@ -25,6 +25,7 @@ from events.models import Event
 from events.selectors import event_list
 from events.services import Delivery, EventRow
 from eye.metrics import events_accepted
+from eye.replica import reads_from_replica
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import store_events_enqueue
 
@@ -164,6 +165,7 @@ def event_create(request: HttpRequest) -> Status:
     response={200: list[EventOut], **ERROR_RESPONSES},
     summary="Query event logs",
 )
+@reads_from_replica
 @paginate(CountedKeysetPagination)
 def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Event]:
     """Events of the key's application (of every application for a key with that right),

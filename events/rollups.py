@@ -25,7 +25,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+
+from eye.replica import read_alias
 
 TABLES = ("event_counts_minute", "event_counts_hour", "session_activity_hour")
 
@@ -161,7 +163,7 @@ def _rollup_filters(
 
 
 def _fetchall(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -293,7 +295,7 @@ def _parts_sum(parts: Sequence[Part], *, where: str = "true", params: dict | Non
         selects.append(
             f"(SELECT coalesce({measure}, 0) FROM {table} WHERE {' AND '.join(clauses)})"
         )
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         # One round trip, one snapshot: the parts cannot disagree about a row stored
         # between them.
         cursor.execute(f"SELECT ({' + '.join(selects)})::bigint", values)

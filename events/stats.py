@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
@@ -28,10 +28,11 @@ from events.rollups import event_counts_total as event_counts_total
 from events.rollups import is_aligned as is_aligned
 from events.rollups import session_count as session_count
 from events.selectors import event_list
+from eye.replica import read_alias
 
 
 def _fetchall(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -87,7 +88,8 @@ def event_count(
     limited = events.order_by().values("pk")[: cap + 1]
     sql, params = limited.query.sql_with_params()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        alias = read_alias()
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
             cursor.execute(f"SELECT count(*) FROM ({sql}) AS matching", params)
             [(count,)] = cursor.fetchall()

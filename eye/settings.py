@@ -13,7 +13,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
-from redis import ConnectionPool
+
+from eye.redis_connections import SentinelTarget, redis_pool_from_url, sentinel_target_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -198,6 +199,18 @@ def embedded_database_url() -> str:
 EMBEDDED_DATABASE = not os.environ.get("EYE_DATABASE_URL")
 DATABASE_URL = embedded_database_url() if EMBEDDED_DATABASE else os.environ["EYE_DATABASE_URL"]
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# A streaming replica of the primary, for the dashboard's pages, exports and GET
+# /api/event/ (eye/replica.py says which reads may go there and when they fall back).
+EYE_DATABASE_REPLICA_URL = env_str("EYE_DATABASE_REPLICA_URL", "")
+EYE_REPLICA_MAX_LAG_SECONDS = env_float("EYE_REPLICA_MAX_LAG_SECONDS", 5.0)
+EYE_REPLICA_CHECK_SECONDS = env_float("EYE_REPLICA_CHECK_SECONDS", 2.0)
+if EYE_DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **database_from_url(EYE_DATABASE_REPLICA_URL),
+        # Tests read the test database through this alias; they make no copy of their own.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["eye.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # "auto" makes the events table a hypertable when the server can load TimescaleDB and a
@@ -298,6 +311,24 @@ EYE_WORKER_MAX_BATCH = env_int("EYE_WORKER_MAX_BATCH", 5_000, minimum=1)
 # with its own; a few milliseconds of storage delay buy far fewer, larger statements.
 EYE_WORKER_LINGER_MS = env_int("EYE_WORKER_LINGER_MS", 20, minimum=0)
 
+
+def _sentinel_target() -> SentinelTarget | None:
+    try:
+        return sentinel_target_parse(EYE_REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"EYE_REDIS_URL: {exc}") from None
+
+
+# Redis replicates asynchronously: a task the master took and lost before any replica had
+# it would be an accepted event gone after a failover. So with replicas, every write that
+# holds accepted events (a queued request, a scheduled retry) waits until this many
+# replicas have it (Redis's WAIT), and a request whose task no replica confirmed within
+# EYE_REDIS_WAIT_TIMEOUT_MS answers 503. The default waits for one replica behind Sentinel.
+EYE_REDIS_WAIT_REPLICAS = env_int(
+    "EYE_REDIS_WAIT_REPLICAS", 1 if _sentinel_target() else 0, minimum=0
+)
+EYE_REDIS_WAIT_TIMEOUT_MS = env_int("EYE_REDIS_WAIT_TIMEOUT_MS", 1000, minimum=1)
+
 if EYE_REDIS_URL:
     # Short timeouts so that a POST answers 503 quickly when Redis is gone instead of
     # hanging. The socket timeout must stay above Huey's blocking read (1 s) or idle
@@ -310,19 +341,24 @@ if EYE_REDIS_URL:
         # Huey's Redis queue, made to survive a killed worker and to bound its length
         # (tasks/reliable.py says how).
         "huey_class": "tasks.reliable.ReliableRedisHuey",
-        "connection_pool": ConnectionPool.from_url(
+        "connection_pool": redis_pool_from_url(
             EYE_REDIS_URL, health_check_interval=30, **_redis_timeouts
         ),
         "lease_seconds": env_float("EYE_QUEUE_LEASE_SECONDS", 30.0),
         "max_pending": EYE_QUEUE_MAX_PENDING,
+        "wait_replicas": EYE_REDIS_WAIT_REPLICAS,
+        "wait_timeout_ms": EYE_REDIS_WAIT_TIMEOUT_MS,
     }
     # Rate-limit counters and the worker heartbeat are shared by every process.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": EYE_REDIS_URL,
+            # A list of one: Django splits a string at commas into shards, and a sentinel
+            # URL has commas of its own.
+            "LOCATION": [EYE_REDIS_URL],
             "KEY_PREFIX": EYE_QUEUE_NAME,
-            "OPTIONS": _redis_timeouts,
+            # Reads redis+sentinel:// as well as redis://.
+            "OPTIONS": {"pool_class": "eye.redis_connections.UrlConnectionPool", **_redis_timeouts},
         }
     }
 else:

@@ -14,6 +14,14 @@ all in one statement, which is what keeps single-event ingest fast.
 
 The API pushes with a bound: past `max_pending` waiting tasks it is refused, so the
 API answers 503 instead of letting the queue grow without end.
+
+Behind Sentinel, the master replicates asynchronously; a task it took and lost before a
+replica had it would be gone after the failover. With `wait_replicas`, a push (and a
+scheduled retry) is followed on the same connection by WAIT: the push counts as done only
+once that many replicas hold it (fewer if fewer are connected: a master whose only replica
+is down has nothing to wait for, and is then as safe as a single Redis). A push no replica
+confirmed in time is taken back out of the queue and refused, so the API's 503 still means
+that nothing was accepted.
 """
 
 import os
@@ -22,6 +30,8 @@ import uuid
 
 from huey import RedisHuey
 from huey.storage import RedisStorage
+from redis import RedisError
+from redis.client import Pipeline
 
 from tasks.consumer import OrphanSafeConsumerMixin
 
@@ -68,11 +78,29 @@ class QueueFull(Exception):
     """The queue holds as many tasks as it may; nothing was added."""
 
 
+class QueueNotReplicated(RedisError):
+    """No replica confirmed a write in time; a task it pushed was taken back out.
+
+    A RedisError, so that everything that copes with an unreachable Redis copes with this."""
+
+
 class ReliableRedisStorage(RedisStorage):
-    def __init__(self, *args, lease_seconds: float = 30.0, max_pending: int = 0, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        lease_seconds: float = 30.0,
+        max_pending: int = 0,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lease_seconds = lease_seconds
         self.max_pending = max_pending
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+        self._connected_replicas = 0
+        self._replicas_counted_at = float("-inf")
         self.workers_key = f"huey.workers.{self.name}"
         self._bounded_push = self.conn.register_script(BOUNDED_PUSH)
         self._claim = self.conn.register_script(CLAIM)
@@ -196,11 +224,67 @@ class ReliableRedisStorage(RedisStorage):
     # --- the API's side -------------------------------------------------------------
 
     def enqueue_bounded(self, data: bytes) -> None:
-        if not self.max_pending:
-            self.enqueue(data)
-            return
-        if self._bounded_push(keys=[self.queue_key], args=[data, self.max_pending]) == -1:
+        # One pipeline is one connection, and WAIT counts the writes of its own connection.
+        pipe = self.conn.pipeline(transaction=False)
+        if self.max_pending:
+            self._bounded_push(keys=[self.queue_key], args=[data, self.max_pending], client=pipe)
+        else:
+            pipe.lpush(self.queue_key, data)
+        wanted = self._wait_for_replicas(pipe)
+        pushed, *replicated = pipe.execute()
+        if pushed == -1:
             raise QueueFull(f"the queue already holds {self.max_pending} tasks")
+        if replicated and replicated[0] < wanted:
+            self._replicas_counted_at = float("-inf")
+            if self.conn.lrem(self.queue_key, 1, data):
+                raise QueueNotReplicated(
+                    f"{replicated[0]} of {wanted} replicas confirmed the task "
+                    f"within {self.wait_timeout_ms} ms; it was withdrawn"
+                )
+            # Not in the queue any more: a worker took it within the wait and holds it in
+            # its own hands, so it will be stored; withdrawing is no longer possible.
+
+    def add_to_schedule(self, data: bytes, ts: object) -> None:
+        """A retry holds accepted events too: it waits for the replicas like a push.
+
+        Unconfirmed, it raises, the task that scheduled it is not acked, and it runs again
+        (the store's unique key makes that harmless)."""
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.zadd(self.schedule_key, {data: self.convert_ts(ts)})
+        wanted = self._wait_for_replicas(pipe)
+        _, *replicated = pipe.execute()
+        if replicated and replicated[0] < wanted:
+            self._replicas_counted_at = float("-inf")
+            raise QueueNotReplicated(
+                f"{replicated[0]} of {wanted} replicas confirmed a retry "
+                f"within {self.wait_timeout_ms} ms"
+            )
+
+    def _wait_for_replicas(self, pipe: Pipeline) -> int:
+        """Add a WAIT for as many replicas as are wanted and connected; returns how many."""
+        wanted = min(self.wait_replicas, self._replicas_connected())
+        if wanted:
+            pipe.execute_command("WAIT", wanted, self.wait_timeout_ms)
+        return wanted
+
+    def _replicas_connected(self) -> int:
+        """The master's replicas in sync, looked up at most once a second: an INFO per
+        push would double the API's round trips. After a failover the count is at most a
+        second stale, and a WAIT that times out looks it up again at once."""
+        if not self.wait_replicas:
+            return 0
+        if time.monotonic() - self._replicas_counted_at > 1.0:
+            info = self.conn.info("replication")
+            # A replica still making its first copy is listed but cannot confirm anything.
+            self._connected_replicas = sum(
+                1
+                for key, value in info.items()
+                if key.startswith("slave")
+                and isinstance(value, dict)
+                and value.get("state") == "online"
+            )
+            self._replicas_counted_at = time.monotonic()
+        return self._connected_replicas
 
     # --- housekeeping ----------------------------------------------------------------
 

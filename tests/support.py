@@ -106,14 +106,17 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
-def start_consumer(*, workers: int = 2, periodic: bool = True) -> subprocess.Popen:
-    """A real Huey consumer process on the test queue and the test database.
+def start_consumer(
+    *, workers: int = 2, periodic: bool = True, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A real Huey consumer process on the test queue and the test database; `env` adds
+    to or overrides the environment it inherits.
 
     Without `periodic`, its scheduler enqueues none of the periodic tasks (the heartbeat
     every minute, retention every quarter hour), so that the queue holds only what the
     test put there: a test that asserts on the queue's contents needs that.
     """
-    env = {**os.environ, "EYE_DATABASE_URL": database_url_of_test_db()}
+    env = {**os.environ, "EYE_DATABASE_URL": database_url_of_test_db(), **(env or {})}
     options = [] if periodic else ["--no-periodic"]
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_huey", "--workers", str(workers), *options],
@@ -200,17 +203,18 @@ def _pings(client) -> bool:
 
 
 @contextmanager
-def queue_moved_to(huey, url: str) -> Iterator[None]:
-    """Point this process's queue at another Redis for the duration."""
-    from redis import ConnectionPool
+def queue_moved_to(huey, url: str, **storage_options) -> Iterator[None]:
+    """Point this process's queue at another Redis (or Sentinel set) for the duration."""
+    from eye.redis_connections import redis_pool_from_url
 
     original = huey.storage
-    pool = ConnectionPool.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+    pool = redis_pool_from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
     huey.storage = type(original)(
         name=original.name,
         connection_pool=pool,
         lease_seconds=original.lease_seconds,
         max_pending=original.max_pending,
+        **storage_options,
     )
     try:
         yield

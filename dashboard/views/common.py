@@ -14,6 +14,7 @@ from dashboard import ranges
 from dashboard.charts import colour_map, colour_of
 from events.models import Application
 from events.stats import category_name_list, kind_first_seen_list
+from eye.replica import reads_from_replica
 
 View = Callable[..., HttpResponse]
 
@@ -28,8 +29,9 @@ SUGGESTIONS_DAYS = 400
 
 
 def dashboard_view(view: View) -> View:
-    """Every page needs a login and only reads: GET and HEAD, nothing else."""
-    return login_required(require_safe(view))
+    """Every page needs a login and only reads: GET and HEAD, nothing else, and may read
+    events from the read replica if there is one."""
+    return login_required(require_safe(reads_from_replica(view)))
 
 
 def category_names() -> list[tuple[str, str]]:
