@@ -5,14 +5,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from django.db import connection, connections
+from django.db import connection
 
-from eye.replica import REPLICA, replica_state
 from tests.support import free_port, wait_for
 
 
@@ -75,7 +72,12 @@ class StreamingReplica:
         )
         started = subprocess.run(
             as_postgres(
-                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "start"]
+                # The server writes to a log of its own: one that kept our pipe open
+                # would leave this call waiting for ever.
+                [
+                    *(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options),
+                    *("-l", str(self.data / "server.log"), "-w", "start"),
+                ]
             ),
             capture_output=True,
             text=True,
@@ -101,6 +103,10 @@ class StreamingReplica:
                 [self.slot],
             )
 
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.database}"
+
     def sql(self, statement: str) -> list[tuple]:
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname=self.database, autocommit=True
@@ -110,15 +116,3 @@ class StreamingReplica:
 
     def caught_up_with(self, count: int) -> bool:
         return wait_for(lambda: self.sql("SELECT count(*) FROM events")[0][0] == count, timeout=20)
-
-    @contextmanager
-    def as_django_alias(self) -> Iterator[None]:
-        """This process reads through the replica alias, as with EYE_DATABASE_REPLICA_URL."""
-        connections.settings[REPLICA] = {**connections.settings["default"], "PORT": str(self.port)}
-        replica_state(fresh=True)
-        try:
-            yield
-        finally:
-            connections[REPLICA].close()
-            del connections[REPLICA]
-            del connections.settings[REPLICA]
