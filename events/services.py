@@ -108,11 +108,14 @@ class StoreOutcome(NamedTuple):
         return StoreOutcome(self.stored + other.stored, self.dead_lettered + other.dead_lettered)
 
 
-def event_bulk_copy(*, rows: Iterable[EventRow], application_id: int, received_at: datetime) -> int:
+def event_bulk_copy(
+    *, rows: Iterable[EventRow], application_id: int, received_at: datetime | None
+) -> int:
     """Store many rows of one application in one transaction, streamed rather than held
-    in memory; returns how many were new."""
+    in memory; returns how many were new. With `received_at` None, each event counts as
+    having arrived at its own timestamp, as the events of a live product do."""
     with transaction.atomic():
-        return _store_staged((*row, application_id, received_at) for row in rows)
+        return _store_staged((*row, application_id, received_at or row.timestamp) for row in rows)
 
 
 def event_deliveries_store(*, deliveries: Sequence[Delivery]) -> StoreOutcome:

@@ -81,3 +81,15 @@ def test_it_covers_twice_the_longest_preset_by_default(store):
     # "Last 30 days" then has a previous period to compare with.
     assert Event.objects.filter(timestamp__lt=now - timedelta(days=45)).count() > 500
     assert Event.objects.filter(timestamp__lt=now - timedelta(days=60, minutes=1)).count() == 0
+
+
+def test_each_demo_event_arrives_when_it_happened_so_live_shows_the_newest(store, client):
+    from django.contrib.auth.models import User
+
+    load("--events", "2000", "--days", "2", "--seed", "5")
+
+    assert scalar("SELECT count(*) FROM events WHERE received_at <> timestamp") == 0
+    client.force_login(User.objects.create_user("alice"))
+    rows = client.get("/live/rows/").content.decode()
+    newest = Event.objects.order_by("-timestamp").first()
+    assert newest.timestamp.strftime("%H:%M:%S") in rows

@@ -68,9 +68,10 @@ class Command(BaseCommand):
         )
         progress = ProgressBar(events, stream=self.stderr._out)
         stored = 0
-        received_at = timezone.now()
         while chunk := list(islice(rows, CHUNK)):
-            stored += event_bulk_copy(rows=chunk, application_id=app.pk, received_at=received_at)
+            # The demo plays a live product: each event arrived when it happened, so Live,
+            # which shows events in the order they arrived, shows the newest of them.
+            stored += event_bulk_copy(rows=chunk, application_id=app.pk, received_at=None)
             progress.advance(len(chunk))
         progress.finish()
         self.stdout.write(f"Loaded {stored:,} demo events into application {app.name!r}.")
