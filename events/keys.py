@@ -183,6 +183,13 @@ def api_key_update(
             "can_read_all_applications",
         ]
     )
+    _key_change_finish(api_key=api_key, before=before, actor=actor)
+    return api_key
+
+
+def _key_change_finish(*, api_key: ApiKey, before: dict, actor: Actor) -> None:
+    """Audit what a change did to a key (if anything) and drop this process's cached
+    lookup of it; the other processes follow within EYE_KEY_CACHE_SECONDS."""
     after = _key_details(api_key)
     if after != before:
         audit_record(
@@ -192,7 +199,6 @@ def api_key_update(
             details={"before": before, "after": after},
         )
     _cache.forget(api_key.key_hash)
-    return api_key
 
 
 @transaction.atomic
@@ -205,15 +211,7 @@ def api_key_origins_update(*, api_key: ApiKey, origins: list[str], actor: Actor 
     before = _key_details(api_key)
     api_key.origins = origins
     api_key.save(update_fields=["origins"])
-    after = _key_details(api_key)
-    if after != before:
-        audit_record(
-            actor=actor,
-            action=AuditEntry.Action.KEY_CHANGED,
-            target=api_key.application.name,
-            details={"before": before, "after": after},
-        )
-    _cache.forget(api_key.key_hash)
+    _key_change_finish(api_key=api_key, before=before, actor=actor)
     return api_key
 
 
