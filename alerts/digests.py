@@ -20,7 +20,7 @@ from django.urls import reverse
 from alerts.models import DigestSubscription
 from events.models import Application
 from events.overview import OverviewNumbers, overview_numbers
-from events.stats import Granularity
+from events.rollups import Granularity
 
 logger = logging.getLogger("eye.alerts")
 

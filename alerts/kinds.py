@@ -16,16 +16,16 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from alerts.models import AlertRule
-from events.rollups import event_total
-from events.stats import (
+from events.rollups import (
     DAY,
     HOUR,
     MINUTE,
     Granularity,
     event_counts_series,
     event_counts_total,
-    refusal_count,
+    event_total,
 )
+from events.stats import refusal_count
 from events.stats import refusal_reason_counts as _reason_counts
 
 WEEK = timedelta(weeks=1)

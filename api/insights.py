@@ -12,7 +12,7 @@ from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
 from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
-from events.stats import Granularity
+from events.rollups import Granularity
 
 router = Router(tags=["insights"], auth=ApiKeyAuth())
 

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.query import load_to
     from events.breakdowns import breakdown_series
     from events.models import Application
-    from events.stats import Granularity
+    from events.rollups import Granularity
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     call_command("migrate", verbosity=0)

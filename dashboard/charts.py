@@ -12,7 +12,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from events.stats import Granularity, Series
+from events.rollups import Granularity, Series
 
 # Twelve colours that people with any of the common colour-vision deficiencies still tell
 # apart (Paul Tol's "muted" scheme, with Okabe and Ito's blue, orange and sky blue): enough

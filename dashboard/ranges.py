@@ -5,7 +5,7 @@ page reads whole rollup buckets and covers the same instants as the raw-event li
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from events.stats import DAY, HOUR, Granularity
+from events.rollups import DAY, HOUR, Granularity
 
 # Preset → (label, how many buckets, bucket size). The newest bucket is the one now falls
 # in, so "Last 24 hours" is the current hour and the 23 before it: whole buckets, the

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from events.insight_sql import insight_fetchall
+from events.rollups import Granularity
 from events.selectors import event_list
-from events.stats import Granularity
 
 TOP_VALUES = 10
 

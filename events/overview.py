@@ -6,15 +6,15 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 
-from events.stats import (
+from events.rollups import (
     Granularity,
     Series,
     TopRow,
     event_counts_series,
     event_counts_top,
-    refusal_count,
     session_count,
 )
+from events.stats import refusal_count
 
 TOP_ROWS = 10
 SESSION_CACHE_FROM = timedelta(days=1)

@@ -1,7 +1,6 @@
 """Reads for charts, lists and counts beyond the rollups' own: the count above a filtered
 list, sessions, refusals, payload values. The counts kept beside the events, and
-`Granularity`, belong to events.rollups; their names are re-exported here for the readers
-that have always found them in this module.
+`Granularity`, belong to events.rollups.
 """
 
 import uuid
@@ -14,19 +13,7 @@ from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
 from events.models import Refusal
-from events.rollups import DAY as DAY
-from events.rollups import HOUR as HOUR
-from events.rollups import MINUTE as MINUTE
-from events.rollups import WEEK as WEEK
-from events.rollups import Granularity as Granularity
-from events.rollups import RollupKey as RollupKey
-from events.rollups import Series as Series
-from events.rollups import TopRow as TopRow
-from events.rollups import event_counts_series as event_counts_series
-from events.rollups import event_counts_top as event_counts_top
-from events.rollups import event_counts_total as event_counts_total
-from events.rollups import is_aligned as is_aligned
-from events.rollups import session_count as session_count
+from events.rollups import event_counts_total
 from events.selectors import event_list
 from eye.replica import read_alias
 

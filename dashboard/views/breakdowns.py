@@ -9,7 +9,8 @@ from django.http import HttpRequest, QueryDict
 from dashboard.charts import OTHER, colour_map, volume_figure
 from dashboard.ranges import TimeRange
 from events.breakdowns import Breakdown, breakdown_series
-from events.stats import Series, data_key_list
+from events.rollups import Series
+from events.stats import data_key_list
 
 BY_PARAMETER = "by"
 

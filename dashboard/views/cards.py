@@ -15,7 +15,8 @@ from dashboard.views.common import category_colours, category_names
 from dashboard.views.explore import explore_filters
 from dashboard.views.funnels import funnel_bars, funnel_of
 from events.breakdowns import breakdown_series
-from events.stats import event_count, event_counts_series
+from events.rollups import event_counts_series
+from events.stats import event_count
 from insights.models import Insight
 
 PAGES = {

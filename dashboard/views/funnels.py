@@ -9,7 +9,7 @@ from dashboard.charts import bar_figure, colour_map, volume_figure
 from dashboard.insight_forms import FunnelForm
 from dashboard.views.common import category_names, dashboard_view, render_page
 from events.funnels import Funnel, funnel_compute, funnel_dropoff_list
-from events.stats import Granularity, Series
+from events.rollups import Granularity, Series
 
 CONVERTED, DROPPED = "converted", "did not convert"
 

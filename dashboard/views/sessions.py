@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from dashboard.forms import SessionsForm
 from dashboard.views.common import application_names, dashboard_view, render_page
 from events.models import Event
+from events.rollups import Granularity
 from events.selectors import event_list
-from events.stats import Granularity, event_count, session_list_recent
+from events.stats import event_count, session_list_recent
 
 # A session shown whole; a runaway one (a bot, a loop) is cut here with a link to Explore.
 SESSION_STEPS = 1_000

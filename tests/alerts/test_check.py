@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.models import AlertRule, Notification
 from alerts.services import alert_rule_save
 from events.models import Event, Refusal
-from events.stats import Granularity
+from events.rollups import Granularity
 from tasks.tasks import alerts_check_run
 from tests.alerts.conftest import PUBLIC_URL
 from tests.support import wait_for

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.breakdowns import breakdown_series
-from events.stats import Granularity
+from events.rollups import Granularity
 from tests.insights.support import Stored, events_store
 
 START = datetime(2026, 5, 4, 0, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from events.applications import (
 )
 from events.keys import application_create
 from events.models import ApiKey, Application
-from events.stats import Granularity, Series
+from events.rollups import Granularity, Series
 
 ISSUE_PREFIX = "issue"
 
