@@ -93,6 +93,7 @@ class AlertRuleForm(forms.Form):
         )
         self.fields["reason"].widget.attrs.update(list="reason-list", autocomplete="off")
         self.fields["application"].empty_label = "All applications"
+        self.fields["insight"].label_from_instance = lambda insight: insight.name
 
     def clean_emails(self) -> list[str]:
         addresses = [a for a in re.split(r"[\s,;]+", self.cleaned_data["emails"]) if a]
@@ -168,4 +169,7 @@ class DigestForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         cleaned["frequency"] = cleaned.get("frequency") or None
+        if cleaned.get("dashboard") is not None:
+            # A dashboard's insights name their own applications.
+            cleaned["application"] = None
         return cleaned

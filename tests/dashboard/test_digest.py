@@ -51,14 +51,27 @@ def test_it_is_offered_to_everyone_signed_in(as_alice):
     assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login"))
 
 
-def test_it_subscribes_to_a_saved_dashboards_digest(as_alice, alice, known_events):
+def test_it_subscribes_to_a_saved_dashboards_digest(as_alice, alice, web_app, known_events):
     board = dashboard_create(owner=alice, name="Growth")
     insight_create(owner=alice, kind="overview", name="All", query="range=7d", dashboard=board)
 
-    as_alice.post(URL, {"frequency": "weekly", "dashboard": board.pk, "email": "a@example.com"})
+    as_alice.post(
+        URL,
+        {
+            "frequency": "weekly",
+            "dashboard": board.pk,
+            "application": web_app.application.pk,
+            "email": "a@example.com",
+        },
+    )
 
     subscription = DigestSubscription.objects.get(user=alice)
-    assert (subscription.frequency, subscription.dashboard) == ("weekly", board)
+    # The dashboard's insights name their own applications.
+    assert (subscription.frequency, subscription.dashboard, subscription.application) == (
+        "weekly",
+        board,
+        None,
+    )
     page = as_alice.get(URL).content.decode()
     assert "of the dashboard Growth at a@example.com" in page
     assert "[The Eye] Your week: Growth" in page and "All: " in page

@@ -74,6 +74,8 @@ def test_it_creates_a_rule_on_a_saved_funnels_conversion(as_bob, bob):
         response.content.decode()
     )
     assert as_bob.post(URL, {**values, "threshold": "101"}).status_code == 400
+    edit = as_bob.get(reverse("dashboard:manage_alert", args=[rule.pk])).content.decode()
+    assert f'<option value="{funnel.pk}" selected>signups</option>' in edit
     # A funnel saved with one step left: the page still lists the rule.
     Insight.objects.filter(pk=funnel.pk).update(query="step1=a%09b")
     assert "signups" in as_bob.get(URL).content.decode()
