@@ -131,9 +131,9 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + lease + CLAIM_MARGIN)
     if not claimed:
         return None
-    notification = Notification.objects.select_related("rule", "rule__application").get(
-        pk=notification_id
-    )
+    notification = Notification.objects.select_related(
+        "rule", "rule__application", "rule__insight"
+    ).get(pk=notification_id)
     send = _webhook_send if notification.channel == Notification.Channel.WEBHOOK else _email_send
     retry_in = None
     try:

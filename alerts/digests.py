@@ -1,8 +1,10 @@
-"""E-mail digests: the overview's numbers for the last day or week, against the period
-before, for each user who subscribed.
+"""E-mail digests: the overview's numbers, or those of one saved dashboard's insights, for
+the last day or week, against the period before, for each user who subscribed.
 
-The numbers come from events.overview.overview_numbers with the very range the
-dashboard's custom range resolves to, so a digest and the page its link opens agree.
+The overview's numbers come from events.overview.overview_numbers with the very range the
+dashboard's custom range resolves to; a saved dashboard's are its cards, computed by the
+dashboard's own cards_compute with that custom range: a digest and the page its link
+opens agree.
 """
 
 import logging
@@ -18,9 +20,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from alerts.models import DigestSubscription
+from dashboard.views.insights import cards_compute
 from events.models import Application
 from events.overview import OverviewNumbers, overview_numbers
 from events.rollups import Granularity
+from insights.models import Dashboard
+from insights.selectors import dashboard_insight_list
 
 logger = logging.getLogger("eye.alerts")
 
@@ -40,6 +45,15 @@ class DigestPeriod:
     def granularity(self) -> Granularity:
         # What the dashboard picks for a custom range of this span (dashboard/ranges.py).
         return Granularity.for_span(self.end - self.start)
+
+    def range_params(self, *, previous: bool = False) -> dict[str, str]:
+        """The period (or the one before) as the dashboard's custom range states it."""
+        start, end = (self.previous_start, self.start) if previous else (self.start, self.end)
+        return {
+            "range": "custom",
+            "start": f"{start:%Y-%m-%dT%H:%M}",
+            "end": f"{end:%Y-%m-%dT%H:%M}",
+        }
 
 
 def digest_period(*, frequency: str, now: datetime) -> DigestPeriod:
@@ -63,15 +77,48 @@ def change_text(current: float | None, previous: float | None) -> str:
     return f"{'▲' if delta > 0 else '▼'} {abs(delta):,.0f}%"
 
 
-def dashboard_link(*, period: DigestPeriod, application: Application | None) -> str:
-    params = {
-        "range": "custom",
-        "start": f"{period.start:%Y-%m-%dT%H:%M}",
-        "end": f"{period.end:%Y-%m-%dT%H:%M}",
-    }
+def dashboard_link(
+    *, period: DigestPeriod, application: Application | None, dashboard: Dashboard | None = None
+) -> str:
+    params = period.range_params()
+    if dashboard is not None:
+        path = reverse("dashboard:dashboard", kwargs={"dashboard_id": dashboard.pk})
+        return f"{settings.EYE_PUBLIC_URL}{path}?{urlencode(params)}"
     if application is not None:
         params["app"] = application.name
     return f"{settings.EYE_PUBLIC_URL}{reverse('dashboard:overview')}?{urlencode(params)}"
+
+
+@dataclass(frozen=True)
+class InsightNumber:
+    """One card of a dashboard in a digest: its number over the period and the one before
+    (None when the insight has no number, or its settings are no longer valid)."""
+
+    name: str
+    label: str
+    current: int | None
+    previous: int | None
+    problem: str
+
+    @property
+    def change(self) -> str:
+        return change_text(self.current, self.previous)
+
+
+def dashboard_numbers(*, dashboard: Dashboard, period: DigestPeriod) -> list[InsightNumber]:
+    insights = list(dashboard_insight_list(dashboard=dashboard))
+    current = cards_compute(insights=insights, range_params=period.range_params())
+    previous = cards_compute(insights=insights, range_params=period.range_params(previous=True))
+    return [
+        InsightNumber(
+            name=card.insight.name,
+            label=card.number_label,
+            current=card.number,
+            previous=before.number,
+            problem=card.problem,
+        )
+        for card, before in zip(current, previous, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -79,11 +126,21 @@ class Digest:
     subject: str
     text: str
     html: str
-    numbers: OverviewNumbers
+    # The overview's numbers, or a dashboard's cards: one of the two.
+    numbers: OverviewNumbers | None
+    insights: list[InsightNumber] | None = None
 
 
-def digest_build(*, frequency: str, application: Application | None, now: datetime) -> Digest:
+def digest_build(
+    *,
+    frequency: str,
+    application: Application | None,
+    now: datetime,
+    dashboard: Dashboard | None = None,
+) -> Digest:
     period = digest_period(frequency=frequency, now=now)
+    if dashboard is not None:
+        return _dashboard_digest(frequency=frequency, dashboard=dashboard, period=period)
     numbers = overview_numbers(
         start=period.start,
         end=period.end,
@@ -98,7 +155,7 @@ def digest_build(*, frequency: str, application: Application | None, now: dateti
         ("Events per session", numbers.ratio),
         ("Refused requests", numbers.refused),
     ]
-    label = "day" if frequency == DigestSubscription.Frequency.DAILY else "week"
+    label = _label(frequency)
     context = {
         "label": label,
         "period": period,
@@ -123,8 +180,34 @@ def digest_build(*, frequency: str, application: Application | None, now: dateti
     )
 
 
+def _label(frequency: str) -> str:
+    return "day" if frequency == DigestSubscription.Frequency.DAILY else "week"
+
+
+def _dashboard_digest(*, frequency: str, dashboard: Dashboard, period: DigestPeriod) -> Digest:
+    insights = dashboard_numbers(dashboard=dashboard, period=period)
+    context = {
+        "label": _label(frequency),
+        "period": period,
+        "dashboard": dashboard,
+        "insights": insights,
+        "link": dashboard_link(period=period, application=None, dashboard=dashboard),
+    }
+    return Digest(
+        subject=f"[The Eye] Your {context['label']}: {dashboard.name}",
+        text=render_to_string("alerts/digest_dashboard.txt", context),
+        html=render_to_string("alerts/digest_dashboard.html", context),
+        numbers=None,
+        insights=insights,
+    )
+
+
 def digest_subscribe(
-    *, user: AbstractBaseUser, frequency: str | None, application: Application | None
+    *,
+    user: AbstractBaseUser,
+    frequency: str | None,
+    application: Application | None,
+    dashboard: Dashboard | None = None,
 ) -> DigestSubscription | None:
     """Subscribe (or change the subscription), or unsubscribe with frequency None. The
     first digest covers the last whole period and goes at the next hourly send."""
@@ -132,7 +215,8 @@ def digest_subscribe(
         DigestSubscription.objects.filter(user=user).delete()
         return None
     subscription, _ = DigestSubscription.objects.update_or_create(
-        user=user, defaults={"frequency": frequency, "application": application}
+        user=user,
+        defaults={"frequency": frequency, "application": application, "dashboard": dashboard},
     )
     return subscription
 
@@ -140,7 +224,7 @@ def digest_subscribe(
 def digests_send(*, now: datetime) -> int:
     """Send every digest whose period has ended since its last one; returns how many."""
     sent = 0
-    subscriptions = DigestSubscription.objects.select_related("user", "application")
+    subscriptions = DigestSubscription.objects.select_related("user", "application", "dashboard")
     for subscription in subscriptions:
         period = digest_period(frequency=subscription.frequency, now=now)
         if not subscription.user.email:
@@ -155,7 +239,10 @@ def digests_send(*, now: datetime) -> int:
         if not claimed:
             continue
         digest = digest_build(
-            frequency=subscription.frequency, application=subscription.application, now=now
+            frequency=subscription.frequency,
+            application=subscription.application,
+            dashboard=subscription.dashboard,
+            now=now,
         )
         message = EmailMultiAlternatives(
             subject=digest.subject, body=digest.text, to=[subscription.user.email]

@@ -3,9 +3,10 @@
 Every kind reads counts through the events selectors, which sum the rollups (never a scan
 of raw events), over windows of whole minutes that end at the minute the check runs in;
 silence, whose window ends at the check itself, reads its part-minutes through the
-timestamp index. A new
-kind (a funnel's conversion, say) is one more class here with `measure`, `holds`,
-`sparkline` and `chart_path`, one more AlertRule.Kind choice and its form fields.
+timestamp index. A funnel's conversion is the exception: sessions have no rollup, so it
+reads its steps' events through the (category, name, timestamp) index, as the Funnels page
+does. A new kind is one more class here with `measure`, `holds`, `sparkline` and
+`chart_path`, one more AlertRule.Kind choice and its form fields.
 """
 
 from dataclasses import dataclass
@@ -13,9 +14,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlencode
 
+from django.http import QueryDict
 from django.urls import reverse
 
 from alerts.models import AlertRule
+from dashboard.insight_forms import KIND_SEPARATOR, FunnelForm
+from events.funnels import Funnel, funnel_compute
 from events.rollups import (
     DAY,
     HOUR,
@@ -191,10 +195,76 @@ class Refusals:
         return _query(reverse("dashboard:errors"), app=app, range="24h")
 
 
+class FunnelConversion:
+    """The percentage of the sessions that entered a saved funnel in the last `days` days
+    (whole minutes up to the check) and reached its last step, by events.funnels as the
+    Funnels page computes it; None while no session entered, so that an idle funnel does
+    not fire."""
+
+    def _form(self, rule: AlertRule) -> FunnelForm:
+        """The saved funnel read by the Funnels page's own form. Its kinds are the steps it
+        names rather than the kinds stored lately, so that a funnel whose events stopped
+        still reads, and fires, instead of turning invalid."""
+        if rule.insight is None:
+            raise ValueError("its saved funnel was deleted")
+        query = QueryDict(rule.insight.query)
+        kinds = [
+            tuple(value.split(KIND_SEPARATOR, 1))
+            for key, value in query.items()
+            if key.startswith("step") and KIND_SEPARATOR in value
+        ]
+        form = FunnelForm(query, kinds=kinds)
+        if not form.is_valid() or not form.steps:
+            raise ValueError(f"its saved funnel “{rule.insight.name}” has no valid steps")
+        return form
+
+    def _compute(self, rule: AlertRule, *, start: datetime, end: datetime) -> Funnel:
+        form = self._form(rule)
+        return funnel_compute(
+            steps=form.steps,
+            start=start,
+            end=end,
+            window=form.window_delta,
+            application_id=form.application_id,
+        )
+
+    def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
+        end = window_end(now)
+        start = end - DAY * rule.days
+        steps = self._compute(rule, start=start, end=end).steps
+        value = round(steps[-1].conversion * 100, 1) if steps[0].sessions else None
+        return Measure(value, start, end)
+
+    def holds(self, rule: AlertRule, value: float | None) -> bool:
+        return value is not None and value < rule.threshold
+
+    def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]:
+        """The conversion of each of the last two weeks' days, from one computation; none
+        for a funnel deleted or no longer valid, which the rule's last check names."""
+        end = Granularity.DAY.floor(now) + DAY
+        start = end - DAY * 14
+        try:
+            trend = self._compute(rule, start=start, end=end).trend
+        except ValueError:
+            return []
+        days = {day.day: day.conversion * 100 for day in trend}
+        return [days.get(day, 0.0) for day in Granularity.DAY.buckets(start=start, end=end)]
+
+    def chart_path(self, rule: AlertRule) -> str:
+        if rule.insight is None:
+            return reverse("dashboard:funnels")
+        query = QueryDict(rule.insight.query, mutable=True)
+        for param in ("range", "start", "end"):
+            query.pop(param, None)
+        query["range"] = "24h" if rule.days <= 1 else "7d" if rule.days <= 7 else "30d"
+        return f"{reverse('dashboard:funnels')}?{query.urlencode()}"
+
+
 KINDS: dict[str, RuleKind] = {
     AlertRule.Kind.EVENTS: EventCount(),
     AlertRule.Kind.SILENCE: Silence(),
     AlertRule.Kind.REFUSALS: Refusals(),
+    AlertRule.Kind.FUNNEL: FunnelConversion(),
 }
 
 
@@ -210,6 +280,10 @@ def rule_describe(rule: AlertRule) -> str:
     if rule.kind == AlertRule.Kind.REFUSALS:
         reason = f" for “{rule.reason}”" if rule.reason else ""
         return f"refused requests{reason} per hour above {rule.threshold:g}{app}"
+    if rule.kind == AlertRule.Kind.FUNNEL:
+        funnel = f"“{rule.insight.name}”" if rule.insight else "(deleted)"
+        days = "day" if rule.days == 1 else f"{rule.days} days"
+        return f"conversion of funnel {funnel} over the last {days} below {rule.threshold:g}%"
     what = rule.category + (f" / {rule.event_name}" if rule.event_name else "")
     if rule.condition == AlertRule.Condition.CHANGE:
         return (

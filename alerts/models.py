@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from events.models import Application
+from insights.models import Dashboard, Insight
 
 
 def plain_number(value: float | None) -> float | int | None:
@@ -25,6 +26,8 @@ class AlertRule(models.Model):
         SILENCE = "silence", "no events"
         # Refused requests over the last hour, optionally for one reason.
         REFUSALS = "refusals", "refused requests"
+        # The conversion (percent) of a saved funnel over its sessions of the last `days` days.
+        FUNNEL = "funnel", "funnel conversion"
 
     class Condition(models.TextChoices):
         ABOVE = "above"
@@ -55,8 +58,14 @@ class AlertRule(models.Model):
     # A refusal reason as the Errors page spells it ("timestamp: is in the future").
     reason = models.CharField(max_length=500, blank=True)
     period = models.CharField(max_length=8, choices=Period.choices, default=Period.HOUR)
+    # Kind "funnel": the saved funnel and how many days back its sessions are read. Deleting
+    # the funnel leaves the rule (and its audit trail), whose check then says what is missing.
+    insight = models.ForeignKey(
+        Insight, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    days = models.PositiveSmallIntegerField(default=7)
     condition = models.CharField(max_length=8, choices=Condition.choices, default=Condition.ABOVE)
-    # A count, a percentage (condition "change") or minutes (kind "silence").
+    # A count, a percentage (condition "change", kind "funnel") or minutes (kind "silence").
     threshold = models.FloatField()
 
     emails = models.JSONField(default=list, blank=True)
@@ -156,7 +165,8 @@ class Notification(models.Model):
 
 
 class DigestSubscription(models.Model):
-    """A user who asked for the overview's numbers by e-mail, every day or every week."""
+    """A user who asked for the overview's numbers, or those of one saved dashboard, by
+    e-mail, every day or every week."""
 
     class Frequency(models.TextChoices):
         DAILY = "daily"
@@ -168,6 +178,10 @@ class DigestSubscription(models.Model):
     frequency = models.CharField(max_length=8, choices=Frequency.choices)
     application = models.ForeignKey(
         Application, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # None for the overview; deleting the dashboard turns the digest back to the overview.
+    dashboard = models.ForeignKey(
+        Dashboard, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The end of the last period sent: a period is claimed by moving this forward, in one
     # conditional UPDATE, so that two workers never send the same digest.

@@ -23,7 +23,7 @@ class RuleRow:
 
 def alert_rule_rows(*, now: datetime) -> list[RuleRow]:
     rows = []
-    for rule in AlertRule.objects.select_related("application"):
+    for rule in AlertRule.objects.select_related("application", "insight"):
         kind = rule_kind(rule)
         rows.append(
             RuleRow(rule, rule_describe(rule), kind.sparkline(rule, now=now), kind.chart_path(rule))

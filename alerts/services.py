@@ -32,6 +32,8 @@ RULE_FIELDS = (
     "period",
     "condition",
     "threshold",
+    "insight",
+    "days",
     "emails",
     "webhook_url",
     "webhook_format",
@@ -148,7 +150,7 @@ def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
     with transaction.atomic():
         rule = (
             AlertRule.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("application")
+            .select_related("application", "insight")
             .filter(pk=rule_id)
             .first()
         )

@@ -9,10 +9,13 @@ from django.core.validators import EmailValidator
 
 from alerts.models import AlertRule, DigestSubscription
 from dashboard.manage_forms import application_choice
+from insights.models import Dashboard, Insight
 
 MAX_EMAILS = 20
 # Minutes of silence: up to a week; longer is better said with a daily count rule.
 MAX_SILENCE_MINUTES = 7 * 24 * 60
+# Days of a funnel's sessions: as far back as a funnel's own window reaches.
+MAX_FUNNEL_DAYS = 90
 
 
 class AlertRuleForm(forms.Form):
@@ -30,12 +33,26 @@ class AlertRuleForm(forms.Form):
         help_text="As the Errors page shows it; empty for every reason.",
     )
     period = forms.ChoiceField(choices=AlertRule.Period.choices, label="Per", initial="hour")
+    insight = forms.ModelChoiceField(
+        queryset=Insight.objects.filter(kind=Insight.Kind.FUNNEL),
+        required=False,
+        label="Saved funnel",
+        empty_label="—",
+    )
+    days = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_FUNNEL_DAYS,
+        initial=7,
+        required=False,
+        label="Over the last (days)",
+        help_text="Sessions that entered the funnel in these days.",
+    )
     condition = forms.ChoiceField(choices=AlertRule.Condition.choices, label="When the count is")
     threshold = forms.FloatField(
         min_value=0,
         label="Threshold",
-        help_text="A count; a percentage for a change against a week earlier; minutes "
-        "for no events.",
+        help_text="A count; a percentage for a change against a week earlier or for a "
+        "funnel's conversion; minutes for no events.",
     )
     emails = forms.CharField(
         required=False,
@@ -76,6 +93,7 @@ class AlertRuleForm(forms.Form):
         )
         self.fields["reason"].widget.attrs.update(list="reason-list", autocomplete="off")
         self.fields["application"].empty_label = "All applications"
+        self.fields["insight"].label_from_instance = lambda insight: insight.name
 
     def clean_emails(self) -> list[str]:
         addresses = [a for a in re.split(r"[\s,;]+", self.cleaned_data["emails"]) if a]
@@ -108,10 +126,22 @@ class AlertRuleForm(forms.Form):
                 self.add_error(
                     "threshold", f"Minutes without events: 1 to {MAX_SILENCE_MINUTES:,}."
                 )
+        if kind == AlertRule.Kind.FUNNEL:
+            if cleaned.get("insight") is None:
+                self.add_error("insight", "Choose the saved funnel to watch.")
+            if cleaned.get("days") is None:
+                self.add_error("days", f"Days of sessions: 1 to {MAX_FUNNEL_DAYS}.")
+            if threshold is not None and threshold > 100:
+                self.add_error("threshold", "A conversion is a percentage: 0 to 100.")
+            # The application is the funnel's own.
+            cleaned["application"] = None
+        else:
+            cleaned.update(insight=None, days=7)
         if kind != AlertRule.Kind.EVENTS:
-            # Silence fires at no events, refusals above their threshold: what the form's
-            # count fields say does not apply.
-            cleaned.update(category="", event_name="", period="hour", condition="above")
+            # Silence fires at no events, refusals above their threshold, a funnel below
+            # its: what the form's count fields say does not apply.
+            condition = "below" if kind == AlertRule.Kind.FUNNEL else "above"
+            cleaned.update(category="", event_name="", period="hour", condition=condition)
         if kind != AlertRule.Kind.REFUSALS:
             cleaned["reason"] = ""
         if not cleaned.get("emails") and not cleaned.get("webhook_url") and "emails" in cleaned:
@@ -127,9 +157,19 @@ class DigestForm(forms.Form):
         widget=forms.RadioSelect,
     )
     application = application_choice(required=False)
+    dashboard = forms.ModelChoiceField(
+        queryset=Dashboard.objects.order_by("name", "id"),
+        required=False,
+        label="Numbers of",
+        empty_label="The overview",
+        help_text="A saved dashboard's insights, over the day or week, instead.",
+    )
     email = forms.EmailField(label="To", help_text="Your address; it is kept on your account.")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         cleaned["frequency"] = cleaned.get("frequency") or None
+        if cleaned.get("dashboard") is not None:
+            # A dashboard's insights name their own applications.
+            cleaned["application"] = None
         return cleaned

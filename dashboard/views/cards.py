@@ -36,18 +36,20 @@ class Card:
     problem: str = ""
 
 
-def _query(insight: Insight, range_override: str | None) -> QueryDict:
+def _query(insight: Insight, range_params: dict[str, str] | None) -> QueryDict:
     query = QueryDict(insight.query, mutable=True)
-    if range_override:
+    if range_params:
         # The dashboard's range replaces the card's own, custom bounds included.
         for param in ("range", "start", "end"):
             query.pop(param, None)
-        query["range"] = range_override
+        query.update(range_params)
     return query
 
 
-def insight_card(*, insight: Insight, range_override: str | None = None) -> Card:
-    query = _query(insight, range_override)
+def insight_card(*, insight: Insight, range_params: dict[str, str] | None = None) -> Card:
+    """`range_params` ({"range": "7d"}, or "custom" with its "start" and "end") replaces
+    the range saved with the insight."""
+    query = _query(insight, range_params)
     kind = insight.kind
     if kind == Insight.Kind.BREAKDOWN:
         page = "dashboard:name" if query.get("name") else "dashboard:category"

@@ -1,4 +1,5 @@
-"""Each user's digest: the overview's numbers by e-mail, daily or weekly, or none."""
+"""Each user's digest: the overview's numbers, or a saved dashboard's, by e-mail, daily or
+weekly, or none."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ def digest(request: HttpRequest) -> HttpResponse:
     initial = {
         "frequency": subscription.frequency if subscription else "",
         "application": subscription.application if subscription else None,
+        "dashboard": subscription.dashboard if subscription else None,
         "email": request.user.email,
     }
     form = DigestForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -29,7 +31,10 @@ def digest(request: HttpRequest) -> HttpResponse:
             request.user.email = cleaned["email"]
             request.user.save(update_fields=["email"])
         digest_subscribe(
-            user=request.user, frequency=cleaned["frequency"], application=cleaned["application"]
+            user=request.user,
+            frequency=cleaned["frequency"],
+            application=cleaned["application"],
+            dashboard=cleaned["dashboard"],
         )
         messages.success(
             request,
@@ -42,6 +47,7 @@ def digest(request: HttpRequest) -> HttpResponse:
     preview = digest_build(
         frequency=subscription.frequency if subscription else DigestSubscription.Frequency.WEEKLY,
         application=subscription.application if subscription else None,
+        dashboard=subscription.dashboard if subscription else None,
         now=utc_now(),
     )
     return render_page(

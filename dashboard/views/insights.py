@@ -59,10 +59,18 @@ def dashboard_new(request: HttpRequest) -> HttpResponse:
 def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
     dashboard = get_object_or_404(Dashboard.objects.select_related("owner"), pk=dashboard_id)
     range_override = request.GET.get("range") or None
-    if range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
-        range_override = None
+    range_params = {"range": range_override} if range_override else None
+    if range_override == "custom":
+        # Bounds of its own (a digest's link gives them); each card's form checks them.
+        range_params = {
+            "range": "custom",
+            "start": request.GET.get("start", ""),
+            "end": request.GET.get("end", ""),
+        }
+    elif range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
+        range_override = range_params = None
     cards = cards_compute(
-        insights=list(dashboard_insight_list(dashboard=dashboard)), range_override=range_override
+        insights=list(dashboard_insight_list(dashboard=dashboard)), range_params=range_params
     )
     context = {
         "dashboard": dashboard,
@@ -75,18 +83,18 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
     return render_page(request, "dashboard/insights_dashboard.html", context, nav="dashboards")
 
 
-def cards_compute(*, insights: list[Insight], range_override: str | None) -> list[Card]:
+def cards_compute(*, insights: list[Insight], range_params: dict[str, str] | None) -> list[Card]:
     """Every card of a dashboard, in order. Other threads see only committed data, so a
     caller inside a transaction (a test's, say) gets its cards one after another."""
     if len(insights) < 2 or connection.in_atomic_block:
-        return [insight_card(insight=i, range_override=range_override) for i in insights]
+        return [insight_card(insight=i, range_params=range_params) for i in insights]
     with ThreadPoolExecutor(max_workers=min(CARD_THREADS, len(insights))) as pool:
-        return list(pool.map(_card_in_thread, insights, repeat(range_override)))
+        return list(pool.map(_card_in_thread, insights, repeat(range_params)))
 
 
-def _card_in_thread(insight: Insight, range_override: str | None) -> Card:
+def _card_in_thread(insight: Insight, range_params: dict[str, str] | None) -> Card:
     try:
-        return insight_card(insight=insight, range_override=range_override)
+        return insight_card(insight=insight, range_params=range_params)
     finally:
         # The thread's own connection ends with it rather than lingering until the server
         # closes it.

@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from alerts.models import DigestSubscription
+from insights.services import dashboard_create, insight_create
 
 URL = reverse("dashboard:digest")
 
@@ -48,3 +49,29 @@ def test_it_is_offered_to_everyone_signed_in(as_alice):
     assert f'href="{URL}"' in as_alice.get(reverse("dashboard:overview")).content.decode()
     anonymous = Client().get(URL)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("login"))
+
+
+def test_it_subscribes_to_a_saved_dashboards_digest(as_alice, alice, web_app, known_events):
+    board = dashboard_create(owner=alice, name="Growth")
+    insight_create(owner=alice, kind="overview", name="All", query="range=7d", dashboard=board)
+
+    as_alice.post(
+        URL,
+        {
+            "frequency": "weekly",
+            "dashboard": board.pk,
+            "application": web_app.application.pk,
+            "email": "a@example.com",
+        },
+    )
+
+    subscription = DigestSubscription.objects.get(user=alice)
+    # The dashboard's insights name their own applications.
+    assert (subscription.frequency, subscription.dashboard, subscription.application) == (
+        "weekly",
+        board,
+        None,
+    )
+    page = as_alice.get(URL).content.decode()
+    assert "of the dashboard Growth at a@example.com" in page
+    assert "[The Eye] Your week: Growth" in page and "All: " in page

@@ -12,6 +12,8 @@ from django.utils import timezone
 from alerts.models import AlertRule, Notification
 from alerts.services import alert_rules_check
 from events.models import AuditEntry
+from insights.models import Insight
+from insights.services import insight_create
 
 URL = reverse("dashboard:manage_alerts")
 
@@ -52,6 +54,33 @@ def test_it_creates_a_rule_and_shows_its_secret_once(as_bob, bob, web_app):
     assert rule.webhook_secret not in str(entry.details)
 
 
+def test_it_creates_a_rule_on_a_saved_funnels_conversion(as_bob, bob):
+    funnel = insight_create(
+        owner=bob, kind="funnel", name="signups", query="step1=a%09b&step2=c%09d&window=3600"
+    )
+    values = {**SILENCE, "kind": "funnel", "insight": funnel.pk, "days": "3", "threshold": "20"}
+
+    response = as_bob.post(URL, values, follow=True)
+
+    rule = AlertRule.objects.get()
+    assert (rule.kind, rule.insight, rule.days, rule.threshold, rule.condition) == (
+        "funnel",
+        funnel,
+        3,
+        20,
+        "below",
+    )
+    assert "conversion of funnel “signups” over the last 3 days below 20%" in (
+        response.content.decode()
+    )
+    assert as_bob.post(URL, {**values, "threshold": "101"}).status_code == 400
+    edit = as_bob.get(reverse("dashboard:manage_alert", args=[rule.pk])).content.decode()
+    assert f'<option value="{funnel.pk}" selected>signups</option>' in edit
+    # A funnel saved with one step left: the page still lists the rule.
+    Insight.objects.filter(pk=funnel.pk).update(query="step1=a%09b")
+    assert "signups" in as_bob.get(URL).content.decode()
+
+
 @pytest.mark.parametrize(
     ("values", "field", "error"),
     [
@@ -62,6 +91,8 @@ def test_it_creates_a_rule_and_shows_its_secret_once(as_bob, bob, web_app):
         ({"webhook_url": "", "emails": ""}, None, "Give an e-mail address or a webhook URL"),
         ({"threshold": "-1"}, "threshold", "greater than or equal to 0"),
         ({"webhook_url": "ftp://example.com/"}, "webhook_url", "is an http:// or https:// URL"),
+        ({"kind": "funnel", "days": "7"}, "insight", "Choose the saved funnel to watch."),
+        ({"kind": "funnel", "days": "91"}, "days", "less than or equal to 90"),
     ],
 )
 def test_it_refuses_an_incomplete_rule_naming_the_field(as_bob, db, values, field, error):

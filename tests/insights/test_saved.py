@@ -194,7 +194,7 @@ def test_it_computes_the_cards_of_a_committed_dashboard_side_by_side(store, web_
         insight_create(owner=carol, kind=kind, name=kind, query=query, dashboard=dashboard)
     insights = list(dashboard.insights.all())
 
-    together = cards_compute(insights=insights, range_override=None)
+    together = cards_compute(insights=insights, range_params=None)
 
     one_by_one = [insight_card(insight=i) for i in insights]
     assert [c.number for c in together] == [c.number for c in one_by_one] == [1, 4, 3, 3]
