@@ -3,7 +3,7 @@ from argparse import ArgumentParser
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 
 from events.keys import api_key_create
 from events.models import Application
@@ -12,6 +12,10 @@ CURL = """curl -s -X POST {url}/api/event/ \\
   -H "Authorization: Bearer {key}" -H "Content-Type: application/json" \\
   -d '{{"session_id": "e2085be5-9137-4e4e-80b5-f1ffddc25423", "category": "page interaction",
        "name": "cta click", "data": {{"path": "/"}}, "timestamp": "{now}"}}'"""
+
+# Hosts (or pods) started at once each run first_run on the same database; this lock makes
+# them take turns, so the first makes the admin and the others find it.
+FIRST_RUN_LOCK = 0x6579655F66697273
 
 
 class Command(BaseCommand):
@@ -28,6 +32,8 @@ class Command(BaseCommand):
 
         User = get_user_model()
         with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FIRST_RUN_LOCK])
             if User.objects.exists():
                 return
             password = secrets.token_urlsafe(12)
