@@ -16,8 +16,10 @@ Ctrl-C, a long benchmark; any block calling `make`) says so on the line right be
 opening fence, with the reason, and is left out: `<!-- readme-test: skip: the reason -->`.
 """
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -112,28 +114,35 @@ def test_every_shell_block_of_the_readme_runs_as_written(eye, tmp_path):
     env["EYE_DATA_DIR"] = str(eye.data_dir)
     untracked_before = untracked_files()
     answers = subprocess.Popen(["yes", "y"], stdout=subprocess.PIPE)
+    # A session of its own, so that whatever a block starts (and leaves running, if it
+    # fails or hangs) goes with it.
+    shell = subprocess.Popen(
+        ["bash", "-c", script_of(blocks, eye.url)],
+        cwd=ROOT,
+        env=env,
+        stdin=answers.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        run = subprocess.run(
-            ["bash", "-c", script_of(blocks, eye.url)],
-            cwd=ROOT,
-            env=env,
-            stdin=answers.stdout,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        stdout, stderr = shell.communicate(timeout=300)
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
         answers.kill()
         answers.wait()
         for name in LEFT_BEHIND:
             (ROOT / name).unlink(missing_ok=True)
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, (
+    output = stdout + stderr
+    assert shell.returncode == 0, (
         f"{output[-6000:]}\nA README command failed (above). If its block cannot run in a "
         "test, put <!-- readme-test: skip: REASON --> on the line before its fence."
     )
     for block in blocks:
-        assert f"### README block at line {block.line}" in run.stdout
+        assert f"### README block at line {block.line}" in stdout
     assert untracked_files() == untracked_before, "a README command left files behind"
     eye.stop()
 
