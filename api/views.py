@@ -171,7 +171,12 @@ def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Ev
     """Events of the key's application (of every application for a key with that right),
     newest first, filtered and paged by cursor."""
     require_read(request.auth)
-    known = set(EventQuery.model_fields) | set(CountedKeysetPagination.Input.model_fields)
+    # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
+    known = (
+        set(EventQuery.model_fields)
+        | set(CountedKeysetPagination.Input.model_fields)
+        | {QueryKeyAuth.param_name}
+    )
     for parameter in request.GET:
         if parameter not in known:
             raise api_error(
