@@ -2,6 +2,7 @@
 PostgreSQL and queue under a scratch data directory, accepts and returns events, and
 finds them again after a restart."""
 
+import contextlib
 import os
 import re
 import signal
@@ -11,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support import ROOT, SEED_EVENT, free_port, wait_for
 
@@ -44,6 +44,8 @@ class EyeProcess:
             env=env,
             stdout=self.output,
             stderr=subprocess.STDOUT,
+            # A group of its own, so that terminate() can end every process it started.
+            start_new_session=True,
         )
         assert wait_for(lambda: self.healthy() or self.process.poll() is not None, timeout=90)
         assert self.healthy(), self.log.read_text()
@@ -61,15 +63,20 @@ class EyeProcess:
         self.output.close()
         return code
 
-
-@pytest.fixture
-def eye(tmp_path):
-    process = EyeProcess(tmp_path / "var")
-    yield process
-    if process.process and process.process.poll() is None:
-        process.process.kill()
-        process.process.wait()
-        subprocess.run(["pkill", "-f", str(process.data_dir)], check=False)
+    def terminate(self) -> None:
+        """Whatever state a test left it in, end it and everything it started: a web
+        server or consumer left running would take the next test's tasks."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        # The embedded PostgreSQL daemonizes out of the group; its command names the folder.
+        subprocess.run(["pkill", "-9", "-f", str(self.data_dir)], check=False)
 
 
 def test_it_runs_with_nothing_installed_and_keeps_data_across_restarts(eye):

@@ -23,9 +23,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
-import pytest
-
-from tests.ops.test_make_run import UNSET_ON_A_NEW_MACHINE, EyeProcess
+from tests.ops.test_make_run import UNSET_ON_A_NEW_MACHINE
 from tests.support import ROOT
 
 README = ROOT / "README.md"
@@ -95,15 +93,6 @@ def test_it_gives_a_reason_for_every_block_it_does_not_run():
                 f"README line {block.line} runs make: mark the block with "
                 "<!-- readme-test: skip: REASON --> (or run the command it stands for)"
             )
-
-
-@pytest.fixture
-def eye(tmp_path):
-    process = EyeProcess(tmp_path / "var")
-    yield process
-    if process.process and process.process.poll() is None:
-        process.process.kill()
-        process.process.wait()
 
 
 def test_every_shell_block_of_the_readme_runs_as_written(eye, tmp_path):

@@ -11,24 +11,12 @@ import uuid
 
 import httpx
 import psutil
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eye.processes import processes_read
 from eye.serve import Child, supervise
 from tests.ops.test_make_run import EyeProcess
 from tests.support import SEED_EVENT, wait_for
-
-
-@pytest.fixture
-def eye(tmp_path):
-    process = EyeProcess(tmp_path / "var")
-    yield process
-    if process.process and process.process.poll() is None:
-        for child in psutil.Process(process.process.pid).children(recursive=True):
-            child.kill()
-        process.process.kill()
-        process.process.wait()
 
 
 def children_of(eye: EyeProcess, word: str) -> list[psutil.Process]:
