@@ -474,8 +474,9 @@ class Stack:
             number = len(self.consumers) + 1
             name = "consumer" if number == 1 else f"consumer-{number}"
             self.consumers.append(self._spawn(consumer_command(), name))
-        # Process workers show as children; give them a moment (thread workers never do).
-        expected = len(self.consumers) * (1 + self.consumer_workers)
+        # A consumer forks its scheduler, then its workers; the last fork is the last
+        # worker ready. Give them a moment (thread workers would never show).
+        expected = len(self.consumers) * (2 + self.consumer_workers)
         deadline = time.monotonic() + 30
         while len(self.consumer_processes()) < expected and time.monotonic() < deadline:
             self.check_alive()
