@@ -120,7 +120,7 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
     options.budget = 5.0 if quick else 30.0
     # The consumers part: tasks of 100 events in the backlog, and the consumer counts in
     # turn (1, 2, 2, 1: neither count always comes first).
-    options.backlog_tasks = 500 if quick else 2_000
+    options.backlog_tasks = 1_000 if quick else 5_000
     options.consumer_counts = (1, 2) if quick else (1, 2, 2, 1)
     options.skip = {part.strip() for part in options.skip.split(",") if part.strip()}
     return options
