@@ -92,6 +92,16 @@ def targets(result: Result) -> list[tuple[str, str, bool | None]]:
             lambda v, p=phase: f"{v} ({p.get('lost_basis')})",
             lambda v: v == 0,
         )
+    runs = _get(result, "consumers", "runs")
+    add(
+        "consumers: nothing lost or doubled (every run)",
+        None if not runs else sum(abs(run["lost"]) + abs(run["doubled"]) for run in runs),
+        lambda v, r=runs: (
+            f"lost {sum(x['lost'] for x in r)}, "
+            f"doubled {sum(x['doubled'] for x in r)} over {len(r)} runs"
+        ),
+        lambda v: v == 0,
+    )
     scale = result.get("scale") or {}
     sizes = sorted(scale, key=int)
     if len(sizes) >= 2:
@@ -184,7 +194,7 @@ def scale_text(scale: dict) -> str:
     the smallest size (ratio > 1: costs more)."""
     sizes = sorted(scale, key=int)
     base = scale[sizes[0]]
-    lines = ["4. Growth (make bench-scale): the same loads and queries as the table grows"]
+    lines = ["5. Growth (make bench-scale): the same loads and queries as the table grows"]
     for size in sizes:
         at = scale[size]
         lines.append(f"   table before the loads: {int(size):,} events")
@@ -218,6 +228,37 @@ def scale_text(scale: dict) -> str:
             else:
                 cells.append(f"{(first / value if is_rate else value / first):.2f}")
         lines.append(f"   {label[:28]:28}" + "".join(f"{c:>16}" for c in cells))
+    return "\n".join(lines)
+
+
+def consumers_text(part: dict) -> str:
+    """Each run of the backlog, then the rate of each consumer count and their ratio."""
+    lines = [
+        f"4. Consumers: a backlog of {n(part['tasks'])} tasks x {part['events_per_task']} events "
+        f"({n(part['events'])}, the same rows each time) pushed at once to idle consumers",
+        f"   ({part['workers_per_consumer']} worker processes each); stored/s = events / "
+        "(push to the last row visible)",
+    ]
+    for number, run in enumerate(part["runs"], 1):
+        cpu = _get(run, "under_load", "cpu_percent_of_machine") or {}
+        shares = ", ".join(f"{role} {share:.0f}%" for role, share in cpu.items())
+        lines.append(
+            f"   run {number}: {run['consumers']} consumer(s), {run['consumer_processes']} "
+            f"processes: {n(run['stored_events'])} stored in {run['seconds']:.2f} s = "
+            f"{n(run['stored_events_per_second'])} events/s, lost {run['lost']}, doubled "
+            f"{run['doubled']}" + (" — STALLED" if run["stalled"] else "")
+        )
+        if shares:
+            lines.append(f"      CPU (% of all cores): {shares}")
+    rates = part["stored_events_per_second"]
+    lines.append(
+        f"   stored/s: one consumer {n(rates.get('1'))}, two consumers {n(rates.get('2'))}; "
+        f"two / one = {n(part['ratio_two_over_one'], 2)}"
+    )
+    lines.append(
+        f"   On {os.cpu_count()} cores the consumers share the CPU with PostgreSQL and Redis: the"
+        "\n   ratio is what a second consumer adds on this machine, not on a host of its own."
+    )
     return "\n".join(lines)
 
 
@@ -361,6 +402,9 @@ def report_text(result: Result) -> str:
                 + ", ".join(f"{t:g}: {q}" for t, q in timeline[:: max(1, len(timeline) // 12)])
             )
 
+    if result.get("consumers"):
+        out("")
+        out(consumers_text(result["consumers"]))
     if result.get("scale"):
         out("")
         out(scale_text(result["scale"]))

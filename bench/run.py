@@ -9,7 +9,8 @@
 Steps: a PostgreSQL cluster (TimescaleDB if installed) and a Redis server of the run's
 own, durable unless --fast-unsafe; migrate; The Eye started as `make run` does; an
 empty-view baseline, then single, 100- and 1,000-event ingest under wrk, live and
-backfill, each followed by the COPY ceiling of its own rows; query latency at each size;
+backfill, each followed by the COPY ceiling of its own rows; a backlog stored by one
+consumer and by two (the ratio); query latency at each size;
 resources sampled throughout. Every process it starts is stopped at the end, also on
 Ctrl-C.
 """
@@ -33,7 +34,17 @@ from typing import Any
 
 import psutil
 
-from bench import ceiling, ingest, insights, profile, query, report, resources, services
+from bench import (
+    ceiling,
+    consumers,
+    ingest,
+    insights,
+    profile,
+    query,
+    report,
+    resources,
+    services,
+)
 from bench.resources import Sampler
 from bench.services import ROOT, log
 
@@ -54,7 +65,9 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", help="table sizes for the queries (1000000,10000000)")
     parser.add_argument("--repeat", type=int, help="timed requests per query (50)")
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to leave out: ingest, queries"
+        "--skip",
+        default="",
+        help="comma-separated parts to leave out: ingest, consumers, queries",
     )
     parser.add_argument(
         "--profile",
@@ -105,6 +118,10 @@ def options_parse(argv: list[str] | None) -> argparse.Namespace:
     ]
     options.repeat = options.repeat or (15 if quick else 50)
     options.budget = 5.0 if quick else 30.0
+    # The consumers part: tasks of 100 events in the backlog, and the consumer counts in
+    # turn (1, 2, 2, 1: neither count always comes first).
+    options.backlog_tasks = 1_000 if quick else 5_000
+    options.consumer_counts = (1, 2) if quick else (1, 2, 2, 1)
     options.skip = {part.strip() for part in options.skip.split(",") if part.strip()}
     return options
 
@@ -206,6 +223,21 @@ def run(
         return
     if "ingest" not in options.skip:
         result["ingest"] = ingest_all(options, stack, database, sampler, key, run_dir)
+    if "consumers" not in options.skip:
+        log(
+            f"consumers: a backlog of {options.backlog_tasks:,} tasks of 100 events, stored by "
+            + ", then ".join(map(str, options.consumer_counts))
+            + " consumer(s)"
+        )
+        result["consumers"] = consumers.consumers_measure(
+            stack=stack,
+            database=database,
+            sampler=sampler,
+            application_id=application_id,
+            tasks=options.backlog_tasks,
+            counts=options.consumer_counts,
+            log_dir=run_dir,
+        )
     if "queries" not in options.skip:
         result["queries"] = queries_all(options, stack, database, application_id, key, cookie)
     if options.profile:

@@ -423,7 +423,8 @@ def login_cookie(env: dict[str, str], log_file: IO[str]) -> str:
 class Stack:
     """gunicorn and the Huey consumer as `make run` starts them, logs to files. Stopped
     like eye/serve.py stops them (SIGTERM to gunicorn, SIGINT to the consumer), killed
-    if they do not stop in 30 s."""
+    if they do not stop in 30 s. The consumers part (bench/consumers.py) swaps the one
+    consumer for two and back, as a second host would add one."""
 
     def __init__(self, env: dict[str, str], *, port: int, workers: int, log_dir: Path) -> None:
         self.env = env
@@ -431,11 +432,21 @@ class Stack:
         self.workers = workers
         self.log_dir = log_dir
         self.web: subprocess.Popen | None = None
-        self.consumer: subprocess.Popen | None = None
+        self.consumers: list[subprocess.Popen] = []
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def consumer(self) -> subprocess.Popen | None:
+        """The first consumer: the only one, but while the consumers part runs two."""
+        return self.consumers[0] if self.consumers else None
+
+    @property
+    def consumer_workers(self) -> int:
+        """Worker processes of each consumer (EYE_QUEUE_WORKERS, as in eye/settings.py)."""
+        return int(self.env.get("EYE_QUEUE_WORKERS") or 4)
 
     def _spawn(self, command: list[str], name: str) -> subprocess.Popen:
         with open(self.log_dir / f"{name}.log", "ab") as output:
@@ -450,16 +461,35 @@ class Stack:
 
     def start(self) -> "Stack":
         self.web = self._spawn(web_command("127.0.0.1", str(self.port), str(self.workers)), "web")
-        self.consumer = self._spawn(consumer_command(), "consumer")
+        self.consumers_start(count=1)
         self._wait_until(self._web_answers, "gunicorn to answer HTTP")
         self._wait_until(lambda: len(self.web_workers()) >= self.workers, "gunicorn's workers")
-        # Process workers show as children; give them a moment (thread workers never do).
-        expected = int(self.env.get("EYE_QUEUE_WORKERS") or 4)
-        deadline = time.monotonic() + 15
-        while len(self.consumer_processes()) <= expected and time.monotonic() < deadline:
+        return self
+
+    def consumers_start(self, *, count: int) -> None:
+        """Start `count` more consumers (`manage.py run_huey`, each with its own worker
+        processes), and return once their workers have been forked: from then on they
+        take tasks."""
+        for _ in range(count):
+            number = len(self.consumers) + 1
+            name = "consumer" if number == 1 else f"consumer-{number}"
+            self.consumers.append(self._spawn(consumer_command(), name))
+        # A consumer forks its scheduler, then its workers; the last fork is the last
+        # worker ready. Give them a moment (thread workers would never show).
+        expected = len(self.consumers) * (2 + self.consumer_workers)
+        deadline = time.monotonic() + 30
+        while len(self.consumer_processes()) < expected and time.monotonic() < deadline:
             self.check_alive()
             time.sleep(0.2)
-        return self
+
+    def consumers_stop(self) -> None:
+        """Stop every consumer gracefully (SIGINT: the tasks in hand are finished)."""
+        for process in self.consumers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.consumers:
+            _stopped_wait(process, "consumer")
+        self.consumers = []
 
     def _wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -470,7 +500,8 @@ class Stack:
             time.sleep(0.2)
 
     def check_alive(self) -> None:
-        for name, process in (("web", self.web), ("consumer", self.consumer)):
+        named = [("web", self.web)] + [("consumer", process) for process in self.consumers]
+        for name, process in named:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {name}.log")
 
@@ -487,34 +518,40 @@ class Stack:
         return _children(self.web)
 
     def consumer_processes(self) -> list[psutil.Process]:
-        """The consumer's main process and its worker processes."""
-        if self.consumer is None or self.consumer.poll() is not None:
-            return []
-        try:
-            main = psutil.Process(self.consumer.pid)
-            return [main, *main.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self) -> None:
-        for process, stop_signal in ((self.web, signal.SIGTERM), (self.consumer, signal.SIGINT)):
-            if process is not None and process.poll() is None:
-                process.send_signal(stop_signal)
-        for name, process in (("web", self.web), ("consumer", self.consumer)):
-            if process is None:
+        """Every consumer's main process and its worker processes."""
+        found = []
+        for process in self.consumers:
+            if process.poll() is not None:
                 continue
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                log(f"{name} did not stop in 30 s; killing its process group")
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                main = psutil.Process(process.pid)
+                found += [main, *main.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    def stop(self) -> None:
+        if self.web is not None and self.web.poll() is None:
+            self.web.send_signal(signal.SIGTERM)
+        self.consumers_stop()
+        if self.web is not None:
+            _stopped_wait(self.web, "web")
 
     def __enter__(self) -> "Stack":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _stopped_wait(process: subprocess.Popen, name: str) -> None:
+    """Wait up to 30 s for a process told to stop, then kill its process group."""
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        log(f"{name} did not stop in 30 s; killing its process group")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _children(process: subprocess.Popen | None) -> list[psutil.Process]:
