@@ -1,5 +1,8 @@
 """Refused POSTs land in a bounded log with their reason, application and body."""
 
+import time
+from datetime import UTC, datetime
+
 import orjson
 
 from events.models import Refusal
@@ -67,6 +70,10 @@ def test_a_flood_of_keyless_posts_leaves_the_log_bounded(api, web_app, drain, se
     settings.EYE_KEYLESS_REFUSALS_PER_MINUTE = 3
     settings.EYE_REFUSALS_KEPT = 50
     flood = [f"127.0.0.{n}" for n in range(1, 5) for _ in range(40)]
+    # The budget is per clock minute: a flood that straddles one gets a second budget.
+    # Start it where the minute has time enough left for all of it.
+    if (second := datetime.now(UTC).second) > 30:
+        time.sleep(61 - second)
     for address in flood:
         response = api.post(SEED_EVENT, key=None, REMOTE_ADDR=address)
         assert response.status_code == 401
