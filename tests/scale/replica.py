@@ -12,6 +12,11 @@ from django.db import connection
 
 from tests.support import free_port, wait_for
 
+CONFIGURATION = {
+    "postgresql.conf": "",
+    "pg_hba.conf": "local all postgres trust\nhost all postgres 127.0.0.1/32 trust\n",
+}
+
 
 def as_postgres(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
@@ -57,7 +62,7 @@ class StreamingReplica:
                 [
                     str(self.bin / "pg_basebackup"),
                     *("-h", self.source_host, "-p", str(self.source_port), "-U", "postgres"),
-                    *("-D", str(self.data), "-R", "-X", "stream"),
+                    *("-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast"),
                     *("-S", self.slot),
                 ]
             ),
@@ -66,6 +71,14 @@ class StreamingReplica:
             cwd="/",
         )
         assert backup.returncode == 0, f"pg_basebackup failed: {backup.stderr}"
+        # A Debian cluster keeps its configuration in /etc, outside the copied data
+        # folder: the replica then gets its own, which the options below complete.
+        for name, text in CONFIGURATION.items():
+            path = self.data / name
+            if not path.exists():
+                path.write_text(text)
+                if os.geteuid() == 0:
+                    shutil.chown(path, "postgres", "postgres")
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.data}"
             f" -c shared_preload_libraries='{self.preload}' -c fsync=off -c hot_standby=on"

@@ -19,10 +19,9 @@ from tests.support import ROOT, database_url_of_test_db, free_port, stop_process
 
 
 @pytest.fixture
-def replica(store, hypertable) -> Iterator[StreamingReplica]:
-    # The replica is a copy of the cluster the test database is in. The machine's own
-    # cluster (the plain PostgreSQL pass) accepts no replication connections; reads there go
-    # through the same router and selectors, tested here on TimescaleDB.
+def replica(store) -> Iterator[StreamingReplica]:
+    # The replica is a copy of the cluster the test database is in: TimescaleDB's in one
+    # pass of make test, the machine's plain PostgreSQL in the other.
     server = StreamingReplica()
     server.start()
     yield server

@@ -47,6 +47,17 @@ if ! pg_up; then
     wait_for pg_up || die "PostgreSQL does not answer on 127.0.0.1:5432"
 fi
 
+# The read-replica tests copy this cluster with pg_basebackup, which takes a replication
+# connection; "all" in pg_hba.conf does not cover those. Allow them from this host, as the
+# postgres user, as every other local connection is already allowed; first in the file,
+# as the first line that matches decides.
+hba=$(psql -h 127.0.0.1 -U postgres -Atc 'SHOW hba_file')
+if ! grep -Eq '^host replication postgres 127\.0\.0\.1/32 trust' "$hba"; then
+    log "allowing replication connections from 127.0.0.1 in $hba"
+    sed -i '1i host replication postgres 127.0.0.1/32 trust' "$hba"
+    psql -h 127.0.0.1 -U postgres -Atqc 'SELECT pg_reload_conf()' >/dev/null
+fi
+
 if ! redis_up; then
     log "Redis is down; starting it"
     mkdir -p /var/lib/redis /var/log/redis
