@@ -40,8 +40,11 @@ def stacks_dump(pids: list[int], path: Path) -> bool:
     return True
 
 
-def profile_start(*, pid: int, name: str, seconds: float, out_dir: Path) -> subprocess.Popen:
-    """py-spy record of `pid` and its children for `seconds`, into out_dir/profile-NAME.txt."""
+def profile_start(
+    *, pid: int, name: str, seconds: float, out_dir: Path, gil: bool = False
+) -> subprocess.Popen:
+    """py-spy record of `pid` and its children for `seconds`, into out_dir/profile-NAME.txt;
+    with `gil`, only the samples of the thread holding the GIL."""
     command = [
         py_spy() or "py-spy",
         "record",
@@ -57,6 +60,7 @@ def profile_start(*, pid: int, name: str, seconds: float, out_dir: Path) -> subp
         "raw",
         "--output",
         str(out_dir / f"profile-{name}.txt"),
+        *(["--gil"] if gil else []),
     ]
     with open(out_dir / f"profile-{name}.log", "w") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

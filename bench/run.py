@@ -399,13 +399,24 @@ def profile_run(
     services.tables_truncate(database)
     seconds = max(5.0, min(options.duration, 20.0))
     log(f"profile: py-spy on a web worker and on the consumer, {seconds:g} s of single events")
+    # Each process twice: every thread that is not idle (where a request waits), and only
+    # the thread holding the GIL (where the CPU goes; a thread waiting for the GIL after a
+    # socket read counts as reading in the first).
+    targets = {"web": stack.web_workers()[0].pid, "consumer": stack.consumer.pid}
+    files = {
+        f"{title}{suffix}": f"{name}{suffix}"
+        for name, title in (("web", "web worker"), ("consumer", "consumer"))
+        for suffix in ("", "-gil")
+    }
     spies = {
-        "web worker": profile.profile_start(
-            pid=stack.web_workers()[0].pid, name="web", seconds=seconds, out_dir=run_dir
-        ),
-        "consumer": profile.profile_start(
-            pid=stack.consumer.pid, name="consumer", seconds=seconds, out_dir=run_dir
-        ),
+        title: profile.profile_start(
+            pid=targets[file.removesuffix("-gil")],
+            name=file,
+            seconds=seconds,
+            out_dir=run_dir,
+            gil=file.endswith("-gil"),
+        )
+        for title, file in files.items()
     }
     try:
         figures = ingest.ingest_measure(
@@ -425,13 +436,13 @@ def profile_run(
             except subprocess.TimeoutExpired:
                 spy.kill()
                 spy.wait()
-    files = {"web worker": "profile-web.txt", "consumer": "profile-consumer.txt"}
     return {
         "single_while_profiled": {
             k: figures[k] for k in ("accepted_events_per_second", "stored_events_per_second")
         },
         "summaries": {
-            name: profile.profile_summary(run_dir / file) for name, file in files.items()
+            title: profile.profile_summary(run_dir / f"profile-{file}.txt")
+            for title, file in files.items()
         },
     }
 
