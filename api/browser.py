@@ -17,6 +17,7 @@ from api.auth import principal_of
 from api.cors import origin_check
 from api.errors import api_error
 from api.ratelimit import window_count_check
+from api.refusals import refused_key_remember
 from api.schemas import parse_timestamp
 from events.keys import KeyPrincipal
 from tasks.queue import QUEUE_ERRORS
@@ -38,6 +39,7 @@ class QueryKeyAuth(APIKeyQuery):
         if principal is None:
             return None
         if not principal.publishable:
+            refused_key_remember(request, principal)
             raise api_error(
                 401,
                 "a secret key must never be sent in the URL (it would end up in logs); "

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
+from events.keys import KeyPrincipal
 from eye.metrics import refusals_unlogged, requests_rejected
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import record_refusal
@@ -31,6 +32,13 @@ def refusal_reason(status: int, errors: list[dict]) -> str:
     return CAUSES.get(status, "other")
 
 
+def refused_key_remember(request: HttpRequest, principal: KeyPrincipal) -> None:
+    """The request's key is known but is being refused (a publishable key from an origin
+    it does not allow, or sent where it may not go): ninja never sets `request.auth` for
+    it, yet its refusal belongs to the key's application, in that application's log."""
+    request.refused_principal = principal
+
+
 def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
     """Queue a log entry for a refused POST. Best effort: the answer to the client does
     not wait on it or depend on it."""
@@ -43,7 +51,7 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    principal = getattr(request, "auth", None)
+    principal = getattr(request, "auth", None) or getattr(request, "refused_principal", None)
     keyless = principal is None
     if keyless and not keyless_refusal_budget_take(address=request.META.get("REMOTE_ADDR", "")):
         refusals_unlogged.inc()

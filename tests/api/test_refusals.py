@@ -34,6 +34,53 @@ def test_it_logs_an_unknown_key_without_an_application(api, web_app, drain):
     assert (refusal.status, refusal.application_id) == (401, None)
 
 
+def test_it_logs_a_publishable_key_refused_for_its_origin_under_its_application(web_app, drain):
+    from django.test import Client
+
+    from events.keys import api_key_create
+
+    _, publishable = api_key_create(
+        application=web_app.application,
+        can_read=False,
+        can_write=True,
+        origins=["https://shop.example.com"],
+    )
+    body = orjson.dumps(SEED_EVENT)
+    for headers in ({"Origin": "https://evil.example.net"}, {}):
+        response = Client().post(
+            f"/api/event/?key={publishable}", data=body, content_type="text/plain", headers=headers
+        )
+        assert response.status_code == 403
+    response = Client().post(
+        "/api/event/",
+        data=body,
+        content_type="text/plain",
+        headers={"Origin": "https://evil.example.net", "Authorization": f"Bearer {publishable}"},
+    )
+    assert response.status_code == 403
+    drain()
+
+    refusals = Refusal.objects.order_by("id")
+    assert [(r.status, r.application_id) for r in refusals] == [(403, web_app.application.pk)] * 3
+    assert {r.errors[0]["field"] for r in refusals} == {"Origin"}
+    assert all(r.body == body.decode() for r in refusals)
+
+
+def test_it_logs_a_secret_key_refused_in_the_url_under_its_application(web_app, drain):
+    from django.test import Client
+
+    response = Client().post(
+        f"/api/event/?key={web_app.writer}",
+        data=orjson.dumps(SEED_EVENT),
+        content_type="text/plain",
+    )
+    assert response.status_code == 401
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    assert (refusal.status, refusal.application_id) == (401, web_app.application.pk)
+
+
 def test_it_does_not_read_a_body_refused_for_its_size(api, web_app, drain, settings):
     settings.EYE_MAX_BODY_BYTES = 100
 
