@@ -7,6 +7,17 @@ from alerts.models import AlertRule, Notification
 from tasks.tasks import check_alerts, enforce_retention, send_digests
 
 
+def quiet_rule(web_app) -> AlertRule:
+    """A rule that fires at its first check: no events at all, under a threshold of 5."""
+    return AlertRule.objects.create(
+        name="quiet",
+        kind="silence",
+        application=web_app.application,
+        threshold=5,
+        webhook_url="http://127.0.0.1:9/hook",
+    )
+
+
 def test_it_checks_alerts_every_minute_and_digests_every_hour():
     minutes = [datetime(2026, 3, 18, 14, minute, tzinfo=UTC) for minute in range(60)]
     assert all(check_alerts.s().validate_datetime(moment) for moment in minutes)
@@ -14,13 +25,7 @@ def test_it_checks_alerts_every_minute_and_digests_every_hour():
 
 
 def test_the_periodic_check_checks_every_rule_on_the_clock(web_app, huey):
-    rule = AlertRule.objects.create(
-        name="quiet",
-        kind="silence",
-        application=web_app.application,
-        threshold=5,
-        webhook_url="http://127.0.0.1:9/hook",
-    )
+    rule = quiet_rule(web_app)
     before = datetime.now(UTC)
 
     check_alerts.call_local()
@@ -35,13 +40,7 @@ def test_the_periodic_check_checks_every_rule_on_the_clock(web_app, huey):
 
 def test_the_retention_task_removes_notifications_older_than_the_setting(web_app, huey, settings):
     settings.EYE_NOTIFICATION_DAYS = 30
-    rule = AlertRule.objects.create(
-        name="quiet",
-        kind="silence",
-        application=web_app.application,
-        threshold=5,
-        webhook_url="http://127.0.0.1:9/hook",
-    )
+    rule = quiet_rule(web_app)
     now = datetime.now(UTC)
     for incident, age in enumerate((31, 30.9, 29, 0), start=1):
         created_at = now - timedelta(days=age)
