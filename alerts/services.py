@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -217,3 +218,14 @@ def alert_rules_check(*, now: datetime) -> CheckOutcome:
         .values_list("pk", flat=True)
     )
     return outcome
+
+
+def notifications_prune(*, now: datetime) -> int:
+    """Remove the notifications older than EYE_NOTIFICATION_DAYS, whatever became of
+    them, so that the history stays bounded; returns how many went. A rule's state lives
+    in its own row, so an incident whose notice is removed still fires and resolves once."""
+    cutoff = now - timedelta(days=settings.EYE_NOTIFICATION_DAYS)
+    removed, _ = Notification.objects.filter(created_at__lt=cutoff).delete()
+    if removed:
+        logger.info("removed %d notifications older than %s", removed, cutoff)
+    return removed

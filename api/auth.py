@@ -5,6 +5,7 @@ from ninja.security import HttpBearer
 
 from api.cors import origin_check
 from api.errors import api_error
+from api.refusals import refused_key_remember
 from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
 
 
@@ -39,6 +40,7 @@ class ApiKeyAuth(HttpBearer):
         principal = principal_of(token, field="Authorization")
         if principal is not None and principal.publishable:
             if not self.publishable:
+                refused_key_remember(request, principal)
                 raise api_error(
                     403,
                     "a publishable key may only send events (POST /api/event/)",

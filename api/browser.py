@@ -16,7 +16,9 @@ from pydantic_core import PydanticCustomError
 from api.auth import principal_of
 from api.cors import origin_check
 from api.errors import api_error
+from api.inflate import TruncatedGzip, gunzip_at_most
 from api.ratelimit import window_count_check
+from api.refusals import refused_key_remember
 from api.schemas import parse_timestamp
 from events.keys import KeyPrincipal
 from tasks.queue import QUEUE_ERRORS
@@ -38,6 +40,7 @@ class QueryKeyAuth(APIKeyQuery):
         if principal is None:
             return None
         if not principal.publishable:
+            refused_key_remember(request, principal)
             raise api_error(
                 401,
                 "a secret key must never be sent in the URL (it would end up in logs); "
@@ -89,25 +92,15 @@ def body_inflate(request: HttpRequest, *, limit: int) -> bytes:
         raise api_error(
             415, f"Content-Encoding {encoding[:40]} is not supported; use gzip", field="body"
         )
-    inflated = bytearray()
-    rest = body
     try:
-        # A gzip stream may hold several members one after the other.
-        while rest:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            inflated += inflater.decompress(rest, limit + 1 - len(inflated))
-            if len(inflated) > limit:
-                raise api_error(
-                    413,
-                    f"body inflates to more than the limit of {limit} bytes",
-                    field="body",
-                )
-            if not inflater.eof:
-                raise api_error(400, "gzip body is truncated", field="body")
-            rest = inflater.unused_data
+        inflated = gunzip_at_most(body, limit=limit + 1)
+    except TruncatedGzip:
+        raise api_error(400, "gzip body is truncated", field="body") from None
     except zlib.error as exc:
         raise api_error(400, f"body is not valid gzip: {exc}", field="body") from None
-    return bytes(inflated)
+    if len(inflated) > limit:
+        raise api_error(413, f"body inflates to more than the limit of {limit} bytes", field="body")
+    return inflated
 
 
 # A client's clock closer to ours than CLOCK_TOLERANCE is left alone; the others are

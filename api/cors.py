@@ -16,6 +16,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from api.errors import api_error
+from api.refusals import refused_key_remember
 from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
 from events.origins import origin_allowed
 
@@ -30,19 +31,21 @@ MAX_AGE_SECONDS = 7200
 def origin_check(request: HttpRequest, principal: KeyPrincipal) -> None:
     """403 unless the request comes from a page on one of the publishable key's origins."""
     origin = request.headers.get("Origin")
+    if origin and origin_allowed(origin, allowed=principal.origins or ()):
+        return
+    refused_key_remember(request, principal)
     if not origin:
         raise api_error(
             403,
             "a publishable key is for web pages, and this request has no Origin header",
             field="Origin",
         )
-    if not origin_allowed(origin, allowed=principal.origins or ()):
-        raise api_error(
-            403,
-            f"origin {origin[:200]} is not allowed for this key; "
-            "staff set its allowed origins in Admin → Applications",
-            field="Origin",
-        )
+    raise api_error(
+        403,
+        f"origin {origin[:200]} is not allowed for this key; "
+        "staff set its allowed origins in Admin → Applications",
+        field="Origin",
+    )
 
 
 def cors_headers_set(response: HttpResponse, *, origin: str) -> None:

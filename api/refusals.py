@@ -2,12 +2,15 @@
 
 import logging
 import time
+import zlib
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
+from api.inflate import TruncatedGzip, gunzip_at_most
+from events.keys import KeyPrincipal
 from eye.metrics import refusals_unlogged, requests_rejected
 from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import record_refusal
@@ -31,6 +34,13 @@ def refusal_reason(status: int, errors: list[dict]) -> str:
     return CAUSES.get(status, "other")
 
 
+def refused_key_remember(request: HttpRequest, principal: KeyPrincipal) -> None:
+    """The request's key is known but is being refused (a publishable key from an origin
+    it does not allow, or sent where it may not go): ninja never sets `request.auth` for
+    it, yet its refusal belongs to the key's application, in that application's log."""
+    request.refused_principal = principal
+
+
 def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
     """Queue a log entry for a refused POST. Best effort: the answer to the client does
     not wait on it or depend on it."""
@@ -43,7 +53,7 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    principal = getattr(request, "auth", None)
+    principal = getattr(request, "auth", None) or getattr(request, "refused_principal", None)
     keyless = principal is None
     if keyless and not keyless_refusal_budget_take(address=request.META.get("REMOTE_ADDR", "")):
         refusals_unlogged.inc()
@@ -57,12 +67,38 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
             getattr(principal, "application_id", None),
             status,
             errors,
-            body[: settings.EYE_REFUSAL_BODY_BYTES].decode("utf-8", "replace"),
+            body_sample(request, body),
             len(body) or declared,
             getattr(request, "request_id", ""),
         )
     except QUEUE_ERRORS:
         logger.warning("refusal not logged: the queue is unavailable")
+
+
+def body_sample(request: HttpRequest, body: bytes) -> str:
+    """The start of a refused body as text, EYE_REFUSAL_BODY_BYTES of it at most. A gzip
+    body is inflated that far and no further, so that a gzip bomb costs no more than the
+    sample; a body that does not inflate, or in an encoding not taken, is described rather
+    than shown as the bytes it is."""
+    limit = settings.EYE_REFUSAL_BODY_BYTES
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if not body or encoding in ("", "identity"):
+        return body[:limit].decode("utf-8", "replace")
+    inflated = gzip_start(body, limit=limit) if encoding == "gzip" else b""
+    if not inflated:
+        return f"({encoding[:40]} body, {len(body)} bytes)"
+    return inflated.decode("utf-8", "replace")
+
+
+def gzip_start(body: bytes, *, limit: int) -> bytes:
+    """As much of the inflated body as there is up to `limit`, even of a truncated
+    stream; nothing when it is not gzip."""
+    try:
+        return gunzip_at_most(body, limit=limit)
+    except TruncatedGzip as truncated:
+        return truncated.inflated
+    except zlib.error:
+        return b""
 
 
 def keyless_refusal_budget_take(*, address: str) -> bool:

@@ -413,6 +413,8 @@ EYE_ALERT_WEBHOOK_TIMEOUT = env_float("EYE_ALERT_WEBHOOK_TIMEOUT", 5.0)
 # 2 min ... (EYE_ALERT_RETRY_SECONDS doubling).
 EYE_ALERT_DELIVERY_ATTEMPTS = env_int("EYE_ALERT_DELIVERY_ATTEMPTS", 5, minimum=1)
 EYE_ALERT_RETRY_SECONDS = env_float("EYE_ALERT_RETRY_SECONDS", 30.0)
+# The history of notifications is kept this long; the retention task removes older ones.
+EYE_NOTIFICATION_DAYS = env_int("EYE_NOTIFICATION_DAYS", 90, minimum=1)
 
 
 def email_from_url(url: str) -> dict:

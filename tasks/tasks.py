@@ -15,7 +15,7 @@ from huey.signals import SIGNAL_COMPLETE
 
 from alerts.delivery import notification_deliver
 from alerts.digests import digests_send
-from alerts.services import alert_rules_check
+from alerts.services import alert_rules_check, notifications_prune
 from events.erasure import deletion_request_run
 from events.models import DeletionRequest
 from events.retention import retention_enforce
@@ -174,9 +174,12 @@ def run_maintenance(name: str, job: Callable[[], object]) -> bool:
 
 # Every quarter hour: a rule's boundary moves on with the clock, and a run with nothing
 # to remove costs a few index probes. A run the database missed waits for the next one.
+# The history of alert notifications is kept bounded on the same round, on its own so
+# that a failure of either leaves the other done.
 @db_periodic_task(crontab(minute="*/15"))
 def enforce_retention() -> None:
     run_maintenance("enforce_retention", retention_enforce)
+    run_maintenance("prune_notifications", lambda: notifications_prune(now=timezone.now()))
 
 
 def retention_enforce_enqueue() -> None:

@@ -1,6 +1,9 @@
 """Refused POSTs land in a bounded log with their reason, application and body."""
 
+import gzip
 import time
+import tracemalloc
+import zlib
 from datetime import UTC, datetime
 
 import orjson
@@ -32,6 +35,127 @@ def test_it_logs_an_unknown_key_without_an_application(api, web_app, drain):
 
     [refusal] = Refusal.objects.all()
     assert (refusal.status, refusal.application_id) == (401, None)
+
+
+def test_it_logs_a_publishable_key_refused_for_its_origin_under_its_application(web_app, drain):
+    from django.test import Client
+
+    from events.keys import api_key_create
+
+    _, publishable = api_key_create(
+        application=web_app.application,
+        can_read=False,
+        can_write=True,
+        origins=["https://shop.example.com"],
+    )
+    body = orjson.dumps(SEED_EVENT)
+    for headers in ({"Origin": "https://evil.example.net"}, {}):
+        response = Client().post(
+            f"/api/event/?key={publishable}", data=body, content_type="text/plain", headers=headers
+        )
+        assert response.status_code == 403
+    response = Client().post(
+        "/api/event/",
+        data=body,
+        content_type="text/plain",
+        headers={"Origin": "https://evil.example.net", "Authorization": f"Bearer {publishable}"},
+    )
+    assert response.status_code == 403
+    drain()
+
+    refusals = Refusal.objects.order_by("id")
+    assert [(r.status, r.application_id) for r in refusals] == [(403, web_app.application.pk)] * 3
+    assert {r.errors[0]["field"] for r in refusals} == {"Origin"}
+    assert all(r.body == body.decode() for r in refusals)
+
+
+def test_it_logs_a_secret_key_refused_in_the_url_under_its_application(web_app, drain):
+    from django.test import Client
+
+    response = Client().post(
+        f"/api/event/?key={web_app.writer}",
+        data=orjson.dumps(SEED_EVENT),
+        content_type="text/plain",
+    )
+    assert response.status_code == 401
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    assert (refusal.status, refusal.application_id) == (401, web_app.application.pk)
+
+
+def test_it_logs_a_gzip_body_inflated(api, web_app, drain):
+    raw = orjson.dumps([SEED_EVENT, {**SEED_EVENT, "timestamp": "soon"}])
+
+    response = api.post(
+        None, raw=gzip.compress(raw), key=web_app.writer, headers={"Content-Encoding": "gzip"}
+    )
+    assert response.status_code == 422
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    assert refusal.body == raw.decode()
+    assert refusal.body_size == len(gzip.compress(raw))
+
+
+def test_it_logs_the_start_of_a_truncated_gzip_body_and_describes_one_that_is_not_gzip(
+    api, web_app, drain
+):
+    raw = orjson.dumps(SEED_EVENT)
+    for body in (gzip.compress(raw)[:-12], b"not gzip at all"):
+        response = api.post(
+            None, raw=body, key=web_app.writer, headers={"Content-Encoding": "gzip"}
+        )
+        assert response.status_code == 400
+    drain()
+
+    truncated, not_gzip = Refusal.objects.order_by("id")
+    assert raw.decode().startswith(truncated.body) and truncated.body
+    assert not_gzip.body == "(gzip body, 15 bytes)"
+
+
+def zero_bomb(mebibytes: int) -> bytes:
+    """A gzip body inflating to `mebibytes` MiB of zeros, made in pieces so that the bomb
+    is made without holding what it inflates to."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(16 * 1024 * 1024)
+    return b"".join(deflater.compress(chunk) for _ in range(mebibytes // 16)) + deflater.flush()
+
+
+def test_a_gzip_bomb_is_logged_with_a_bounded_sample(api, web_app, drain, settings):
+    bomb = zero_bomb(64)
+    settings.EYE_MAX_BODY_BYTES = len(bomb) + 1
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(bomb) + 2
+    settings.EYE_REFUSAL_BODY_BYTES = 100
+
+    response = api.post(None, raw=bomb, key=web_app.writer, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    # Zeros are NUL characters, which the log shows as ␀.
+    assert refusal.body == "\u2400" * 100
+    assert refusal.body_size == len(bomb)
+
+
+def test_a_gzip_bomb_costs_no_more_memory_than_the_sample(rf, settings):
+    from api.refusals import body_sample
+
+    settings.EYE_REFUSAL_BODY_BYTES = 4096
+    bomb = zero_bomb(64)
+    request = rf.post("/api/event/", data=bomb, content_type="text/plain")
+    request.META["HTTP_CONTENT_ENCODING"] = "gzip"
+    body = request.body
+
+    tracemalloc.start()
+    try:
+        sample = body_sample(request, body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert sample == "\x00" * 4096
+    assert peak < 1024 * 1024
 
 
 def test_it_does_not_read_a_body_refused_for_its_size(api, web_app, drain, settings):

@@ -42,15 +42,31 @@ window.app = init({{ key: "{key}", host: "{eye}" }});
 """
 
 
+# The README's stub before the script tag, and calls made while the script is still loading.
+EARLY_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Early</title>
+<script>window.eye = window.eye || {{ q: [], track() {{ eye.q.push(["track", arguments]) }},
+  session() {{ eye.q.push(["session", arguments]) }} }};</script>
+<script defer src="{eye}/eye.js" data-key="{key}"></script>
+<script>
+eye.session("0f0e0d0c-0b0a-4908-8706-050403020100");
+eye.track("page interaction", "first", {{n: 1}});
+eye.track("page interaction", "second", {{n: 2}});
+</script></head><body></body></html>
+"""
+
+
 class SitePages:
     """A web site of its own on another port. Every path answers the shop page, except
     /manual/ and /private/ (the same page with data-auto="false" or
-    data-respect-dnt="true"), /spa/ (the ES module use) and /lib/ (tracker/src/)."""
+    data-respect-dnt="true"), /early/ (calls before the script loaded), /spa/ (the ES
+    module use) and /lib/ (tracker/src/)."""
 
     def __init__(self, *, port: int, eye: str, key: str) -> None:
         pages = {
             "/manual/": PAGE.format(eye=eye, key=key, attrs=' data-auto="false"'),
             "/private/": PAGE.format(eye=eye, key=key, attrs=' data-respect-dnt="true"'),
+            "/early/": EARLY_PAGE.format(eye=eye, key=key),
             "/spa/": SPA_PAGE.format(eye=eye, key=key),
         }
         shop = PAGE.format(eye=eye, key=key, attrs="")
@@ -220,6 +236,29 @@ def test_data_respect_dnt_sends_nothing_when_the_browser_asks_not_to_be_tracked(
     assert sent == []
     assert stored(application) == []
     assert uncaught == []
+
+
+def test_calls_made_before_the_script_loaded_arrive_once_and_in_order(shop, tab):
+    site, application = shop
+    tab.goto(f"http://127.0.0.1:{site.port}/early/")
+    tab.wait_for_function("window.eye && window.eye.version")
+
+    assert wait_for(lambda: len(stored(application)) >= 3, timeout=10)
+    time.sleep(1.5)  # anything sent twice would be stored by now
+    events = stored(application)
+    assert sorted((e.name, e.data.get("n")) for e in events) == [
+        ("first", 1),
+        ("pageview", None),
+        ("second", 2),
+    ]
+    by_name = {e.name: e for e in events}
+    # The page's own session id, set before the script loaded, is the pageview's too.
+    assert {str(e.session_id) for e in events} == {"0f0e0d0c-0b0a-4908-8706-050403020100"}
+    assert (
+        by_name["pageview"].timestamp <= by_name["first"].timestamp <= by_name["second"].timestamp
+    )
+    assert tab.evaluate("window.eye.q") is None
+    assert tab.uncaught == []
 
 
 def test_a_single_page_app_uses_the_es_module_entry(shop, tab):

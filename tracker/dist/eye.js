@@ -25,6 +25,24 @@ function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random) {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
 }
+const QUEUEABLE = new Set(["track", "session", "pageview"]);
+function queuedCalls(queued) {
+  const calls = Array.isArray(queued)
+    ? queued.filter((c) => Array.isArray(c) && QUEUEABLE.has(c[0]))
+    : [];
+  return {
+    before: calls.filter((c) => c[0] === "session"),
+    after: calls.filter((c) => c[0] !== "session"),
+  };
+}
+function replay(calls, api) {
+  for (const [method, args] of calls) {
+    try {
+      api[method](...Array.from(args || []));
+    } catch {
+    }
+  }
+}
 function createTracker(env) {
   const o = { ...DEFAULTS, ...env };
   const newId = o.uuid || (() => uuid4(o.random));
@@ -233,6 +251,25 @@ function init(options) {
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") hidden();
     });
+    const track = (category, name, data) => {
+      try {
+        const where = { host: location.host, path: location.pathname };
+        const own = data && typeof data === "object" && !Array.isArray(data) ? data : {};
+        tracker.track(category, name, { ...where, ...own });
+      } catch {
+      }
+    };
+    const api = {
+      track,
+      session: tracker.session,
+      pageview,
+      flush: () => {
+        tracker.flush();
+      },
+      version: VERSION,
+    };
+    const queued = queuedCalls(options.queued);
+    replay(queued.before, api);
     if (options.auto !== false) {
       for (const method of ["pushState", "replaceState"]) {
         const original = history[method];
@@ -245,23 +282,8 @@ function init(options) {
       addEventListener("popstate", () => setTimeout(pageview, 0));
       pageview();
     }
-    const track = (category, name, data) => {
-      try {
-        const where = { host: location.host, path: location.pathname };
-        const own = data && typeof data === "object" && !Array.isArray(data) ? data : {};
-        tracker.track(category, name, { ...where, ...own });
-      } catch {
-      }
-    };
-    return {
-      track,
-      session: tracker.session,
-      pageview,
-      flush: () => {
-        tracker.flush();
-      },
-      version: VERSION,
-    };
+    replay(queued.after, api);
+    return api;
   } catch {
     return inert;
   }
@@ -271,11 +293,13 @@ function init(options) {
     const script = document.currentScript;
     if (!script) return;
     const data = script.dataset;
+    const stub = window.eye;
     window.eye = init({
       key: data.key,
       host: data.api || new URL(script.src).origin,
       auto: data.auto !== "false",
       respectDnt: data.respectDnt === "true",
+      queued: stub && stub.q,
     });
   } catch {
   }

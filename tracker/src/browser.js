@@ -1,6 +1,6 @@
 // The tracker in a page: `init()` for single-page apps that bundle it as an ES module, and
 // what the <script> tag (dist/eye.js) calls with its data- attributes.
-import { VERSION, createTracker } from "./core.js";
+import { VERSION, createTracker, queuedCalls, replay } from "./core.js";
 
 export { VERSION };
 
@@ -22,7 +22,8 @@ function doNotTrack() {
 }
 
 // options: { key, host (The Eye's origin, e.g. "https://eye.example.com"), auto (pageviews,
-// default true), respectDnt (default false) } and any of the tracker's DEFAULTS.
+// default true), respectDnt (default false), queued (the stub's calls made before the script
+// loaded, see queuedCalls) } and any of the tracker's DEFAULTS.
 export function init(options) {
   try {
     if (!options || !options.key) return inert;
@@ -69,6 +70,27 @@ export function init(options) {
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") hidden();
     });
+    // Every event says where in the site it happened, unless its data says otherwise.
+    const track = (category, name, data) => {
+      try {
+        const where = { host: location.host, path: location.pathname };
+        const own = data && typeof data === "object" && !Array.isArray(data) ? data : {};
+        tracker.track(category, name, { ...where, ...own });
+      } catch {
+        // Never throw into the page.
+      }
+    };
+    const api = {
+      track,
+      session: tracker.session,
+      pageview,
+      flush: () => {
+        tracker.flush();
+      },
+      version: VERSION,
+    };
+    const queued = queuedCalls(options.queued);
+    replay(queued.before, api);
     if (options.auto !== false) {
       for (const method of ["pushState", "replaceState"]) {
         const original = history[method];
@@ -82,25 +104,8 @@ export function init(options) {
       addEventListener("popstate", () => setTimeout(pageview, 0));
       pageview();
     }
-    // Every event says where in the site it happened, unless its data says otherwise.
-    const track = (category, name, data) => {
-      try {
-        const where = { host: location.host, path: location.pathname };
-        const own = data && typeof data === "object" && !Array.isArray(data) ? data : {};
-        tracker.track(category, name, { ...where, ...own });
-      } catch {
-        // Never throw into the page.
-      }
-    };
-    return {
-      track,
-      session: tracker.session,
-      pageview,
-      flush: () => {
-        tracker.flush();
-      },
-      version: VERSION,
-    };
+    replay(queued.after, api);
+    return api;
   } catch {
     return inert;
   }

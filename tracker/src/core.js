@@ -31,6 +31,32 @@ export function backoffDelay(attempt, { baseDelayMs, maxDelayMs }, random) {
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
+// What the snippet's stub queued before the script loaded: [method, args] pairs, as
+// `window.eye.q`. The app's own session id goes first (posthog-js does the same with
+// identify), so that the first pageview carries it too; then the rest in the order made.
+// Anything else in the queue is not a call the tracker knows, and is left out.
+const QUEUEABLE = new Set(["track", "session", "pageview"]);
+
+export function queuedCalls(queued) {
+  const calls = Array.isArray(queued)
+    ? queued.filter((c) => Array.isArray(c) && QUEUEABLE.has(c[0]))
+    : [];
+  return {
+    before: calls.filter((c) => c[0] === "session"),
+    after: calls.filter((c) => c[0] !== "session"),
+  };
+}
+
+export function replay(calls, api) {
+  for (const [method, args] of calls) {
+    try {
+      api[method](...Array.from(args || []));
+    } catch {
+      // Never throw into the page.
+    }
+  }
+}
+
 // env: { endpoint, key, fetch, sendBeacon, storage, now, setTimeout, clearTimeout,
 //        random, uuid } and any of DEFAULTS to override.
 export function createTracker(env) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { DEFAULTS, backoffDelay, createTracker, uuid4 } from "../src/core.js";
+import { DEFAULTS, backoffDelay, createTracker, queuedCalls, replay, uuid4 } from "../src/core.js";
 
 // A clock and timers that the test moves by hand, and a server whose answers it scripts.
 function harness({ answers = [], ...overrides } = {}) {
@@ -282,6 +282,56 @@ describe("session", () => {
     await h.advance(1000);
     const [a, b] = h.requests[0].events;
     assert.equal(a.session_id, b.session_id);
+  });
+});
+
+describe("calls made before the script loaded", () => {
+  // What the README's stub leaves in window.eye.q: [method, arguments] pairs.
+  function stub() {
+    const eye = { q: [] };
+    for (const method of ["track", "session"]) {
+      eye[method] = function () {
+        eye.q.push([method, arguments]);
+      };
+    }
+    return eye;
+  }
+
+  it("replays them once, in order, with the app's session id set before the first event", async () => {
+    const h = harness();
+    const eye = stub();
+    eye.track("page interaction", "cta click", { element: "buy" });
+    eye.session("0f0e0d0c-0b0a-4908-8706-050403020100");
+    eye.track("page interaction", "scroll");
+    eye.q.push(["flush", []], "junk");
+    const queued = queuedCalls(eye.q);
+    replay(queued.before, h.tracker);
+    h.tracker.track("page interaction", "pageview");
+    replay(queued.after, h.tracker);
+    await h.advance(1000);
+    assert.equal(h.requests.length, 1);
+    const events = h.requests[0].events;
+    assert.deepEqual(
+      events.map((e) => e.name),
+      ["pageview", "cta click", "scroll"],
+    );
+    assert.deepEqual(events[1].data, { element: "buy" });
+    assert.deepEqual(new Set(events.map((e) => e.session_id)), new Set(["0f0e0d0c-0b0a-4908-8706-050403020100"]));
+  });
+
+  it("takes no queue, or a queue that is not one, as nothing queued", () => {
+    for (const q of [undefined, null, "track", { length: 1, 0: ["track", []] }]) {
+      assert.deepEqual(queuedCalls(q), { before: [], after: [] });
+    }
+  });
+
+  it("never throws, whatever a queued call does", () => {
+    const api = {
+      track() {
+        throw new Error("boom");
+      },
+    };
+    assert.doesNotThrow(() => replay([["track", ["a", "b"]], ["track", null]], api));
   });
 });
 
