@@ -102,7 +102,6 @@ class ReliableRedisStorage(RedisStorage):
         self._connected_replicas = 0
         self._replicas_counted_at = float("-inf")
         self.workers_key = f"huey.workers.{self.name}"
-        self._bounded_push = self.conn.register_script(BOUNDED_PUSH)
         self._claim = self.conn.register_script(CLAIM)
         self._recover = self.conn.register_script(RECOVER)
         self._schedule_to_queue = self.conn.register_script(SCHEDULE_TO_QUEUE)
@@ -227,7 +226,9 @@ class ReliableRedisStorage(RedisStorage):
         # One pipeline is one connection, and WAIT counts the writes of its own connection.
         pipe = self.conn.pipeline(transaction=False)
         if self.max_pending:
-            self._bounded_push(keys=[self.queue_key], args=[data, self.max_pending], client=pipe)
+            # EVAL, not the registered script: a pipeline holding one asks SCRIPT EXISTS
+            # first, a second round trip per request. Redis caches the script all the same.
+            pipe.eval(BOUNDED_PUSH, 1, self.queue_key, data, self.max_pending)
         else:
             pipe.lpush(self.queue_key, data)
         wanted = self._wait_for_replicas(pipe)
