@@ -12,6 +12,13 @@ from django.views.decorators.http import require_safe
 TRACKER_FILE = settings.BASE_DIR / "tracker" / "dist" / "eye.js"
 # An hour: a new version reaches pages within that time, and browsers revalidate by ETag.
 MAX_AGE_SECONDS = 3600
+# The line before the script tag in every snippet: until the deferred script has loaded,
+# it queues the page's calls, which the script then replays (tracker/src/script.js).
+TRACKER_STUB = (
+    "<script>window.eye = window.eye || { q: [], "
+    'track() { eye.q.push(["track", arguments]) }, '
+    'session() { eye.q.push(["session", arguments]) } };</script>'
+)
 
 
 @cache

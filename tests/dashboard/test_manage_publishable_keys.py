@@ -10,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from events.models import ApiKey, AuditEntry
-from tests.support import SEED_EVENT
+from eye.tracker import TRACKER_STUB
+from tests.support import ROOT, SEED_EVENT
 
 SHOP = "https://shop.example.com"
 
@@ -59,9 +60,12 @@ def test_it_issues_a_publishable_key_and_shows_its_snippet(as_bob, web):
     assert key.origins == [SHOP, "https://*.example.org"]
     assert (key.can_read, key.can_write, key.rate_limit_per_minute) == (False, True, 600)
     [snippet] = snippets(response)
-    assert snippet == (
+    stub, script = snippet.split("\n")
+    assert script == (
         f'<script defer src="http://testserver/eye.js" data-key="{key.public_key}"></script>'
     )
+    # The stub that queues early calls is the one the README shows.
+    assert stub == TRACKER_STUB and TRACKER_STUB in (ROOT / "README.md").read_text()
     assert key.public_key.startswith("eye_pk_")
     # Public by design: shown on every visit, not once.
     assert snippets(as_bob.get(app_url(web))) == [snippet]

@@ -22,6 +22,7 @@ from events.applications import (
 from events.keys import application_create
 from events.models import ApiKey, Application
 from events.rollups import Granularity, Series
+from eye.tracker import TRACKER_STUB
 
 ISSUE_PREFIX = "issue"
 
@@ -63,9 +64,10 @@ def volume_chart(application: Application) -> tuple[dict, int]:
 
 
 def tracker_snippet(request: HttpRequest, api_key: ApiKey) -> str:
-    """The one line that a site pastes into its pages to send events with this key."""
+    """The two lines that a site pastes into its pages to send events with this key: the
+    stub that holds calls made before the script has loaded, and the script."""
     src = request.build_absolute_uri(reverse("tracker"))
-    return f'<script defer src="{src}" data-key="{api_key.public_key}"></script>'
+    return f'{TRACKER_STUB}\n<script defer src="{src}" data-key="{api_key.public_key}"></script>'
 
 
 def application_page(
