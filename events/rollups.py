@@ -640,16 +640,9 @@ def value_counts_counted_sql(
     say), or a value was too long to keep. Events without the key are an hour's events
     (event_counts_hour) less its counted values: each value row is read twice, as itself
     and as its negative under NULL."""
-    filters, filter_params = [], []
-    for column, value in (
-        ("application_id", application_id),
-        ("category", category),
-        ("name", name),
-    ):
-        if value is not None:
-            filters.append(f"AND {column} = %s")
-            filter_params.append(value)
-    where = " ".join(filters)
+    where, filter_params = _rollup_filters(
+        application_id=application_id, category=category, name=name
+    )
     not_ready = f"NOT EXISTS (SELECT FROM {TRACKED_KEYS} WHERE key = %s AND ready_at IS NOT NULL)"
     selects: list[str] = []
     params: list[object] = []
