@@ -10,7 +10,7 @@ Here the database makes them (bench/demo_sql.py), in four steps:
 2. load: each worker runs one INSERT … SELECT of its range on its own connection, into
    the migrated table with all its indexes, as ingest leaves it;
 3. rollups: rebuilt from every raw row with GROUP BY by events.rollups, the very counts
-   the ingest statement keeps one batch at a time;
+   the ingest statement keeps one batch at a time (the values of tracked keys included);
 4. check: the raw counts per hour, application, category and name against the rollups.
 """
 
@@ -127,11 +127,12 @@ def rollups_rebuild(database: Database) -> None:
 
 def rollups_check(database: Database) -> dict:
     with database.connect() as connection:
-        raw, minute, hour, sessions = connection.execute(CHECK).fetchone()
+        raw, minute, hour, sessions, values = connection.execute(CHECK).fetchone()
     mismatched = {
         "event_counts_minute": minute,
         "event_counts_hour": hour,
         "session_activity_hour": sessions,
+        "event_value_counts_hour": values,
     }
     return {
         "raw_events": raw,

@@ -12,6 +12,7 @@ from dashboard.forms import ApplicationField, UtcDateTimeField
 from events.erasure import DeletionScope, ScopeError
 from events.models import ApiKey, Application, AuditEntry, EventSchema
 from events.origins import OriginError, origins_normalize
+from events.tracked_keys import tracked_key_problem
 
 # A hundred years. Longer is "forever", which is what having no rule already means.
 MAX_RETENTION_DAYS = 36_500
@@ -246,6 +247,30 @@ class EventSchemaForm(forms.Form):
                     "name", f"This kind has a schema for {owner} already; edit that one instead."
                 )
         return cleaned
+
+
+class TrackedKeyForm(forms.Form):
+    """A data key to track. The service checks it again, and whether it is tracked
+    already or would be one too many."""
+
+    key = forms.CharField(
+        required=False,
+        label="Data key",
+        help_text="A key of the events' data; a dotted path reaches into objects (form.plan).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["key"].widget.attrs.update(
+            autocomplete="off", spellcheck="false", placeholder="e.g. path"
+        )
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"]
+        problem = tracked_key_problem(key)
+        if problem is not None:
+            raise ValidationError(problem)
+        return key
 
 
 def action_label(action: str) -> str:

@@ -17,6 +17,7 @@ from dashboard.views.manage import (
     publishable,
     retention,
     schemas,
+    tracked_keys,
 )
 from dashboard.views.overview import overview
 from dashboard.views.sessions import session_detail, session_list
@@ -53,6 +54,12 @@ manage_urlpatterns = [
     path("schemas/", schemas.schema_list, name="manage_schemas"),
     path("schemas/<int:schema_id>/", schemas.schema_detail, name="manage_schema"),
     path("schemas/<int:schema_id>/remove/", schemas.schema_remove, name="manage_schema_remove"),
+    path("tracked-keys/", tracked_keys.tracked_key_list, name="manage_tracked_keys"),
+    path(
+        "tracked-keys/<int:tracked_key_id>/remove/",
+        tracked_keys.tracked_key_untrack,
+        name="manage_tracked_key_remove",
+    ),
     path("audit/", audit.audit_log, name="manage_audit"),
     path("lockouts/", lockouts.lockouts, name="manage_lockouts"),
     path("lockouts/unlock/", lockouts.lockout_unlock, name="manage_lockout_unlock"),

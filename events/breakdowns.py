@@ -3,7 +3,11 @@ summed as "other".
 
 The events are those of events.selectors.event_list with the filters given, so that a
 breakdown counts exactly what Explore lists for the same filters; the counting is one
-statement over the raw events, grouped in the database.
+statement, grouped in the database. It reads the raw events, unless the key is tracked
+(events/tracked_keys.py), its backfill done, the filters only application, category and
+name, and the buckets hours or longer: then the whole hours come from the key's hourly
+value counts (events/rollups.py) and only the partial hours at the edges from raw
+events. Both ways give the same answer.
 """
 
 from dataclasses import dataclass
@@ -11,10 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from events.insight_sql import insight_fetchall
-from events.rollups import Granularity
+from events.rollups import Granularity, value_counts_counted_sql
 from events.selectors import event_list
+from events.tracked_keys import tracked_key_is_ready
 
 TOP_VALUES = 10
+# The filters that the value counts keep apart; any other filter reads raw events.
+COUNTED_FILTERS = ("application_id", "category", "name")
 
 
 @dataclass(frozen=True)
@@ -63,36 +70,40 @@ def breakdown_series(
     `limit` most frequent values of `key`. `filters` are those of event_list. Without a key,
     one series of every matching event. A value is the key's JSON value as text (a string
     as itself, `49.0`, `true`), and events without the key count in `other`."""
-    events = event_list(start=start, end_exclusive=end_exclusive, **filters).order_by()
-    sql, params = events.values_list("timestamp", "data").query.sql_with_params()
-    value = "data #>> %s" if key else "''"
-    value_params: list[object] = [key_path(key)] if key else []
-    # Counting per (bucket, value) first leaves a few thousand rows to rank, however many
-    # events matched; the top values are then picked from those counts, not from a
-    # second scan.
-    rows = insight_fetchall(
-        sql=f"""
-        WITH counted AS (
-            SELECT date_trunc('{granularity.value}', "timestamp", 'UTC') AS bucket,
-                   {value} AS value, count(*) AS events
-            FROM ({sql}) matched
-            GROUP BY 1, 2
-        ),
-        top AS (
-            SELECT value FROM counted WHERE value IS NOT NULL
-            GROUP BY value ORDER BY sum(events) DESC, value LIMIT %s
+    rows = None
+    if (
+        key is not None
+        and _counted(granularity=granularity, filters=filters)
+        and tracked_key_is_ready(key=key)
+    ):
+        rows = _ranked_rows(
+            *value_counts_counted_sql(
+                key=key,
+                start=start,
+                end=end_exclusive,
+                granularity=granularity,
+                **{name: filters.get(name) for name in COUNTED_FILTERS},
+            ),
+            limit=limit,
         )
-        SELECT bucket, top.value, sum(events)::bigint
-        FROM counted LEFT JOIN top ON top.value = counted.value
-        GROUP BY 1, 2
-        """,
-        params=[*value_params, *params, limit],
-    )
+        if any(inexact for *_, inexact in rows):
+            rows = None
+    if rows is None:
+        rows = _ranked_rows(
+            *_raw_counted_sql(
+                key=key,
+                start=start,
+                end_exclusive=end_exclusive,
+                granularity=granularity,
+                filters=filters,
+            ),
+            limit=limit,
+        )
     buckets = granularity.buckets(start=start, end=end_exclusive)
     position = {bucket: i for i, bucket in enumerate(buckets)}
     values: dict[str, list[int]] = {}
     other = [0] * len(buckets)
-    for bucket, name, count in rows:
+    for bucket, name, count, _ in rows:
         counts = other if name is None else values.setdefault(name, [0] * len(buckets))
         counts[position[bucket]] += count
     series = sorted(
@@ -103,3 +114,53 @@ def breakdown_series(
         key=lambda s: (-s.total, s.value or ""),
     )
     return Breakdown(granularity=granularity, buckets=buckets, series=series, other=other)
+
+
+def _counted(*, granularity: Granularity, filters: dict[str, Any]) -> bool:
+    """Whether the value counts could answer these filters at this granularity (the key
+    aside): they are kept per hour, per application, category and name."""
+    if granularity is Granularity.MINUTE:
+        return False
+    return all(value is None for name, value in filters.items() if name not in COUNTED_FILTERS)
+
+
+def _raw_counted_sql(
+    *,
+    key: str | None,
+    start: datetime,
+    end_exclusive: datetime,
+    granularity: Granularity,
+    filters: dict[str, Any],
+) -> tuple[str, list[object]]:
+    """RANKED's counted rows from the raw events that event_list matches."""
+    events = event_list(start=start, end_exclusive=end_exclusive, **filters).order_by()
+    sql, params = events.values_list("timestamp", "data").query.sql_with_params()
+    value = "data #>> %s" if key else "''"
+    value_params: list[object] = [key_path(key)] if key else []
+    counted = f"""
+        SELECT date_trunc('{granularity.value}', "timestamp", 'UTC'), {value}, count(*), false
+        FROM ({sql}) matched
+        GROUP BY 1, 2"""
+    return counted, [*value_params, *params]
+
+
+def _ranked_rows(counted: str, params: list[object], *, limit: int) -> list[tuple]:
+    """(bucket, value, events, inexact) rows from `counted`'s, which may hold several per
+    bucket and value: the `limit` values with most events (ties by value), every other
+    value and the events without the key (value NULL) as other. Counting per (bucket,
+    value) first leaves a few thousand rows to rank, however many events matched; the
+    top values are then picked from those counts, not from a second scan."""
+    return insight_fetchall(
+        sql=f"""
+        WITH counted (bucket, value, events, inexact) AS ({counted}),
+        top AS (
+            SELECT value FROM counted WHERE value IS NOT NULL
+            GROUP BY value HAVING sum(events) > 0
+            ORDER BY sum(events) DESC, value LIMIT {int(limit)}
+        )
+        SELECT bucket, top.value, sum(events)::bigint, bool_or(inexact)
+        FROM counted LEFT JOIN top ON top.value = counted.value
+        GROUP BY 1, 2
+        """,
+        params=params,
+    )

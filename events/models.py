@@ -312,6 +312,31 @@ class EventSchema(models.Model):
         return f"{self.category} / {self.name}{owner}"
 
 
+class TrackedKey(models.Model):
+    """A data key (a dotted path such as `form.plan`) whose values are counted per hour
+    as events are stored (events/rollups.py), so that breakdowns by it read those counts
+    instead of raw events. Global: every application's events are counted.
+
+    Ingest counts a key from the moment its row exists; the events stored before are
+    counted by a backfill, day by day. `backfilled_until` is how far it got, and the key
+    is `ready` (breakdowns read its counts) only once it finished."""
+
+    key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    backfilled_until = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready_at is not None
+
+
 class AuditEntry(models.Model):
     """One staff action: who did what, and when. Never edited, never deleted by The Eye."""
 
@@ -333,6 +358,8 @@ class AuditEntry(models.Model):
         ALERT_MUTED = "alert.muted"
         ALERT_UNMUTED = "alert.unmuted"
         ALERT_REMOVED = "alert.removed"
+        TRACKED_KEY_ADDED = "tracked_key.added"
+        TRACKED_KEY_REMOVED = "tracked_key.removed"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

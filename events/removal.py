@@ -22,7 +22,7 @@ WITH doomed AS (
 gone AS (
     DELETE FROM events e USING doomed d
     WHERE e.event_id = d.event_id AND e."timestamp" = d."timestamp"
-    RETURNING e."timestamp", e.session_id, e.category, e.name, e.application_id
+    RETURNING e."timestamp", e.session_id, e.category, e.name, e.application_id, e.data
 ),"""
     + rollup_upserts(rows="gone", sign="-")
     + """

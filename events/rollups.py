@@ -1,11 +1,13 @@
 """The rollups: every count kept beside the raw events, and everything that reads or keeps them.
 
-Three small tables (events/migrations/0003) hold exact counts, kept in the same statement
-that stores (or removes) events, so that a chart over 30 days reads thousands of rows
-instead of millions and a count never scans the raw table:
+Small tables (events/migrations/0003 and 0013) hold exact counts, kept in the same
+statement that stores (or removes) events, so that a chart over 30 days reads thousands of
+rows instead of millions and a count never scans the raw table:
 
 - event_counts_minute / event_counts_hour: events per bucket, application, category, name;
-- session_activity_hour: events per hour, application and session.
+- session_activity_hour: events per hour, application and session;
+- event_value_counts_hour: events per hour, application, category, name, tracked data key
+  (events.models.TrackedKey) and value, for breakdowns by the keys staff chose to track.
 
 This module owns them: the upserts of ingest and removal, the clean-up of emptied buckets,
 the rebuilds from the raw rows, the range arithmetic (`Granularity`, and the split of any
@@ -29,7 +31,22 @@ from django.db import connection, connections, transaction
 
 from eye.replica import read_alias
 
-TABLES = ("event_counts_minute", "event_counts_hour", "session_activity_hour")
+TABLES = (
+    "event_counts_minute",
+    "event_counts_hour",
+    "session_activity_hour",
+    "event_value_counts_hour",
+)
+VALUE_COUNTS = "event_value_counts_hour"
+# The table of events.models.TrackedKey. The statements below read the tracked keys from
+# it themselves rather than take them as a parameter: a statement's snapshot is taken
+# after it has locked the tables it writes, which is what value_counts_lock relies on.
+TRACKED_KEYS = "events_trackedkey"
+# A value is counted under its own row only when it, the category and the name together
+# fit in this many bytes: a btree entry holds at most 2,704, and the key, the bucket and
+# the application take the rest. Longer values are counted together in one `too_long`
+# row per hour and kind, and a breakdown over a range that has one reads raw events.
+MAX_VALUE_ROW_BYTES = 2000
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -392,10 +409,38 @@ def session_count(*, start: datetime, end: datetime, application_id: int | None 
 # --- Keeping them: the upserts of ingest and removal ---------------------------------
 
 
+def _value_counts(*, rows: str, where: str = "true", sign: str = "") -> str:
+    """A SELECT of the rows of event_value_counts_hour that the events of `rows` (a table
+    or CTE with the events' columns, data included) make for every tracked key, `sign`
+    applied to the counts, in key order. `where` is SQL over `rows` (r) and the tracked
+    keys (t). A value is the key's JSON value as text (`data #>> path`), as breakdowns
+    read it; events without the key make no row. With no key tracked the cross join is
+    empty, so ingest pays next to nothing for it."""
+    return f"""
+    SELECT bucket, application_id, category, name, key, too_long,
+           CASE WHEN too_long THEN '' ELSE value END, {sign}count(*)
+    FROM (
+        SELECT date_trunc('hour', r."timestamp", 'UTC') AS bucket, r.application_id,
+               r.category, r.name, t.key, r.data #>> string_to_array(t.key, '.') AS value
+        FROM {TRACKED_KEYS} AS t CROSS JOIN {rows} AS r
+        WHERE {where}
+    ) AS valued
+    CROSS JOIN LATERAL (
+        SELECT octet_length(category) + octet_length(name) + octet_length(value)
+               > {MAX_VALUE_ROW_BYTES} AS too_long
+    ) AS sized
+    WHERE value IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7"""
+
+
+VALUE_COUNTS_COLUMNS = "bucket, application_id, category, name, key, too_long, value"
+
+
 def rollup_upserts(*, rows: str, sign: str) -> str:
-    """CTEs that add (sign "") or take away (sign "-") the rows of the CTE `rows` from the
-    three rollups. Ingest and removal share them, so both lock a bucket's rows in the same
-    key order and cannot deadlock, and they can never count a row differently."""
+    """CTEs that add (sign "") or take away (sign "-") the rows of the CTE `rows` (with
+    the events' data) from the rollups. Ingest and removal share them, so both lock a
+    bucket's rows in the same key order and cannot deadlock, and they can never count a
+    row differently. Every tracked key costs at most one value row per event that has it."""
     return f"""
 minute_counts AS (
     INSERT INTO event_counts_minute AS c (bucket, application_id, category, name, events)
@@ -419,6 +464,12 @@ session_hours AS (
     FROM {rows} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (bucket, application_id, session_id)
     DO UPDATE SET events = s.events + excluded.events
+),
+value_counts AS (
+    INSERT INTO {VALUE_COUNTS} AS v ({VALUE_COUNTS_COLUMNS}, events)
+    {_value_counts(rows=rows, sign=sign)}
+    ON CONFLICT ({VALUE_COUNTS_COLUMNS})
+    DO UPDATE SET events = v.events + excluded.events
 )"""
 
 
@@ -435,6 +486,7 @@ DELETE_EMPTY_BUCKETS = (
     "DELETE FROM event_counts_minute WHERE bucket = ANY(%(minutes)s) AND events <= 0",
     "DELETE FROM event_counts_hour WHERE bucket = ANY(%(hours)s) AND events <= 0",
     "DELETE FROM session_activity_hour WHERE bucket = ANY(%(hours)s) AND events <= 0",
+    f"DELETE FROM {VALUE_COUNTS} WHERE bucket = ANY(%(hours)s) AND events <= 0",
 )
 
 
@@ -448,8 +500,8 @@ def rollups_empty_delete(*, minutes: list[datetime], hours: list[datetime]) -> N
 # --- Rebuilding them from the raw rows -----------------------------------------------
 
 # The very counts rollup_upserts keeps one batch at a time, from every raw row matching
-# {where} (SQL over the events table). The first two read the raw rows and may run at
-# once, on two connections; the hour rollup is then summed from the minute one (a few
+# {where} (SQL over the events table). The first three read the raw rows and may run at
+# once, on three connections; the hour rollup is then summed from the minute one (a few
 # hundred thousand rows) rather than from the raw table again.
 REBUILD_FROM_RAW = (
     """
@@ -462,6 +514,8 @@ REBUILD_FROM_RAW = (
     SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, count(*)
     FROM events WHERE {where} GROUP BY 1, 2, 3
     """,
+    f"INSERT INTO {VALUE_COUNTS} ({VALUE_COUNTS_COLUMNS}, events)"
+    + _value_counts(rows="events", where="{where}"),
 )
 REBUILD_HOUR_FROM_MINUTE = """
 INSERT INTO event_counts_hour (bucket, application_id, category, name, events)
@@ -472,8 +526,8 @@ TRUNCATE = f"TRUNCATE {', '.join(TABLES)}"
 
 
 def rollups_rebuild_sql(*, bounded: bool) -> list[str]:
-    """The statements that count events again from the raw rows, in order: delete, the two
-    raw reads, the hour rollup from the minute one. Bounded, they cover the hour-aligned
+    """The statements that count events again from the raw rows, in order: delete, the
+    three raw reads, the hour rollup from the minute one. Bounded, they cover the hour-aligned
     [%(start)s, %(end)s); otherwise everything."""
 
     def within(column: str) -> str:
@@ -504,9 +558,129 @@ def rollups_forget_before(*, boundary: datetime) -> None:
                 cursor.execute(statement, {"start": hour, "end": hour + HOUR})
 
 
+# --- The value counts of a tracked key: its backfill, its removal ---------------------
+#
+# Ingest counts a key's values from the moment its row is committed: a storing statement
+# whose snapshot sees the row counts them. Events stored before are counted by the
+# backfill, one day at a time, each day counted again from the raw events under
+# value_counts_lock. The lock conflicts with the ROW EXCLUSIVE lock every storing or
+# removing statement holds on the value counts until it commits, so a day is recounted
+# with no write in flight: a statement that did not see the key (its snapshot predates
+# the key) locked the table before the key existed, and has committed by then; a write
+# that comes after sees the key and adds to the recounted rows. Replacing a day's rows
+# rather than adding to them is what makes that exact whatever ingest counted already,
+# and makes a backfill that was interrupted safe to run again.
+
+
+def value_counts_lock() -> None:
+    """Hold off every write to the value counts until the current transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {VALUE_COUNTS} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def value_counts_span() -> tuple[datetime, datetime] | None:
+    """The days [first, end) that hold every stored event, or None when there are none.
+    Read under value_counts_lock, so that every event that a backfill has to count
+    (stored before its key) is among them."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        value_counts_lock()
+        cursor.execute('SELECT min("timestamp"), max("timestamp") FROM events')
+        first, last = cursor.fetchone()
+    if first is None:
+        return None
+    return Granularity.DAY.floor(first), Granularity.DAY.floor(last) + DAY
+
+
+def value_counts_recount(*, key: str, start: datetime, end: datetime) -> None:
+    """Count `key`'s values again from the raw events of the hour-aligned [start, end).
+    The caller holds value_counts_lock in the same transaction."""
+    params = {"key": key, "start": start, "end": end}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {VALUE_COUNTS} "
+            "WHERE key = %(key)s AND bucket >= %(start)s AND bucket < %(end)s",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {VALUE_COUNTS} ({VALUE_COUNTS_COLUMNS}, events)"
+            + _value_counts(
+                rows="events",
+                where='t.key = %(key)s AND r."timestamp" >= %(start)s AND r."timestamp" < %(end)s',
+            ),
+            params,
+        )
+
+
+def value_counts_forget(*, key: str) -> None:
+    """Delete `key`'s value counts. The caller holds value_counts_lock and deletes the
+    key's row in the same transaction, so that no write in flight adds rows back."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {VALUE_COUNTS} WHERE key = %s", [key])
+
+
+# --- Reading them: a breakdown by a tracked key --------------------------------------
+
+
+def value_counts_counted_sql(
+    *,
+    key: str,
+    start: datetime,
+    end: datetime,
+    granularity: Granularity,
+    application_id: int | None = None,
+    category: str | None = None,
+    name: str | None = None,
+) -> tuple[str, list[object]]:
+    """A SELECT of (bucket, value, events, inexact) for the events of [start, end): per
+    `granularity` bucket, the events of each value of `key` (value NULL for the events
+    without it), from the value counts for the range's whole hours and from the raw
+    events at its edges (range_parts' minute parts are raw here: there are no minute
+    value counts). `inexact` is true where the counts cannot stand for the raw events:
+    the key is not ready in this statement's snapshot (removed since it was looked up,
+    say), or a value was too long to keep. Events without the key are an hour's events
+    (event_counts_hour) less its counted values: each value row is read twice, as itself
+    and as its negative under NULL."""
+    where, filter_params = _rollup_filters(
+        application_id=application_id, category=category, name=name
+    )
+    not_ready = f"NOT EXISTS (SELECT FROM {TRACKED_KEYS} WHERE key = %s AND ready_at IS NOT NULL)"
+    selects: list[str] = []
+    params: list[object] = []
+    for table, part_start, part_end in range_parts(start=start, end=end):
+        if table == "event_counts_hour":
+            selects.append(
+                f"""
+                SELECT {granularity.bucket_sql}, split.value, sum(split.events),
+                       bool_or(too_long) OR {not_ready}
+                FROM {VALUE_COUNTS}
+                CROSS JOIN LATERAL (
+                    VALUES (CASE WHEN too_long THEN NULL ELSE value END, events),
+                           (NULL, -events)
+                ) AS split (value, events)
+                WHERE key = %s AND bucket >= %s AND bucket < %s {where}
+                GROUP BY 1, 2
+                UNION ALL
+                SELECT {granularity.bucket_sql}, NULL, sum(events), {not_ready}
+                FROM event_counts_hour WHERE bucket >= %s AND bucket < %s {where}
+                GROUP BY 1"""
+            )
+            params += [key, key, part_start, part_end, *filter_params]
+            params += [key, part_start, part_end, *filter_params]
+        else:
+            selects.append(
+                f"""
+                SELECT date_trunc('{granularity.value}', "timestamp", 'UTC'),
+                       data #>> %s, count(*), false
+                FROM events WHERE "timestamp" >= %s AND "timestamp" < %s {where}
+                GROUP BY 1, 2"""
+            )
+            params += [key.split("."), part_start, part_end, *filter_params]
+    return " UNION ALL ".join(selects), params
+
+
 # One pass over the raw rows, compared with each rollup summed to the same key: the
 # number of keys whose counts differ, for each rollup (0 when they agree).
-CHECK = """
+CHECK = f"""
 WITH raw AS (
     SELECT date_trunc('hour', "timestamp", 'UTC') AS bucket, application_id, category, name,
            count(*) AS events
@@ -530,5 +704,9 @@ SELECT
      FULL JOIN event_counts_hour AS hour USING (bucket, application_id, category, name)
      WHERE raw.events IS DISTINCT FROM hour.events),
     (SELECT count(*) FROM raw_hours FULL JOIN session_hours USING (bucket, application_id)
-     WHERE raw_hours.events IS DISTINCT FROM session_hours.events)
+     WHERE raw_hours.events IS DISTINCT FROM session_hours.events),
+    (SELECT count(*)
+     FROM ({_value_counts(rows="events")}) AS raw_values ({VALUE_COUNTS_COLUMNS}, events)
+     FULL JOIN {VALUE_COUNTS} AS kept USING ({VALUE_COUNTS_COLUMNS})
+     WHERE raw_values.events IS DISTINCT FROM kept.events)
 """

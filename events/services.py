@@ -33,7 +33,8 @@ class EventRow(NamedTuple):
 # COPY is the cheapest way in on both sides: as array parameters of one INSERT, the rows
 # cost the worker more CPU to encode than the database spends storing them.
 # The rollups are bumped in the same statement from the rows that were actually new, so
-# they can never drift from the raw table. Their rows are upserted in key order so that
+# they can never drift from the raw table (data is returned for the tracked keys' value
+# counts; with no key tracked nothing reads it). Their rows are upserted in key order so that
 # two workers touching the same buckets lock them in the same order and do not deadlock.
 STAGING_TABLE = "eye_staged_events"
 CREATE_STAGING = f"""
@@ -52,7 +53,7 @@ WITH new_events AS (
     SELECT event_id, ts, session_id, category, name, data::jsonb, application_id, received_at
     FROM {STAGING_TABLE}
     ON CONFLICT ("timestamp", event_id) DO NOTHING
-    RETURNING "timestamp", session_id, category, name, application_id
+    RETURNING "timestamp", session_id, category, name, application_id, data
 ),{rollup_upserts(rows="new_events", sign="")}
 SELECT count(*) FROM new_events
 """

@@ -17,7 +17,7 @@ from alerts.delivery import notification_deliver
 from alerts.digests import digests_send
 from alerts.services import alert_rules_check, notifications_prune
 from events.erasure import deletion_request_run
-from events.models import DeletionRequest
+from events.models import DeletionRequest, TrackedKey
 from events.retention import retention_enforce
 from events.services import (
     Delivery,
@@ -25,6 +25,7 @@ from events.services import (
     event_deliveries_store,
     refusal_create,
 )
+from events.tracked_keys import tracked_key_backfill
 from eye import metrics
 from tasks.queue import lease_kept_alive, store_tasks_claim, worker_heartbeat_record
 from tasks.reliable import QueueFull, ReliableRedisStorage
@@ -203,6 +204,25 @@ def delete_events(deletion_request_id: int, attempt: int = 0) -> None:
 def delete_events_enqueue(*, deletion_request: DeletionRequest) -> None:
     """Start a confirmed deletion in the worker, once its record is committed."""
     transaction.on_commit(lambda: delete_events(deletion_request.pk))
+
+
+@db_task()
+def backfill_tracked_key(tracked_key_id: int, attempt: int = 0) -> None:
+    """Count a newly tracked key's values in the events stored before it; if the database
+    is unreachable, try again later (a backfill resumes at the day it stopped at)."""
+    done = run_maintenance(
+        "backfill_tracked_key", lambda: tracked_key_backfill(tracked_key_id=tracked_key_id)
+    )
+    if not done:
+        backfill_tracked_key.schedule(
+            args=(tracked_key_id, attempt + 1), delay=retry_delay(attempt)
+        )
+
+
+def backfill_tracked_key_enqueue(*, tracked_key: TrackedKey) -> None:
+    """Start a new tracked key's backfill in the worker, once the key is committed: ingest
+    counts the key from then on, and the backfill counts what was stored before."""
+    transaction.on_commit(lambda: backfill_tracked_key(tracked_key.pk))
 
 
 def alerts_check_run(*, now: datetime) -> None:

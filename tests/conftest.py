@@ -77,7 +77,8 @@ def store(transactional_db) -> Iterator[None]:
     yield
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE events, event_counts_minute, event_counts_hour, session_activity_hour"
+            "TRUNCATE events, event_counts_minute, event_counts_hour, session_activity_hour, "
+            "event_value_counts_hour"
         )
 
 

@@ -9,7 +9,14 @@ from django.urls import URLPattern, reverse
 
 from alerts.models import AlertRule
 from dashboard import urls as dashboard_urls
-from events.models import ApiKey, AuditEntry, DeletionRequest, EventSchema, RetentionRule
+from events.models import (
+    ApiKey,
+    AuditEntry,
+    DeletionRequest,
+    EventSchema,
+    RetentionRule,
+    TrackedKey,
+)
 from tests.dashboard.support import SESSION_A
 
 
@@ -20,6 +27,7 @@ class Objects:
     rule_id: int
     schema_id: int
     alert_id: int = 1
+    tracked_key_id: int = 1
 
 
 @pytest.fixture
@@ -31,7 +39,9 @@ def objects(web_app) -> Objects:
     alert = AlertRule.objects.create(
         name="silent", kind="silence", application=web_app.application, threshold=5
     )
+    tracked = TrackedKey.objects.create(key="path")
     return Objects(
+        tracked_key_id=tracked.pk,
         application_id=web_app.application.pk,
         key_id=web_app.stored(web_app.both).pk,
         rule_id=rule.pk,
@@ -86,6 +96,11 @@ ROUTES = {
     ),
     "manage_schema_remove": (
         lambda o: reverse("dashboard:manage_schema_remove", args=[o.schema_id]),
+        {},
+    ),
+    "manage_tracked_keys": (lambda o: reverse("dashboard:manage_tracked_keys"), {"key": "plan"}),
+    "manage_tracked_key_remove": (
+        lambda o: reverse("dashboard:manage_tracked_key_remove", args=[o.tracked_key_id]),
         {},
     ),
     "manage_audit": (lambda o: reverse("dashboard:manage_audit"), {}),
@@ -162,6 +177,7 @@ def test_it_lets_a_viewer_change_nothing(as_alice, objects):
     assert RetentionRule.objects.get(pk=objects.rule_id).days == 90
     assert EventSchema.objects.get(pk=objects.schema_id).schema == {"type": "object"}
     assert not DeletionRequest.objects.exists()
+    assert list(TrackedKey.objects.values_list("pk", "key")) == [(objects.tracked_key_id, "path")]
     alert = AlertRule.objects.get(pk=objects.alert_id)
     assert (alert.name, alert.kind, alert.muted) == ("silent", "silence", False)
 

@@ -44,7 +44,8 @@ def events_truncate() -> None:
     emptied on commit."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE events, event_counts_minute, event_counts_hour, session_activity_hour"
+            "TRUNCATE events, event_counts_minute, event_counts_hour, session_activity_hour, "
+            "event_value_counts_hour"
         )
 
 

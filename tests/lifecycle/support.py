@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from events.models import Application
+from events.rollups import MAX_VALUE_ROW_BYTES
 from events.services import EventRow, event_bulk_create
 
 
@@ -54,3 +55,22 @@ def assert_rollups_match_raw() -> None:
         "SELECT date_trunc('hour', \"timestamp\", 'UTC'), application_id, session_id, count(*) "
         "FROM events GROUP BY 1, 2, 3"
     )
+    assert _rows(
+        "SELECT bucket, application_id, category, name, key, too_long, value, events "
+        "FROM event_value_counts_hour"
+    ) == _rows(
+        f"""
+        SELECT bucket, application_id, category, name, key, too_long,
+               CASE WHEN too_long THEN '' ELSE value END, count(*)
+        FROM (
+            SELECT date_trunc('hour', e."timestamp", 'UTC') AS bucket, e.application_id,
+                   e.category, e.name, t.key, e.data #>> string_to_array(t.key, '.') AS value,
+                   octet_length(e.category) + octet_length(e.name)
+                   + octet_length(e.data #>> string_to_array(t.key, '.'))
+                   > {MAX_VALUE_ROW_BYTES} AS too_long
+            FROM events e CROSS JOIN events_trackedkey t
+        ) AS valued
+        WHERE value IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        """
+    ), "event_value_counts_hour"
