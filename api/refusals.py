@@ -19,12 +19,20 @@ logger = logging.getLogger("eye.api")
 
 # 429 and 503 say nothing about the client's events, and a flood of either must not
 # become a flood of log entries.
-RECORDED_STATUSES = {400, 401, 403, 413, 422}
+RECORDED_STATUSES = {400, 401, 403, 413, 415, 422}
 
 # Metric labels must stay few, so a refusal is labelled by the event field at fault, or
 # else by what went wrong; an unknown field a client made up is not a label.
 EVENT_FIELDS = {"session_id", "category", "name", "data", "timestamp", "event_id"}
-CAUSES = {400: "body", 401: "key", 403: "rights", 413: "size", 429: "rate_limit", 503: "queue"}
+CAUSES = {
+    400: "body",
+    401: "key",
+    403: "rights",
+    413: "size",
+    415: "body",
+    429: "rate_limit",
+    503: "queue",
+}
 
 
 def refusal_reason(status: int, errors: list[dict]) -> str:

@@ -114,6 +114,18 @@ def test_it_logs_the_start_of_a_truncated_gzip_body_and_describes_one_that_is_no
     assert not_gzip.body == "(gzip body, 15 bytes)"
 
 
+def test_it_logs_a_body_in_an_encoding_not_taken_without_its_bytes(api, web_app, drain):
+    body = b"\x1b\x00\xf8\xff compressed by brotli, say"
+
+    response = api.post(None, raw=body, key=web_app.writer, headers={"Content-Encoding": "br"})
+    assert response.status_code == 415
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    assert (refusal.status, refusal.application_id) == (415, web_app.application.pk)
+    assert refusal.body == f"(br body, {len(body)} bytes)"
+
+
 def zero_bomb(mebibytes: int) -> bytes:
     """A gzip body inflating to `mebibytes` MiB of zeros, made in pieces so that the bomb
     is made without holding what it inflates to."""
