@@ -2,9 +2,9 @@
 the last day or week, against the period before, for each user who subscribed.
 
 The overview's numbers come from events.overview.overview_numbers with the very range the
-dashboard's custom range resolves to; a saved dashboard's are its cards, computed by the
-dashboard's own cards_compute with that custom range: a digest and the page its link
-opens agree.
+dashboard's custom range resolves to; a saved dashboard's are its insights' numbers,
+computed by insights.evaluation with that custom range as the dashboard's cards are: a
+digest and the page its link opens agree.
 """
 
 import logging
@@ -20,10 +20,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from alerts.models import DigestSubscription
-from dashboard.views.insights import cards_compute
 from events.models import Application
 from events.overview import OverviewNumbers, overview_numbers
 from events.rollups import Granularity
+from insights.evaluation import insights_evaluate
 from insights.models import Dashboard
 from insights.selectors import dashboard_insight_list
 
@@ -43,7 +43,7 @@ class DigestPeriod:
 
     @property
     def granularity(self) -> Granularity:
-        # What the dashboard picks for a custom range of this span (dashboard/ranges.py).
+        # What the dashboard picks for a custom range of this span (insights/ranges.py).
         return Granularity.for_span(self.end - self.start)
 
     def range_params(self, *, previous: bool = False) -> dict[str, str]:
@@ -107,17 +107,17 @@ class InsightNumber:
 
 def dashboard_numbers(*, dashboard: Dashboard, period: DigestPeriod) -> list[InsightNumber]:
     insights = list(dashboard_insight_list(dashboard=dashboard))
-    current = cards_compute(insights=insights, range_params=period.range_params())
-    previous = cards_compute(insights=insights, range_params=period.range_params(previous=True))
+    current = insights_evaluate(insights=insights, range_params=period.range_params())
+    previous = insights_evaluate(insights=insights, range_params=period.range_params(previous=True))
     return [
         InsightNumber(
-            name=card.insight.name,
-            label=card.number_label,
-            current=card.number,
+            name=evaluation.insight.name,
+            label=evaluation.number_label,
+            current=evaluation.number,
             previous=before.number,
-            problem=card.problem,
+            problem=evaluation.problem,
         )
-        for card, before in zip(current, previous, strict=True)
+        for evaluation, before in zip(current, previous, strict=True)
     ]
 
 

@@ -14,11 +14,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlencode
 
-from django.http import QueryDict
 from django.urls import reverse
 
 from alerts.models import AlertRule
-from dashboard.insight_forms import KIND_SEPARATOR, FunnelForm
 from events.funnels import Funnel, funnel_compute
 from events.rollups import (
     DAY,
@@ -31,6 +29,13 @@ from events.rollups import (
 )
 from events.stats import refusal_count
 from events.stats import refusal_reason_counts as _reason_counts
+from insights.definitions import (
+    FunnelDefinition,
+    InvalidDefinition,
+    funnel_definition,
+    funnel_form,
+    insight_query,
+)
 
 WEEK = timedelta(weeks=1)
 # Refusal reasons are few; more than this many kinds in an hour and the rarest are not seen.
@@ -201,31 +206,26 @@ class FunnelConversion:
     Funnels page computes it; None while no session entered, so that an idle funnel does
     not fire."""
 
-    def _form(self, rule: AlertRule) -> FunnelForm:
-        """The saved funnel read by the Funnels page's own form. Its kinds are the steps it
-        names rather than the kinds stored lately, so that a funnel whose events stopped
-        still reads, and fires, instead of turning invalid."""
+    def _definition(self, rule: AlertRule) -> FunnelDefinition:
+        """The saved funnel read as the Funnels page reads it, but with any kind its steps
+        name rather than only the kinds stored lately, so that a funnel whose events
+        stopped still reads, and fires, instead of turning invalid."""
         if rule.insight is None:
             raise ValueError("its saved funnel was deleted")
-        query = QueryDict(rule.insight.query)
-        kinds = [
-            tuple(value.split(KIND_SEPARATOR, 1))
-            for key, value in query.items()
-            if key.startswith("step") and KIND_SEPARATOR in value
-        ]
-        form = FunnelForm(query, kinds=kinds)
-        if not form.is_valid() or not form.steps:
-            raise ValueError(f"its saved funnel “{rule.insight.name}” has no valid steps")
-        return form
+        form = funnel_form(query=insight_query(insight=rule.insight), any_kind=True)
+        try:
+            return funnel_definition(form=form)
+        except InvalidDefinition:
+            raise ValueError(f"its saved funnel “{rule.insight.name}” has no valid steps") from None
 
     def _compute(self, rule: AlertRule, *, start: datetime, end: datetime) -> Funnel:
-        form = self._form(rule)
+        definition = self._definition(rule)
         return funnel_compute(
-            steps=form.steps,
+            steps=definition.steps,
             start=start,
             end=end,
-            window=form.window_delta,
-            application_id=form.application_id,
+            window=definition.window,
+            application_id=definition.application_id,
         )
 
     def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
@@ -253,10 +253,8 @@ class FunnelConversion:
     def chart_path(self, rule: AlertRule) -> str:
         if rule.insight is None:
             return reverse("dashboard:funnels")
-        query = QueryDict(rule.insight.query, mutable=True)
-        for param in ("range", "start", "end"):
-            query.pop(param, None)
-        query["range"] = "24h" if rule.days <= 1 else "7d" if rule.days <= 7 else "30d"
+        rng = "24h" if rule.days <= 1 else "7d" if rule.days <= 7 else "30d"
+        query = insight_query(insight=rule.insight, range_params={"range": rng})
         return f"{reverse('dashboard:funnels')}?{query.urlencode()}"
 
 

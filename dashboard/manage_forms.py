@@ -8,11 +8,11 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from dashboard.forms import ApplicationField, UtcDateTimeField
 from events.erasure import DeletionScope, ScopeError
 from events.models import ApiKey, Application, AuditEntry, EventSchema
 from events.origins import OriginError, origins_normalize
 from events.tracked_keys import tracked_key_problem
+from insights.forms import ApplicationField, UtcDateTimeField
 
 # A hundred years. Longer is "forever", which is what having no rule already means.
 MAX_RETENTION_DAYS = 36_500

@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import area_figure, bar_figure, colour_of, volume_figure
-from dashboard.forms import CategoryForm, NameForm
 from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import category_colours, dashboard_view, name_colours, render_page
 from events.rollups import event_counts_series, event_counts_top
 from events.stats import data_key_list, data_value_counts
+from insights.forms import CategoryForm, NameForm
 
 # Names beyond this are summed as "(others)" in the stacked chart; the table lists more.
 CHART_NAMES = 8

@@ -7,12 +7,11 @@ from typing import Any
 from django.http import HttpRequest, QueryDict
 
 from dashboard.charts import OTHER, colour_map, volume_figure
-from dashboard.ranges import TimeRange
 from events.breakdowns import Breakdown, breakdown_series
 from events.rollups import Series
 from events.stats import data_key_list
-
-BY_PARAMETER = "by"
+from insights.definitions import BY_PARAMETER
+from insights.ranges import TimeRange
 
 
 def breakdown_figure(breakdown: Breakdown, *, incomplete: Any = None) -> dict:

@@ -10,37 +10,24 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from dashboard import ranges
 from dashboard.charts import colour_map, colour_of
 from events.models import Application
-from events.stats import category_name_list, kind_first_seen_list
+from events.stats import kind_first_seen_list
 from eye.replica import reads_from_replica
+from insights import ranges
+from insights.definitions import SUGGESTIONS_CACHE_SECONDS, SUGGESTIONS_DAYS, category_names
 
 View = Callable[..., HttpResponse]
 
-# Suggestions and colours change only when a new category or name first appears; a
-# minute's staleness costs nothing and spares every page a scan of the hour rollup.
-SUGGESTIONS_CACHE_SECONDS = 60
-SUGGESTIONS_CACHE_KEY = "dashboard:category-names"
+# Colours change only when a new category or name first appears, and are kept as long as
+# the suggestions (insights.definitions.category_names), over the same days.
 COLOURS_CACHE_KEY = "dashboard:kinds-first-seen"
-# Long enough to cover every range a person usually looks at; the read stays a scan of a
-# bounded slice of the hour rollup however long the history kept.
-SUGGESTIONS_DAYS = 400
 
 
 def dashboard_view(view: View) -> View:
     """Every page needs a login and only reads: GET and HEAD, nothing else, and may read
     events from the read replica if there is one."""
     return login_required(require_safe(reads_from_replica(view)))
-
-
-def category_names() -> list[tuple[str, str]]:
-    """The (category, name) pairs of the last SUGGESTIONS_DAYS days."""
-    pairs = cache.get(SUGGESTIONS_CACHE_KEY)
-    if pairs is None:
-        pairs = category_name_list(since=ranges.utc_now() - timedelta(days=SUGGESTIONS_DAYS))
-        cache.set(SUGGESTIONS_CACHE_KEY, pairs, SUGGESTIONS_CACHE_SECONDS)
-    return pairs
 
 
 def kinds_first_seen() -> list[tuple[str, str]]:

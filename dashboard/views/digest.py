@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods
 from alerts.digests import digest_build, digest_subscribe
 from alerts.models import DigestSubscription
 from dashboard.alert_forms import DigestForm
-from dashboard.ranges import utc_now
 from dashboard.views.common import render_page
+from insights.ranges import utc_now
 
 
 @login_required

@@ -17,16 +17,17 @@ from dashboard.exports import (
     export_progress_track,
     export_token_clean,
 )
-from dashboard.forms import ExploreForm
-from dashboard.ranges import utc_now
 from dashboard.spreadsheet import csv_writer_neutralising
 from dashboard.views.breakdowns import breakdown_context
-from dashboard.views.common import application_names, category_names, dashboard_view, render_page
+from dashboard.views.common import application_names, dashboard_view, render_page
 from events.models import Event
 from events.paging import InvalidCursor, keyset_page
 from events.payloads import data_readable
 from events.selectors import event_list
 from events.stats import EventCount, event_count
+from insights.definitions import category_names, explore_filters
+from insights.forms import ExploreForm
+from insights.ranges import utc_now
 
 PAGE_SIZE = 50
 # Past this many matches, a count the rollups cannot give reads "10,000+".
@@ -44,17 +45,6 @@ CSV_COLUMNS = [
     "data",
     "received_at",
 ]
-
-
-def explore_filters(form: ExploreForm) -> dict[str, Any]:
-    """The form as keyword arguments of events.selectors.event_list."""
-    time_range = form.time_range
-    return {
-        **form.event_filters(),
-        "application_id": form.application_id,
-        "start": time_range.start,
-        "end_exclusive": time_range.end,
-    }
 
 
 @dashboard_view

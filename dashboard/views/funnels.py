@@ -6,24 +6,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import bar_figure, colour_map, volume_figure
-from dashboard.insight_forms import FunnelForm
-from dashboard.views.common import category_names, dashboard_view, render_page
-from events.funnels import Funnel, funnel_compute, funnel_dropoff_list
+from dashboard.views.common import dashboard_view, render_page
+from events.funnels import Funnel, funnel_dropoff_list
 from events.rollups import Granularity, Series
+from insights.definitions import FunnelDefinition, InvalidDefinition, funnel_definition, funnel_form
+from insights.evaluation import funnel_of
 
 CONVERTED, DROPPED = "converted", "did not convert"
-
-
-def funnel_of(form: FunnelForm) -> Funnel:
-    time_range = form.time_range
-    assert time_range.start is not None and time_range.end is not None
-    return funnel_compute(
-        steps=form.steps,
-        start=time_range.start,
-        end=time_range.end,
-        window=form.window_delta,
-        application_id=form.application_id,
-    )
 
 
 def funnel_bars(funnel: Funnel) -> dict:
@@ -33,9 +22,9 @@ def funnel_bars(funnel: Funnel) -> dict:
     )
 
 
-def funnel_trend_figure(funnel: Funnel, form: FunnelForm) -> dict:
+def funnel_trend_figure(funnel: Funnel, definition: FunnelDefinition) -> dict:
     """Sessions that entered each day, split into those that converted and the rest."""
-    time_range = form.time_range
+    time_range = definition.time_range
     assert time_range.start is not None and time_range.end is not None
     buckets = Granularity.DAY.buckets(start=time_range.start, end=time_range.end)
     position = {bucket: i for i, bucket in enumerate(buckets)}
@@ -55,17 +44,19 @@ def funnel_trend_figure(funnel: Funnel, form: FunnelForm) -> dict:
 
 @dashboard_view
 def funnels(request: HttpRequest) -> HttpResponse:
-    form = FunnelForm(request.GET, kinds=category_names())
+    form = funnel_form(query=request.GET)
     context: dict[str, Any] = {"form": form, "time_range": form.time_range}
-    if not form.is_valid() or not form.steps:
+    try:
+        definition = funnel_definition(form=form)
+    except InvalidDefinition:
         return render_page(request, "dashboard/funnels.html", context, nav="funnels")
-    funnel = funnel_of(form)
+    funnel = funnel_of(definition)
     dropoffs = funnel.dropoffs()
     rows = [
         {
             "number": i,
             "step": step,
-            "where": form.steps[i - 1],
+            "where": definition.steps[i - 1],
             "dropoff": dropoffs[i - 1] if i <= len(dropoffs) else None,
         }
         for i, step in enumerate(funnel.steps, start=1)
@@ -74,20 +65,20 @@ def funnels(request: HttpRequest) -> HttpResponse:
         funnel=funnel,
         rows=rows,
         figure=funnel_bars(funnel),
-        trend_figure=funnel_trend_figure(funnel, form),
+        trend_figure=funnel_trend_figure(funnel, definition),
         query=request.GET.urlencode(),
     )
     stopped = request.GET.get("dropoff", "")
-    if stopped.isdigit() and 1 <= int(stopped) < len(form.steps):
-        time_range = form.time_range
+    if stopped.isdigit() and 1 <= int(stopped) < len(definition.steps):
+        time_range = definition.time_range
         assert time_range.start is not None and time_range.end is not None
         context["dropoff_step"] = int(stopped)
         context["dropped"] = funnel_dropoff_list(
-            steps=form.steps,
+            steps=definition.steps,
             start=time_range.start,
             end=time_range.end,
-            window=form.window_delta,
-            application_id=form.application_id,
+            window=definition.window,
+            application_id=definition.application_id,
             step=int(stopped),
         )
     return render_page(request, "dashboard/funnels.html", context, nav="funnels")

@@ -1,22 +1,20 @@
 """Saved insights and dashboards: the list of dashboards, one dashboard as a grid of cards,
 and the POSTs that save, rename and delete them (owner and staff only)."""
 
-from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from dashboard.insight_forms import InsightSaveForm, NamedForm
-from dashboard.ranges import PRESET_CHOICES
-from dashboard.views.cards import Card, insight_card
+from dashboard.views.cards import insight_card
 from dashboard.views.common import dashboard_view, render_page
+from insights.evaluation import insights_evaluate
 from insights.models import Dashboard, Insight
+from insights.ranges import PRESET_CHOICES
 from insights.selectors import dashboard_insight_list, dashboard_list
 from insights.services import (
     dashboard_create,
@@ -27,10 +25,6 @@ from insights.services import (
     insight_delete,
     insight_update,
 )
-
-# Cards computed at once, each on a connection of its own, so that a dashboard waits on its
-# slowest card rather than on the sum of them all.
-CARD_THREADS = 6
 
 # Presets a dashboard may impose on all its cards ("custom" needs bounds of its own).
 RANGE_CHOICES = [(key, label) for key, label in PRESET_CHOICES if key != "custom"]
@@ -69,36 +63,18 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
         }
     elif range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
         range_override = range_params = None
-    cards = cards_compute(
+    evaluations = insights_evaluate(
         insights=list(dashboard_insight_list(dashboard=dashboard)), range_params=range_params
     )
     context = {
         "dashboard": dashboard,
-        "cards": cards,
+        "cards": [insight_card(evaluation=evaluation) for evaluation in evaluations],
         "range_override": range_override,
         "range_choices": RANGE_CHOICES,
         "can_edit": insight_can_edit(user=request.user, owner_id=dashboard.owner_id),
         "form": None,
     }
     return render_page(request, "dashboard/insights_dashboard.html", context, nav="dashboards")
-
-
-def cards_compute(*, insights: list[Insight], range_params: dict[str, str] | None) -> list[Card]:
-    """Every card of a dashboard, in order. Other threads see only committed data, so a
-    caller inside a transaction (a test's, say) gets its cards one after another."""
-    if len(insights) < 2 or connection.in_atomic_block:
-        return [insight_card(insight=i, range_params=range_params) for i in insights]
-    with ThreadPoolExecutor(max_workers=min(CARD_THREADS, len(insights))) as pool:
-        return list(pool.map(_card_in_thread, insights, repeat(range_params)))
-
-
-def _card_in_thread(insight: Insight, range_params: dict[str, str] | None) -> Card:
-    try:
-        return insight_card(insight=insight, range_params=range_params)
-    finally:
-        # The thread's own connection ends with it rather than lingering until the server
-        # closes it.
-        connections.close_all()
 
 
 @write_view

@@ -3,9 +3,9 @@
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import volume_figure
-from dashboard.forms import OverviewForm
 from dashboard.views.common import category_colours, dashboard_view, render_page
 from events.overview import overview_numbers
+from insights.forms import OverviewForm
 
 # More categories than this are summed as "(others)" in the chart (never in the tables).
 CHART_CATEGORIES = 9

@@ -11,14 +11,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.digests import change_text, digest_build, digest_period, digest_subscribe, digests_send
-from dashboard.insight_forms import kind_value
+from insights.forms import kind_value
 from insights.services import dashboard_create, insight_create
 from tests.dashboard.support import NOW, Put, known_rows
 
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch):
-    monkeypatch.setattr("dashboard.ranges.utc_now", lambda: NOW)
+    monkeypatch.setattr("insights.ranges.utc_now", lambda: NOW)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from django.contrib.auth.models import User
 
 from alerts.kinds import KINDS, rule_describe
 from alerts.models import AlertRule
-from dashboard.insight_forms import kind_value
 from events.funnels import FunnelStep, funnel_compute
+from insights.forms import kind_value
 from insights.services import insight_create
 from tests.alerts.conftest import PUBLIC_URL
 from tests.alerts.test_check import MINUTE, T, check, post, rule, settled

@@ -45,7 +45,7 @@ def as_bob(bob):
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> datetime:
     """The dashboard's clock, stopped at NOW."""
-    monkeypatch.setattr("dashboard.ranges.utc_now", lambda: NOW)
+    monkeypatch.setattr("insights.ranges.utc_now", lambda: NOW)
     return NOW
 
 

@@ -7,10 +7,10 @@ import psycopg
 import pytest
 
 from dashboard.charts import PALETTE, colour_map, colour_of
-from dashboard.ranges import time_range_resolve
 from dashboard.templatetags.eye import change, duration, share, thousands
 from events.rollups import Granularity, event_counts_series, event_counts_total
 from events.stats import event_count
+from insights.ranges import time_range_resolve
 from tests.dashboard.support import NOW
 from tests.support import database_url_of_test_db
 

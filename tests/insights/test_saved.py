@@ -172,11 +172,10 @@ def test_it_shows_nothing_to_anonymous_visitors(as_alice, events):
     assert Dashboard.objects.exists()
 
 
-def test_it_computes_the_cards_of_a_committed_dashboard_side_by_side(store, web_app, carol):
-    """Outside a transaction the cards are computed in threads, each on its own
-    connection: the numbers are those of the same cards computed one by one."""
-    from dashboard.views.cards import insight_card
-    from dashboard.views.insights import cards_compute
+def test_it_evaluates_the_insights_of_a_committed_dashboard_side_by_side(store, web_app, carol):
+    """Outside a transaction the insights are computed in threads, each on its own
+    connection: the numbers are those of the same insights computed one by one."""
+    from insights.evaluation import insight_evaluate, insights_evaluate
     from insights.services import dashboard_create, insight_create
     from tests.dashboard.support import Put
 
@@ -194,8 +193,8 @@ def test_it_computes_the_cards_of_a_committed_dashboard_side_by_side(store, web_
         insight_create(owner=carol, kind=kind, name=kind, query=query, dashboard=dashboard)
     insights = list(dashboard.insights.all())
 
-    together = cards_compute(insights=insights, range_params=None)
+    together = insights_evaluate(insights=insights, range_params=None)
 
-    one_by_one = [insight_card(insight=i) for i in insights]
-    assert [c.number for c in together] == [c.number for c in one_by_one] == [1, 4, 3, 3]
-    assert [c.figure for c in together] == [c.figure for c in one_by_one]
+    one_by_one = [insight_evaluate(insight=i) for i in insights]
+    assert [e.number for e in together] == [e.number for e in one_by_one] == [1, 4, 3, 3]
+    assert [e.result for e in together] == [e.result for e in one_by_one]

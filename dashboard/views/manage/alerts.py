@@ -13,8 +13,8 @@ from alerts.models import AlertRule
 from alerts.selectors import alert_rule_rows, notification_history, refusal_reason_suggestions
 from alerts.services import alert_rule_mute, alert_rule_remove, alert_rule_save
 from dashboard.alert_forms import AlertRuleForm
-from dashboard.ranges import utc_now
 from dashboard.views.manage.common import READ_WRITE, WRITE, render_manage, staff_view
+from insights.ranges import utc_now
 
 SECRET_KEY = "dashboard:new-alert-secret"
 SPARK_WIDTH, SPARK_HEIGHT = 120, 28

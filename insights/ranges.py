@@ -87,7 +87,7 @@ def time_range_resolve(
     now: datetime | None = None,
 ) -> TimeRange:
     """The range a preset means now; for "custom", [start, end) widened to whole buckets.
-    The caller has validated the input (dashboard.forms)."""
+    The caller has validated the input (insights.forms)."""
     now = (now or utc_now()).astimezone(UTC)
     if preset in ROLLING:
         label, count, granularity = ROLLING[preset]

@@ -1,0 +1,148 @@
+"""What number a saved insight gives: its definition computed afresh by the selectors of the
+page it came from, over its own range or one given in its place. A dashboard's cards and a
+digest's numbers are both these, so that a digest and the dashboard its link opens agree.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from typing import assert_never
+
+from django.db import connection, connections
+from django.http import QueryDict
+
+from events.breakdowns import Breakdown, breakdown_series
+from events.funnels import Funnel, funnel_compute
+from events.rollups import Series, event_counts_series
+from events.stats import event_count
+from insights.definitions import (
+    BreakdownDefinition,
+    Definition,
+    ExploreDefinition,
+    FunnelDefinition,
+    InvalidDefinition,
+    OverviewDefinition,
+    insight_definition,
+    insight_query,
+)
+from insights.models import Insight
+
+# Insights computed at once, each on a connection of its own, so that a dashboard waits on
+# its slowest insight rather than on the sum of them all.
+EVALUATION_THREADS = 6
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An insight's headline number over a range, with what it was computed from (a chart
+    can be drawn from `result`), or the problem that kept it from being computed."""
+
+    insight: Insight
+    # The query computed: the insight's own, with the range given in place of its own.
+    query: QueryDict
+    definition: Definition | None = None
+    number: int | None = None
+    number_label: str = ""
+    problem: str = ""
+    # The events per bucket (overview), the funnel, or the breakdown; None for Explore.
+    result: Series | Funnel | Breakdown | None = None
+
+
+def funnel_of(definition: FunnelDefinition) -> Funnel:
+    time_range = definition.time_range
+    assert time_range.start is not None and time_range.end is not None
+    return funnel_compute(
+        steps=definition.steps,
+        start=time_range.start,
+        end=time_range.end,
+        window=definition.window,
+        application_id=definition.application_id,
+    )
+
+
+def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = None) -> Evaluation:
+    """`range_params` ({"range": "7d"}, or "custom" with its "start" and "end") replaces
+    the range saved with the insight."""
+    query = insight_query(insight=insight, range_params=range_params)
+    try:
+        definition = insight_definition(kind=insight.kind, query=query)
+    except InvalidDefinition as invalid:
+        return Evaluation(insight=insight, query=query, problem=str(invalid))
+    match definition:
+        case OverviewDefinition():
+            number, label, result = _overview(definition)
+        case ExploreDefinition():
+            number, label, result = _explore(definition)
+        case FunnelDefinition():
+            number, label, result = _funnel(definition)
+        case BreakdownDefinition():
+            number, label, result = _breakdown(definition)
+        case _:
+            assert_never(definition)
+    return Evaluation(
+        insight=insight,
+        query=query,
+        definition=definition,
+        number=number,
+        number_label=label,
+        result=result,
+    )
+
+
+def _overview(definition: OverviewDefinition) -> tuple[int, str, Series]:
+    time_range = definition.time_range
+    assert time_range.start is not None and time_range.end is not None
+    series = event_counts_series(
+        start=time_range.start,
+        end=time_range.end,
+        granularity=time_range.granularity,
+        group_by="category",
+        application_id=definition.application_id,
+    )
+    return series.total(), "events", series
+
+
+def _explore(definition: ExploreDefinition) -> tuple[int | None, str, None]:
+    count = event_count(**definition.filters)
+    return count.value, "events" if count.exact else "events or more", None
+
+
+def _funnel(definition: FunnelDefinition) -> tuple[int, str, Funnel]:
+    funnel = funnel_of(definition)
+    last = funnel.steps[-1]
+    return funnel.steps[0].sessions, f"sessions entered, {last.conversion:.0%} converted", funnel
+
+
+def _breakdown(definition: BreakdownDefinition) -> tuple[int, str, Breakdown]:
+    time_range = definition.time_range
+    assert time_range.start is not None and time_range.end is not None
+    breakdown = breakdown_series(
+        key=definition.key,
+        start=time_range.start,
+        end_exclusive=time_range.end,
+        granularity=time_range.granularity,
+        application_id=definition.application_id,
+        category=definition.category,
+        name=definition.name,
+    )
+    return breakdown.total, "events", breakdown
+
+
+def insights_evaluate(
+    *, insights: list[Insight], range_params: dict[str, str] | None
+) -> list[Evaluation]:
+    """Every insight, in order. Other threads see only committed data, so a caller inside
+    a transaction (a test's, say) gets its insights one after another."""
+    if len(insights) < 2 or connection.in_atomic_block:
+        return [insight_evaluate(insight=i, range_params=range_params) for i in insights]
+    with ThreadPoolExecutor(max_workers=min(EVALUATION_THREADS, len(insights))) as pool:
+        return list(pool.map(_evaluate_in_thread, insights, repeat(range_params)))
+
+
+def _evaluate_in_thread(insight: Insight, range_params: dict[str, str] | None) -> Evaluation:
+    try:
+        return insight_evaluate(insight=insight, range_params=range_params)
+    finally:
+        # The thread's own connection ends with it rather than lingering until the server
+        # closes it.
+        connections.close_all()
