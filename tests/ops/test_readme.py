@@ -23,6 +23,8 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
+import pytest
+
 from tests.ops.test_make_run import UNSET_ON_A_NEW_MACHINE
 from tests.support import ROOT
 
@@ -95,6 +97,8 @@ def test_it_gives_a_reason_for_every_block_it_does_not_run():
             )
 
 
+# It starts an Eye on a database of its own: either pass of `make test` runs the same test.
+@pytest.mark.own_database
 def test_every_shell_block_of_the_readme_runs_as_written(eye, tmp_path):
     eye.start()
     blocks = [b for b in readme_shell_blocks() if b.skip_reason is None]

@@ -11,12 +11,16 @@ import uuid
 
 import httpx
 import psutil
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from eye.processes import processes_read
 from eye.serve import Child, supervise
 from tests.ops.test_make_run import EyeProcess
 from tests.support import SEED_EVENT, wait_for
+
+# It starts an Eye on a database of its own, so either pass of `make test` runs the same test.
+pytestmark = pytest.mark.own_database
 
 
 def children_of(eye: EyeProcess, word: str) -> list[psutil.Process]:
