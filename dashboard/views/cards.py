@@ -25,12 +25,11 @@ PAGES = {
 
 @dataclass
 class Card:
-    insight: Insight
+    """An evaluated insight as the dashboard shows it: with its page's link and its chart."""
+
+    evaluation: Evaluation
     url: str
     figure: dict | None = None
-    number: int | None = None
-    number_label: str = ""
-    problem: str = ""
 
 
 def insight_card(*, evaluation: Evaluation) -> Card:
@@ -40,14 +39,8 @@ def insight_card(*, evaluation: Evaluation) -> Card:
         page = "dashboard:name" if query.get("name") else "dashboard:category"
     else:
         page = PAGES[Insight.Kind(kind)]
-    return Card(
-        insight=evaluation.insight,
-        url=f"{reverse(page)}?{query.urlencode()}",
-        figure=_figure(evaluation),
-        number=evaluation.number,
-        number_label=evaluation.number_label,
-        problem=evaluation.problem,
-    )
+    url = f"{reverse(page)}?{query.urlencode()}"
+    return Card(evaluation=evaluation, url=url, figure=_figure(evaluation))
 
 
 def _figure(evaluation: Evaluation) -> dict | None:
