@@ -270,7 +270,12 @@ class EventOut(BaseModel):
 
     @field_serializer("timestamp")
     def timestamp_utc(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return timestamp_json(value)
+
+
+def timestamp_json(value: datetime) -> str:
+    """An event's timestamp as answers write it: UTC, to the microsecond, with Z."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # Query parameters are text whenever they are given; their OpenAPI schemas say its format.

@@ -7,22 +7,18 @@ from typing import Any
 import orjson
 import pydantic
 from django.conf import settings
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Status
-from ninja.pagination import paginate
 from pydantic import TypeAdapter
 
 from api.auth import ApiKeyAuth, require_read, require_write
 from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offset_get
 from api.errors import ApiError, api_error, pydantic_errors
-from api.pagination import CountedKeysetPagination
+from api.pagination import PagedEventOut, PageQuery, event_page_response
 from api.policies import event_policies_check
 from api.ratelimit import rate_limit_check
-from api.schemas import AcceptedOut, ErrorOut, EventIn, EventOut, EventQuery, IngestLimits
-from events.models import Event
-from events.selectors import event_list
+from api.schemas import AcceptedOut, ErrorOut, EventIn, EventQuery, IngestLimits
 from events.services import Delivery, EventRow
 from eye.metrics import events_accepted
 from eye.replica import reads_from_replica
@@ -162,24 +158,22 @@ def event_create(request: HttpRequest) -> Status:
 
 @router.get(
     "/event/",
-    response={200: list[EventOut], **ERROR_RESPONSES},
+    response={200: PagedEventOut, **ERROR_RESPONSES},
     summary="Query event logs",
 )
 @reads_from_replica
-@paginate(CountedKeysetPagination)
-def event_query(request: HttpRequest, filters: Query[EventQuery]) -> QuerySet[Event]:
+def event_query(
+    request: HttpRequest, filters: Query[EventQuery], page: Query[PageQuery]
+) -> HttpResponse:
     """Events of the key's application (of every application for a key with that right),
     newest first, filtered and paged by cursor."""
     require_read(request.auth)
     # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
-    known = (
-        set(EventQuery.model_fields)
-        | set(CountedKeysetPagination.Input.model_fields)
-        | {QueryKeyAuth.param_name}
-    )
+    known = set(EventQuery.model_fields) | set(PageQuery.model_fields) | {QueryKeyAuth.param_name}
     for parameter in request.GET:
         if parameter not in known:
             raise api_error(
                 422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
             )
-    return event_list(application_id=request.auth.read_application_id, **filters.selection())
+    selection = {"application_id": request.auth.read_application_id, **filters.selection()}
+    return event_page_response(request, filters=selection, page=page)

@@ -150,3 +150,16 @@ def data_readable(data: Any) -> Any:
     except orjson.JSONEncodeError:
         return _readable(data, 1)
     return data
+
+
+def data_from_json(text: str) -> Any:
+    """data_readable of stored data given as the database's JSON text.
+
+    orjson parses it in C and already reads integers outside 64 bits as floats, as
+    data_readable would make them; what it refuses (a number beyond a double, nesting past
+    its limit) goes the standard library's way."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = json.loads(text)
+    return data_readable(data)

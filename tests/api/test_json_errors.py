@@ -30,7 +30,7 @@ def test_it_answers_a_crash_in_json_and_logs_it(plain_client, web_app, monkeypat
     def broken(**_: object) -> None:
         raise RuntimeError("the selector broke")
 
-    monkeypatch.setattr("api.views.event_list", broken)
+    monkeypatch.setattr("api.pagination.event_list", broken)
     headers = {"Authorization": f"Bearer {web_app.reader}"}
 
     with caplog.at_level(logging.ERROR, logger="eye.api"):
