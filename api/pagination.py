@@ -20,7 +20,7 @@ from api.errors import api_error
 from api.schemas import EventOut, timestamp_json
 from events.paging import EventValues, InvalidCursor, keyset_values_page
 from events.payloads import data_from_json
-from events.rollups import event_total
+from events.rollups import event_total_statement
 from events.selectors import event_list
 
 DEFAULT_LIMIT = 100
@@ -45,13 +45,18 @@ def event_page_response(
     """The page of the events `filters` (event_list's arguments) match that `page` asks
     for, with the count of them all."""
     try:
-        found = keyset_values_page(event_list(**filters), cursor=page.cursor, limit=page.limit)
+        found, count = keyset_values_page(
+            event_list(**filters),
+            cursor=page.cursor,
+            limit=page.limit,
+            total=event_total_statement(**filters),
+        )
     except InvalidCursor:
         raise api_error(
             422, "is not a cursor this API issued; use next or previous as given", field="cursor"
         ) from None
     answer = {
-        "count": event_total(**filters),
+        "count": count,
         "next": _link(request, found.next_cursor),
         "previous": _link(request, found.previous_cursor),
         "results": [_event_out(row) for row in found.rows],

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
 import orjson
-from django.db import connections
 from django.db.models import Q, QuerySet
-from psycopg.types.datetime import TimestamptzLoader
 
 from events.models import Event
+from events.round_trips import Statement, statements_fetch
 
 
 class InvalidCursor(ValueError):
@@ -66,22 +65,20 @@ def keyset_page(events: QuerySet[Event], *, cursor: str | None, limit: int) -> K
 
 
 def keyset_values_page(
-    events: QuerySet[Event], *, cursor: str | None, limit: int
-) -> KeysetPage[EventValues]:
-    """keyset_page as plain values, for answers that write rows rather than use models.
+    events: QuerySet[Event], *, cursor: str | None, limit: int, total: Statement
+) -> tuple[KeysetPage[EventValues], int]:
+    """keyset_page as plain values, with the number `total` (a statement giving one
+    number, such as events.rollups.event_total_statement) read in the same round trip.
 
     A page of model instances spends most of its time in Python: an Event built per row,
     its timestamps parsed by Django's pure-Python loader and its data decoded by the
-    standard json module. Here the same statement's rows come as tuples, timestamps
-    through psycopg's C loader, and data stays the JSON text the database sent."""
+    standard json module. Here the rows come as tuples, timestamps through psycopg's C
+    loader, and data stays the JSON text the database sent."""
     page, backwards = _from_cursor(events, cursor)
-    sql, params = page.values_list(*EventValues._fields)[: limit + 1].query.sql_with_params()
-    with connections[page.db].cursor() as wrapper:
-        # Django's own timestamptz loader, registered on the connection, is Python.
-        wrapper.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-        wrapper.execute(sql, params)
-        rows = [EventValues(*row) for row in wrapper.fetchall()]
-    return _page(rows, cursor=cursor, limit=limit, backwards=backwards)
+    rows_statement = page.values_list(*EventValues._fields)[: limit + 1].query.sql_with_params()
+    rows, [(count,)] = statements_fetch(page.db, [rows_statement, total])
+    values = [EventValues(*row) for row in rows]
+    return _page(values, cursor=cursor, limit=limit, backwards=backwards), int(count)
 
 
 def _from_cursor(events: QuerySet[Event], cursor: str | None) -> tuple[QuerySet[Event], bool]:

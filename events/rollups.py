@@ -299,6 +299,14 @@ def _parts_sum(parts: Sequence[Part], *, where: str = "true", params: dict | Non
     """The events of every part, summed in one statement. `where` is SQL over the columns
     the events table and the event rollups share (application_id, category, name), with
     %(name)s parameters."""
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(*_parts_sum_statement(parts, where=where, params=params))
+        return int(cursor.fetchone()[0])
+
+
+def _parts_sum_statement(
+    parts: Sequence[Part], *, where: str = "true", params: dict | None = None
+) -> tuple[str, dict]:
     selects, values = [], dict(params or {})
     for number, (table, start, end) in enumerate(parts):
         column, measure = (
@@ -312,11 +320,9 @@ def _parts_sum(parts: Sequence[Part], *, where: str = "true", params: dict | Non
         selects.append(
             f"(SELECT coalesce({measure}, 0) FROM {table} WHERE {' AND '.join(clauses)})"
         )
-    with connections[read_alias()].cursor() as cursor:
-        # One round trip, one snapshot: the parts cannot disagree about a row stored
-        # between them.
-        cursor.execute(f"SELECT ({' + '.join(selects)})::bigint", values)
-        return int(cursor.fetchone()[0])
+    # One statement, one snapshot: the parts cannot disagree about a row stored between
+    # them.
+    return f"SELECT ({' + '.join(selects)})::bigint", values
 
 
 def _filters_where(**filters: object) -> tuple[str, dict]:
@@ -353,13 +359,38 @@ def event_total(
     end_exclusive: datetime | None = None,
 ) -> int:
     """The exact number of events a filter of the query API matches, without counting
-    millions of rows: `count(*)` would take seconds, and every GET answers with a count.
-    A session's events are few and sit together in their own index, so a session filter
-    counts them directly."""
+    millions of rows: `count(*)` would take seconds, and every GET answers with a count."""
+    statement = event_total_statement(
+        application_id=application_id,
+        session_id=session_id,
+        category=category,
+        name=name,
+        start=start,
+        end_inclusive=end_inclusive,
+        end_exclusive=end_exclusive,
+    )
+    with connections[read_alias()].cursor() as cursor:
+        cursor.execute(*statement)
+        return int(cursor.fetchone()[0])
+
+
+def event_total_statement(
+    *,
+    application_id: int | None,
+    session_id: uuid.UUID | str | None = None,
+    category: str | None = None,
+    name: str | None = None,
+    start: datetime | None = None,
+    end_inclusive: datetime | None = None,
+    end_exclusive: datetime | None = None,
+) -> tuple[str, dict | Sequence[object]]:
+    """event_total's statement (SQL and parameters) that gives one row and column, for a
+    caller that sends it together with others. A session's events are few and sit
+    together in their own index, so a session filter counts them directly."""
     if session_id is not None:
         from events.selectors import event_list  # the selectors read the models
 
-        return event_list(
+        events = event_list(
             application_id=application_id,
             session_id=session_id,
             category=category,
@@ -367,13 +398,15 @@ def event_total(
             start=start,
             end_inclusive=end_inclusive,
             end_exclusive=end_exclusive,
-        ).count()
+        )
+        sql, params = events.order_by().values("pk").query.sql_with_params()
+        return f"SELECT count(*) FROM ({sql}) AS matching", params
     # Timestamps are stored to the microsecond, so "at or before e" is "before e + 1 µs".
     end = end_inclusive + MICROSECOND if end_inclusive is not None else end_exclusive
     if start is not None and end is not None and start >= end:
-        return 0
+        return "SELECT 0", []
     where, params = _filters_where(application_id=application_id, category=category, name=name)
-    return _parts_sum(range_parts(start=start, end=end), where=where, params=params)
+    return _parts_sum_statement(range_parts(start=start, end=end), where=where, params=params)
 
 
 def event_total_before(*, cutoff: datetime, where: str, params: dict) -> int:

@@ -306,3 +306,25 @@ def test_it_stores_what_a_key_reading_every_application_sends_in_its_own(
 
     assert len(results(api.get(key=web_app.reader))) == 1
     assert results(api.get(key=mobile_app.reader)) == []
+
+
+def test_a_connection_that_died_while_idle_is_reopened_rather_than_answered_503(
+    api, web_app, store
+):
+    # A page skips Django's per-request health check and reopens a dead connection
+    # itself: a database restart or a proxy's idle timeout must not fail the next read.
+    from django.db import connection
+
+    put(web_app, at=moment(1))
+    assert len(results(api.get(key=web_app.reader))) == 1
+    backend = connection.connection.info.backend_pid
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
+
+    page = api.get(key=web_app.reader)
+
+    assert len(results(page)) == 1 and page.json()["count"] == 1
+    assert connection.connection.info.backend_pid != backend
