@@ -114,6 +114,16 @@ def store_measure(*, rows: list[tuple], batch: int, application_id: int, explain
     }
 
 
+def wal_totals(database: services.Database) -> dict[str, int]:
+    """The cluster's WAL counters after a CHECKPOINT (pg_stat_wal)."""
+    with database.connect(autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+        records, fpi, wal_bytes = connection.execute(
+            "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"
+        ).fetchone()
+    return {"wal_records": int(records), "wal_fpi": int(fpi), "wal_bytes": int(wal_bytes)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.store", description=__doc__.split("\n\n")[0]
@@ -157,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"filled to {load['events']:,} events in {load['load_seconds']} s")
         for number, profile in enumerate(("live", "backfill")):
             rows = rows_make(count=options.batch * options.batches, profile=profile, seed=number)
+            # Every profile starts at the same point of the checkpoint cycle: the first
+            # change of a page after a checkpoint writes all of it to the WAL.
+            wal_before = wal_totals(database)
             since = datetime.now(UTC)
             figures = store_measure(
                 rows=rows,
@@ -164,12 +177,18 @@ def main(argv: list[str] | None = None) -> int:
                 application_id=application_id,
                 explain=options.explain,
             )
+            wal = {k: v - wal_before[k] for k, v in wal_totals(database).items()}
             copy = ceiling.ceiling_measure(database=database, since=since)
             print(
                 f"{profile:9} stored {figures['rows']:,} rows in {figures['seconds']} s = "
                 f"{figures['rows_per_second']:,} rows/s; COPY of the same rows "
                 f"{copy['events_per_second']:,.0f} rows/s; ratio "
                 f"{figures['rows_per_second'] / copy['events_per_second']:.2f}"
+            )
+            print(
+                f"{'':9} WAL per stored row: {wal['wal_bytes'] / len(rows):,.0f} bytes, "
+                f"{wal['wal_records'] / len(rows):.1f} records, "
+                f"{wal['wal_fpi'] / len(rows):.2f} full-page images"
             )
             if figures["plan"]:
                 print(figures["plan"])
