@@ -328,3 +328,18 @@ def test_a_connection_that_died_while_idle_is_reopened_rather_than_answered_503(
 
     assert len(results(page)) == 1 and page.json()["count"] == 1
     assert connection.connection.info.backend_pid != backend
+
+
+@pytest.mark.parametrize(
+    "category", ["50% off", "%s", "%(category)s", "it's; SELECT 1", "'; DROP TABLE events; --"]
+)
+def test_a_filter_with_placeholders_or_quotes_matches_only_itself(api, web_app, category):
+    # The page and its count are sent as one piece of SQL with their values quoted in it.
+    put(web_app, at=moment(1), category=category, data='{"tag": "it"}')
+    put(web_app, at=moment(2), category="other", data='{"tag": "other"}')
+
+    response = api.get({"category": category}, key=web_app.reader)
+
+    assert [r["data"]["tag"] for r in results(response)] == ["it"]
+    assert response.json()["count"] == 1
+    assert [r["data"]["tag"] for r in results(api.get(key=web_app.reader))] == ["other", "it"]
