@@ -9,6 +9,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events.audit import Actor, audit_record
@@ -126,3 +128,17 @@ def deletion_request_run(
     deletion_request.finished_at = timezone.now()
     deletion_request.save(update_fields=["deleted", "status", "finished_at"])
     return deletion_request
+
+
+def deletions_version() -> str | None:
+    """A value that changes whenever deletions have removed events, for results kept for a
+    while (a dashboard's cards); None while a deletion is running, when the events change
+    under any result."""
+    latest = DeletionRequest.objects.filter(started_at__isnull=False).aggregate(
+        count=Count("pk"),
+        running=Count("pk", filter=Q(status=DeletionRequest.Status.RUNNING)),
+        at=Max(Coalesce("finished_at", "started_at")),
+    )
+    if latest["running"]:
+        return None
+    return f"{latest['count']}:{latest['at'].isoformat() if latest['at'] else '-'}"

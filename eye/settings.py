@@ -292,6 +292,9 @@ EYE_DELETE_BATCH_SIZE = env_int("EYE_DELETE_BATCH_SIZE", 5_000, minimum=1)
 
 # Refused requests kept for the dashboard's error log, and how much of each body.
 EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
+# A dashboard's cards are computed at most this long ago (insights/kept.py); 0 computes
+# them on every visit.
+EYE_INSIGHT_KEEP_SECONDS = env_int("EYE_INSIGHT_KEEP_SECONDS", 300)
 EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
 # Refusals without a valid key logged per client address a minute (without their body);
 # the rest are only counted. 0 logs none.

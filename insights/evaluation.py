@@ -5,11 +5,13 @@ digest's numbers are both these, so that a digest and the dashboard its link ope
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import repeat
 from typing import assert_never
 
 from django.db import connection, connections
 from django.http import QueryDict
+from django.utils import timezone
 
 from events.breakdowns import Breakdown, breakdown_series
 from events.funnels import Funnel, funnel_compute
@@ -46,6 +48,8 @@ class Evaluation:
     problem: str = ""
     # The events per bucket (overview), the funnel, or the breakdown; None for Explore.
     result: Series | Funnel | Breakdown | None = None
+    # When the computation started: the numbers are those of the data at that moment.
+    computed_at: datetime | None = None
 
 
 def funnel_of(definition: FunnelDefinition) -> Funnel:
@@ -63,6 +67,7 @@ def funnel_of(definition: FunnelDefinition) -> Funnel:
 def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = None) -> Evaluation:
     """`range_params` ({"range": "7d"}, or "custom" with its "start" and "end") replaces
     the range saved with the insight."""
+    computed_at = timezone.now()
     query = insight_query(insight=insight, range_params=range_params)
     try:
         definition = insight_definition(kind=insight.kind, query=query)
@@ -86,6 +91,7 @@ def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = 
         number=number,
         number_label=label,
         result=result,
+        computed_at=computed_at,
     )
 
 

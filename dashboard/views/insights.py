@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from dashboard.insight_forms import InsightSaveForm, NamedForm
 from dashboard.views.cards import insight_card
 from dashboard.views.common import dashboard_view, render_page
-from insights.evaluation import insights_evaluate
+from insights.kept import insights_evaluate_kept
 from insights.models import Dashboard, Insight
 from insights.ranges import PRESET_CHOICES
 from insights.selectors import dashboard_insight_list, dashboard_list
@@ -63,12 +63,20 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
         }
     elif range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
         range_override = range_params = None
-    evaluations = insights_evaluate(
-        insights=list(dashboard_insight_list(dashboard=dashboard)), range_params=range_params
+    evaluations = insights_evaluate_kept(
+        insights=list(dashboard_insight_list(dashboard=dashboard)),
+        range_params=range_params,
+        refresh=request.GET.get("refresh") == "1",
     )
+    refresh = request.GET.copy()
+    refresh["refresh"] = "1"
+    computed = [e.computed_at for e in evaluations if e.computed_at is not None]
     context = {
         "dashboard": dashboard,
         "cards": [insight_card(evaluation=evaluation) for evaluation in evaluations],
+        # The oldest card's moment: every number on the page is at least that recent.
+        "computed_at": min(computed, default=None),
+        "refresh_query": refresh.urlencode(),
         "range_override": range_override,
         "range_choices": RANGE_CHOICES,
         "can_edit": insight_can_edit(user=request.user, owner_id=dashboard.owner_id),
