@@ -299,8 +299,13 @@ def _parts_sum(parts: Sequence[Part], *, where: str = "true", params: dict | Non
     """The events of every part, summed in one statement. `where` is SQL over the columns
     the events table and the event rollups share (application_id, category, name), with
     %(name)s parameters."""
+    return _number(_parts_sum_statement(parts, where=where, params=params))
+
+
+def _number(statement: tuple[str, dict | Sequence[object]]) -> int:
+    """The one number a statement gives."""
     with connections[read_alias()].cursor() as cursor:
-        cursor.execute(*_parts_sum_statement(parts, where=where, params=params))
+        cursor.execute(*statement)
         return int(cursor.fetchone()[0])
 
 
@@ -360,18 +365,17 @@ def event_total(
 ) -> int:
     """The exact number of events a filter of the query API matches, without counting
     millions of rows: `count(*)` would take seconds, and every GET answers with a count."""
-    statement = event_total_statement(
-        application_id=application_id,
-        session_id=session_id,
-        category=category,
-        name=name,
-        start=start,
-        end_inclusive=end_inclusive,
-        end_exclusive=end_exclusive,
+    return _number(
+        event_total_statement(
+            application_id=application_id,
+            session_id=session_id,
+            category=category,
+            name=name,
+            start=start,
+            end_inclusive=end_inclusive,
+            end_exclusive=end_exclusive,
+        )
     )
-    with connections[read_alias()].cursor() as cursor:
-        cursor.execute(*statement)
-        return int(cursor.fetchone()[0])
 
 
 def event_total_statement(

@@ -292,9 +292,6 @@ EYE_DELETE_BATCH_SIZE = env_int("EYE_DELETE_BATCH_SIZE", 5_000, minimum=1)
 
 # Refused requests kept for the dashboard's error log, and how much of each body.
 EYE_REFUSALS_KEPT = env_int("EYE_REFUSALS_KEPT", 10_000, minimum=1)
-# A dashboard's cards are computed at most this long ago (insights/kept.py); 0 computes
-# them on every visit.
-EYE_INSIGHT_KEEP_SECONDS = env_int("EYE_INSIGHT_KEEP_SECONDS", 300)
 EYE_REFUSAL_BODY_BYTES = env_int("EYE_REFUSAL_BODY_BYTES", 4096, minimum=0)
 # Refusals without a valid key logged per client address a minute (without their body);
 # the rest are only counted. 0 logs none.
@@ -418,6 +415,10 @@ EYE_ALERT_DELIVERY_ATTEMPTS = env_int("EYE_ALERT_DELIVERY_ATTEMPTS", 5, minimum=
 EYE_ALERT_RETRY_SECONDS = env_float("EYE_ALERT_RETRY_SECONDS", 30.0)
 # The history of notifications is kept this long; the retention task removes older ones.
 EYE_NOTIFICATION_DAYS = env_int("EYE_NOTIFICATION_DAYS", 90, minimum=1)
+
+# A dashboard's cards are computed at most this long ago (insights/kept.py); 0 computes
+# them on every visit.
+EYE_INSIGHT_KEEP_SECONDS = env_int("EYE_INSIGHT_KEEP_SECONDS", 300)
 
 
 def email_from_url(url: str) -> dict:

@@ -41,26 +41,22 @@ def insights_evaluate_kept(
         return insights_evaluate(insights=insights, range_params=range_params)
     keys = [_key(insight, range_params, version) for insight in insights]
     kept = {} if refresh else _kept_get(keys)
+    missing = [position for position, key in enumerate(keys) if key not in kept]
+    computed = dict(
+        zip(
+            missing,
+            insights_evaluate(
+                insights=[insights[position] for position in missing], range_params=range_params
+            ),
+            strict=True,
+        )
+    )
+    _keep({keys[position]: e for position, e in computed.items() if not e.problem}, keep_for)
     # A kept result carries the insight as it was; its name or description may have changed.
-    evaluations = [
-        replace(kept[key], insight=insight) if key in kept else None
-        for insight, key in zip(insights, keys, strict=True)
+    return [
+        computed[position] if position in computed else replace(kept[key], insight=insight)
+        for position, (insight, key) in enumerate(zip(insights, keys, strict=True))
     ]
-    missing = [position for position, found in enumerate(evaluations) if found is None]
-    computed = insights_evaluate(
-        insights=[insights[position] for position in missing], range_params=range_params
-    )
-    for position, evaluation in zip(missing, computed, strict=True):
-        evaluations[position] = evaluation
-    _keep(
-        {
-            keys[position]: evaluation
-            for position, evaluation in zip(missing, computed, strict=True)
-            if not evaluation.problem
-        },
-        keep_for,
-    )
-    return [evaluation for evaluation in evaluations if evaluation is not None]
 
 
 def _key(insight: Insight, range_params: dict[str, str] | None, version: str) -> str:
