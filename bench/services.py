@@ -374,6 +374,9 @@ def bench_env(database: Database, queue: Queue, data_dir: Path) -> dict[str, str
         EYE_SECRET_KEY=secrets.token_urlsafe(40),
         PYTHONUNBUFFERED="1",
     )
+    # Kept fresh, the dashboard the insights part opens would be computed again by the
+    # worker in the background of every later measurement.
+    env.setdefault("EYE_INSIGHT_KEEP_FRESH_SECONDS", "0")
     return env
 
 

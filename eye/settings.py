@@ -419,6 +419,9 @@ EYE_NOTIFICATION_DAYS = env_int("EYE_NOTIFICATION_DAYS", 90, minimum=1)
 # A dashboard's cards are computed at most this long ago (insights/kept.py); 0 computes
 # them on every visit.
 EYE_INSIGHT_KEEP_SECONDS = env_int("EYE_INSIGHT_KEEP_SECONDS", 300)
+# For this long after a dashboard was last opened, the worker computes its cards again
+# before they expire, so that the next visit finds them kept; 0 leaves it to visits.
+EYE_INSIGHT_KEEP_FRESH_SECONDS = env_int("EYE_INSIGHT_KEEP_FRESH_SECONDS", 3600)
 
 
 def email_from_url(url: str) -> dict:

@@ -8,11 +8,18 @@ computes them all again. A result is kept under its kind, its query (the range g
 place of its own included) and the state of deletions: events removed by a deletion
 request stop counting at once, and while a deletion runs nothing is kept or reused.
 Digests and alerts always compute afresh (insights.evaluation).
+
+A dashboard opened within EYE_INSIGHT_KEEP_FRESH_SECONDS is kept fresh by the worker: each
+minute it computes again the cards that would expire before its next round, so that the
+people who keep a dashboard open, or come back to it, find every card kept. The worker
+computes one dashboard after another, never two rounds at once.
 """
 
 import hashlib
 import logging
+import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,7 +28,8 @@ from redis.exceptions import RedisError
 from events.erasure import deletions_version
 from insights.definitions import insight_query
 from insights.evaluation import Evaluation, insights_evaluate
-from insights.models import Insight
+from insights.models import Dashboard, Insight
+from insights.selectors import dashboard_insight_list
 
 logger = logging.getLogger("eye.insights")
 
@@ -30,17 +38,37 @@ logger = logging.getLogger("eye.insights")
 KEPT_FORMAT = 1
 
 
+# The worker's round comes each minute and may take one to compute a dashboard: a card
+# is computed again when it would expire within two.
+FRESH_MARGIN = timedelta(minutes=2)
+# One round at a time: a round that outlasts a minute makes the next one wait, and a
+# worker that died in a round holds it back no longer than the lock lasts. A round starts
+# no dashboard after its budget: those opened longest ago wait for the next round.
+FRESH_ROUND_LOCK = "insight-evaluation:fresh-round"
+FRESH_ROUND_LOCK_SECONDS = 600
+FRESH_ROUND_BUDGET = timedelta(minutes=5)
+
+
 def insights_evaluate_kept(
-    *, insights: list[Insight], range_params: dict[str, str] | None, refresh: bool = False
+    *,
+    insights: list[Insight],
+    range_params: dict[str, str] | None,
+    stale_before: datetime | None = None,
 ) -> list[Evaluation]:
-    """insights_evaluate, reusing what was computed within EYE_INSIGHT_KEEP_SECONDS;
-    `refresh` computes every insight again (and keeps the new results)."""
+    """insights_evaluate, reusing what was computed within EYE_INSIGHT_KEEP_SECONDS and
+    not before `stale_before` (Refresh gives now: every insight is computed again). What
+    is computed is kept."""
     keep_for = settings.EYE_INSIGHT_KEEP_SECONDS
     version = deletions_version() if keep_for else None
     if version is None:
         return insights_evaluate(insights=insights, range_params=range_params)
     keys = [_key(insight, range_params, version) for insight in insights]
-    kept = {} if refresh else _kept_get(keys)
+    kept = {
+        key: evaluation
+        for key, evaluation in _kept_get(keys).items()
+        if stale_before is None
+        or (evaluation.computed_at is not None and evaluation.computed_at >= stale_before)
+    }
     missing = [position for position, key in enumerate(keys) if key not in kept]
     computed = dict(
         zip(
@@ -57,6 +85,42 @@ def insights_evaluate_kept(
         computed[position] if position in computed else replace(kept[key], insight=insight)
         for position, (insight, key) in enumerate(zip(insights, keys, strict=True))
     ]
+
+
+def kept_dashboards_refresh(*, now: datetime) -> int:
+    """Compute again the cards of the dashboards opened within
+    EYE_INSIGHT_KEEP_FRESH_SECONDS that would expire before the next round, most recently
+    opened first. Returns how many dashboards were looked at (none while another round
+    runs, or while a deletion runs: nothing would be kept)."""
+    keep_for = settings.EYE_INSIGHT_KEEP_SECONDS
+    fresh_for = settings.EYE_INSIGHT_KEEP_FRESH_SECONDS
+    if not keep_for or not fresh_for or deletions_version() is None:
+        return 0
+    try:
+        if not cache.add(FRESH_ROUND_LOCK, now.isoformat(), timeout=FRESH_ROUND_LOCK_SECONDS):
+            return 0
+    except (RedisError, OSError):
+        logger.warning("kept dashboards not refreshed: the cache is unreachable", exc_info=True)
+        return 0
+    try:
+        dashboards = Dashboard.objects.filter(
+            viewed_at__gte=now - timedelta(seconds=fresh_for)
+        ).order_by("-viewed_at", "-id")
+        looked_at = 0
+        started = time.monotonic()
+        for dashboard in dashboards:
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            if elapsed > FRESH_ROUND_BUDGET:
+                break
+            insights_evaluate_kept(
+                insights=list(dashboard_insight_list(dashboard=dashboard)),
+                range_params=None,
+                stale_before=now + elapsed - timedelta(seconds=keep_for) + FRESH_MARGIN,
+            )
+            looked_at += 1
+        return looked_at
+    finally:
+        cache.delete(FRESH_ROUND_LOCK)
 
 
 def _key(insight: Insight, range_params: dict[str, str] | None, version: str) -> str:

@@ -21,6 +21,8 @@ class Dashboard(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When it was last opened with its own ranges (insights.kept keeps those cards fresh).
+    viewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["name", "id"]

@@ -1,10 +1,12 @@
 """Writes of saved insights and dashboards, with the one rule about who may make them:
 their owner or staff may change or delete them."""
 
+from datetime import datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from insights.models import Dashboard, Insight
 
@@ -22,6 +24,17 @@ def _require_edit(*, user: User, owner_id: int) -> None:
 
 def dashboard_create(*, owner: User, name: str, description: str = "") -> Dashboard:
     return Dashboard.objects.create(owner=owner, name=name, description=description)
+
+
+# A dashboard open in many tabs is recorded as opened once a minute, not on every visit.
+VIEW_RECORD_EVERY = timedelta(minutes=1)
+
+
+def dashboard_viewed(*, dashboard: Dashboard, now: datetime) -> None:
+    """Record that the dashboard was opened with its own ranges."""
+    Dashboard.objects.filter(
+        Q(viewed_at__isnull=True) | Q(viewed_at__lt=now - VIEW_RECORD_EVERY), pk=dashboard.pk
+    ).update(viewed_at=now)
 
 
 def dashboard_update(*, dashboard: Dashboard, user: User, name: str, description: str) -> Dashboard:

@@ -27,6 +27,7 @@ from events.services import (
 )
 from events.tracked_keys import tracked_key_backfill
 from eye import metrics
+from insights.kept import kept_dashboards_refresh
 from tasks.queue import lease_kept_alive, store_tasks_claim, worker_heartbeat_record
 from tasks.reliable import QueueFull, ReliableRedisStorage
 
@@ -237,6 +238,11 @@ def alerts_check_run(*, now: datetime) -> None:
 @db_periodic_task(crontab(minute="*"))
 def check_alerts() -> None:
     run_maintenance("check_alerts", lambda: alerts_check_run(now=timezone.now()))
+
+
+@db_periodic_task(crontab(minute="*"))
+def keep_dashboards_fresh() -> None:
+    run_maintenance("keep_dashboards_fresh", lambda: kept_dashboards_refresh(now=timezone.now()))
 
 
 @db_task()

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.insight_forms import InsightSaveForm, NamedForm
@@ -20,6 +21,7 @@ from insights.services import (
     dashboard_create,
     dashboard_delete,
     dashboard_update,
+    dashboard_viewed,
     insight_can_edit,
     insight_create,
     insight_delete,
@@ -63,10 +65,14 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
         }
     elif range_override not in {None, *(key for key, _ in RANGE_CHOICES)}:
         range_override = range_params = None
+    now = timezone.now()
+    if range_params is None:
+        # The worker keeps these cards fresh for a while (insights.kept).
+        dashboard_viewed(dashboard=dashboard, now=now)
     evaluations = insights_evaluate_kept(
         insights=list(dashboard_insight_list(dashboard=dashboard)),
         range_params=range_params,
-        refresh=request.GET.get("refresh") == "1",
+        stale_before=now if request.GET.get("refresh") == "1" else None,
     )
     refresh = request.GET.copy()
     refresh["refresh"] = "1"

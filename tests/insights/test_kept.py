@@ -1,17 +1,22 @@
 """A dashboard's cards are kept for EYE_INSIGHT_KEEP_SECONDS: a second visit reuses them,
-Refresh computes them again, and a deletion of events is never hidden by a kept number."""
+Refresh computes them again, and a deletion of events is never hidden by a kept number.
+The worker keeps a dashboard opened lately fresh: each minute it computes again the cards
+that would expire before its next round, so that a visit finds them kept."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from events.erasure import DeletionScope, deletion_request_create, deletion_request_run
 from events.models import DeletionRequest
-from insights.kept import insights_evaluate_kept
+from insights.kept import FRESH_ROUND_LOCK, insights_evaluate_kept, kept_dashboards_refresh
 from insights.models import Dashboard
 from insights.services import insight_create
+from tasks.tasks import keep_dashboards_fresh
 from tests.dashboard.support import NOW
 
 SESSION = "00000000-0000-4000-8000-000000000001"
@@ -139,3 +144,111 @@ def test_a_cache_that_cannot_be_reached_leaves_the_cards_computed(
     [second] = insights_evaluate_kept(insights=insights, range_params=None)
 
     assert (first.number, second.number) == (1, 2)
+
+
+def near_expiry(settings) -> datetime:
+    """A moment at which the cards computed just now expire within the worker's margin."""
+    return timezone.now() + timedelta(seconds=settings.EYE_INSIGHT_KEEP_SECONDS - 60)
+
+
+def test_the_worker_computes_again_the_cards_about_to_expire(
+    as_alice, as_carol, put, web_app, dashboard, settings
+):
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    pageview(put, web_app, minutes_ago=20)
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 1
+    pageview(put, web_app, minutes_ago=10)
+
+    # The worker's number, kept: the visit computes nothing.
+    assert shown(as_carol, dashboard) == 2
+
+
+def test_cards_far_from_expiring_stay_as_they_were_kept(
+    as_alice, as_carol, put, web_app, dashboard
+):
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    pageview(put, web_app, minutes_ago=20)
+
+    assert kept_dashboards_refresh(now=timezone.now()) == 1
+
+    assert shown(as_carol, dashboard) == 1
+
+
+def test_a_dashboard_not_opened_lately_is_left_to_its_visitors(
+    as_alice, put, web_app, dashboard, settings
+):
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    opened = timezone.now() - timedelta(seconds=settings.EYE_INSIGHT_KEEP_FRESH_SECONDS + 60)
+    Dashboard.objects.filter(pk=dashboard.pk).update(viewed_at=opened)
+    pageview(put, web_app, minutes_ago=20)
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 0
+    assert shown(as_alice, dashboard, refresh="1") == 2
+
+
+def test_opening_it_with_its_own_ranges_is_what_counts(as_alice, dashboard):
+    before = timezone.now()
+    as_alice.get(reverse("dashboard:dashboard", args=[dashboard.pk]), {"range": "24h"})
+    dashboard.refresh_from_db()
+    assert dashboard.viewed_at is None
+
+    as_alice.get(reverse("dashboard:dashboard", args=[dashboard.pk]))
+
+    dashboard.refresh_from_db()
+    assert dashboard.viewed_at >= before
+
+
+def test_the_worker_computes_nothing_while_a_deletion_runs(
+    as_alice, bob, put, web_app, dashboard, settings
+):
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    request = deletion_request_create(scope=DeletionScope(session_id=SESSION), actor=bob)
+    DeletionRequest.objects.filter(pk=request.pk).update(
+        status=DeletionRequest.Status.RUNNING, started_at=NOW
+    )
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 0
+
+
+def test_one_round_at_a_time(as_alice, put, web_app, dashboard, settings):
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    pageview(put, web_app, minutes_ago=20)
+    cache.add(FRESH_ROUND_LOCK, "another worker", timeout=60)
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 0
+    assert shown(as_alice, dashboard) == 1
+
+    cache.delete(FRESH_ROUND_LOCK)
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 1
+    assert shown(as_alice, dashboard) == 2
+
+
+def test_the_worker_can_be_turned_off(as_alice, put, web_app, dashboard, settings):
+    settings.EYE_INSIGHT_KEEP_FRESH_SECONDS = 0
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 0
+
+
+def test_the_periodic_task_runs_a_round_every_minute(
+    as_alice, as_carol, put, web_app, dashboard, settings
+):
+    minutes = [NOW.replace(minute=minute) for minute in range(60)]
+    assert all(keep_dashboards_fresh.s().validate_datetime(moment) for moment in minutes)
+    # Kept for less than the worker's margin: every round computes every card again.
+    settings.EYE_INSIGHT_KEEP_SECONDS = 90
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, dashboard) == 1
+    pageview(put, web_app, minutes_ago=20)
+
+    keep_dashboards_fresh.call_local()
+    pageview(put, web_app, minutes_ago=10)
+
+    assert shown(as_carol, dashboard) == 2
