@@ -10,7 +10,7 @@ value counts (events/rollups.py) and only the partial hours at the edges from ra
 events. Both ways give the same answer.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,9 @@ class Breakdown:
     series: list[BreakdownSeries]
     # Every other value, and the events without the key.
     other: list[int]
+    # Whether the key's hourly value counts answered it, rather than a scan of raw events:
+    # how it was computed, not what it says, so two breakdowns that agree compare equal.
+    from_tracked_counts: bool = field(default=False, compare=False)
 
     @property
     def other_total(self) -> int:
@@ -88,6 +91,7 @@ def breakdown_series(
         )
         if any(inexact for *_, inexact in rows):
             rows = None
+    from_tracked_counts = rows is not None
     if rows is None:
         rows = _ranked_rows(
             *_raw_counted_sql(
@@ -113,7 +117,13 @@ def breakdown_series(
         ),
         key=lambda s: (-s.total, s.value or ""),
     )
-    return Breakdown(granularity=granularity, buckets=buckets, series=series, other=other)
+    return Breakdown(
+        granularity=granularity,
+        buckets=buckets,
+        series=series,
+        other=other,
+        from_tracked_counts=from_tracked_counts,
+    )
 
 
 def _counted(*, granularity: Granularity, filters: dict[str, Any]) -> bool:

@@ -86,6 +86,10 @@ def tracked_key_remove(*, tracked_key: TrackedKey, actor: Actor = None) -> None:
     )
 
 
+def tracked_key_exists(*, key: str) -> bool:
+    return TrackedKey.objects.filter(key=key).exists()
+
+
 def tracked_key_is_ready(*, key: str) -> bool:
     """Whether breakdowns by `key` may read its counts: tracked, and its backfill done."""
     return TrackedKey.objects.filter(key=key, ready_at__isnull=False).exists()

@@ -10,6 +10,7 @@ from dashboard.charts import OTHER, colour_map, volume_figure
 from events.breakdowns import Breakdown, breakdown_series
 from events.rollups import Series
 from events.stats import data_key_list
+from events.tracked_keys import tracked_key_exists
 from insights.definitions import BY_PARAMETER
 from insights.ranges import TimeRange
 
@@ -63,6 +64,8 @@ def breakdown_context(
         rows.append({"series": series, "explore_query": link.urlencode() if "." not in key else ""})
     context.update(
         breakdown=breakdown,
+        # Said under the chart: why it was fast, or slow, and what would make it fast.
+        breakdown_key_tracked=breakdown.from_tracked_counts or tracked_key_exists(key=key),
         breakdown_rows=rows,
         breakdown_figure=breakdown_figure(breakdown, incomplete=time_range.incomplete_bucket),
     )

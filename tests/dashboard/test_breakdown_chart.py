@@ -9,7 +9,8 @@ from urllib.parse import parse_qs
 import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import NOW
+from events.tracked_keys import tracked_key_add, tracked_key_backfill
+from tests.dashboard.support import NOW, SESSION_A
 
 
 @pytest.fixture
@@ -68,3 +69,41 @@ def test_it_computes_nothing_until_a_key_is_picked(as_alice, pageviews):
 
     assert "data-breakdown" not in html
     assert '<option value="path">' in html
+
+
+def source_note(html: str) -> tuple[str, str]:
+    [(source, text)] = re.findall(r'data-breakdown-source="(\w+)">(.*?)</p>', html)
+    return source, text
+
+
+BY_PATH = {"category": "page interaction", "name": "pageview", "by": "path", "range": "24h"}
+
+
+def test_it_says_an_untracked_key_is_read_from_raw_events_and_staff_may_track_it(
+    as_alice, as_bob, pageviews
+):
+    for client, linked in ((as_alice, False), (as_bob, True)):
+        html = client.get(reverse("dashboard:name"), BY_PATH).content.decode()
+
+        source, text = source_note(html)
+        assert source == "events" and "is not tracked" in text
+        track = reverse("dashboard:manage_tracked_keys") + "?key=path"
+        assert (f'href="{track}"' in text) is linked
+
+    form = as_bob.get(reverse("dashboard:manage_tracked_keys"), {"key": "form.plan"})
+    assert 'value="form.plan"' in form.content.decode()
+
+
+def test_it_says_a_tracked_key_is_read_from_its_counts(as_alice, pageviews):
+    tracked = tracked_key_add(key="path")
+    tracked_key_backfill(tracked_key_id=tracked.pk)
+
+    html = as_alice.get(reverse("dashboard:name"), BY_PATH).content.decode()
+    assert source_note(html)[0] == "counts"
+
+    # A session's breakdown is not kept in the counts: raw events, and the note says why.
+    html = as_alice.get(
+        reverse("dashboard:explore"), {**BY_PATH, "session": str(SESSION_A)}
+    ).content.decode()
+    source, text = source_note(html)
+    assert source == "events" and "not tracked" not in text

@@ -22,7 +22,11 @@ from tasks.tasks import backfill_tracked_key_enqueue
 
 @staff_view(methods=READ_WRITE)
 def tracked_key_list(request: HttpRequest) -> HttpResponse:
-    form = TrackedKeyForm(request.POST if request.method == "POST" else None)
+    # A breakdown's "Track it" link names the key: the form starts with it.
+    form = TrackedKeyForm(
+        request.POST if request.method == "POST" else None,
+        initial={"key": request.GET.get("key", "")},
+    )
     if form.is_valid():
         try:
             tracked = tracked_key_add(key=form.cleaned_data["key"], actor=request.user)
