@@ -43,7 +43,7 @@ KEPT_FORMAT = 1
 FRESH_MARGIN = timedelta(minutes=2)
 # One round at a time: a round that outlasts a minute makes the next one wait, and a
 # worker that died in a round holds it back no longer than the lock lasts. A round starts
-# no dashboard after its budget: those opened longest ago wait for the next round.
+# no other dashboard after its budget: those opened longest ago wait for the next round.
 FRESH_ROUND_LOCK = "insight-evaluation:fresh-round"
 FRESH_ROUND_LOCK_SECONDS = 600
 FRESH_ROUND_BUDGET = timedelta(minutes=5)
@@ -110,7 +110,7 @@ def kept_dashboards_refresh(*, now: datetime) -> int:
         started = time.monotonic()
         for dashboard in dashboards:
             elapsed = timedelta(seconds=time.monotonic() - started)
-            if elapsed > FRESH_ROUND_BUDGET:
+            if looked_at and elapsed > FRESH_ROUND_BUDGET:
                 break
             insights_evaluate_kept(
                 insights=list(dashboard_insight_list(dashboard=dashboard)),

@@ -252,3 +252,20 @@ def test_the_periodic_task_runs_a_round_every_minute(
     pageview(put, web_app, minutes_ago=10)
 
     assert shown(as_carol, dashboard) == 2
+
+
+def test_a_round_past_its_budget_leaves_the_dashboards_opened_longest_ago(
+    as_alice, alice, put, web_app, dashboard, settings, monkeypatch
+):
+    older = Dashboard.objects.create(owner=alice, name="Older")
+    insight_create(owner=alice, kind="explore", name="All", query="range=7d", dashboard=older)
+    pageview(put, web_app, minutes_ago=30)
+    assert shown(as_alice, older) == 1
+    assert shown(as_alice, dashboard) == 1
+    Dashboard.objects.filter(pk=older.pk).update(viewed_at=timezone.now() - timedelta(minutes=5))
+    pageview(put, web_app, minutes_ago=20)
+    monkeypatch.setattr("insights.kept.FRESH_ROUND_BUDGET", timedelta(0))
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 1
+
+    assert (shown(as_alice, dashboard), shown(as_alice, older)) == (2, 1)
