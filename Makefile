@@ -29,15 +29,19 @@ test: $(VENV)/.installed-test lint
 	bash tests/services/local.sh
 	bash tests/services/timescaledb.sh start
 	bash tests/services/chromium.sh
-	$(MAKE) --no-print-directory test-tracker test-timescaledb test-postgres
+	$(MAKE) --no-print-directory --jobs=3 --output-sync=target test-tracker test-timescaledb test-postgres
 
 # The browser tracker's own unit tests, with Node's built-in runner (no npm install).
 test-tracker:
 	node --test tracker/test/
 
 # The whole suite on TimescaleDB (hypertable tests must run here) ...
+# `make test` runs the two passes at once: each has its own database server, Redis
+# database and queue, and one pass alone leaves the machine idle much of the time while
+# it waits on the servers and consumers it starts.
 test-timescaledb: $(VENV)/.installed-test
 	EYE_DATABASE_URL=$(TSDB_URL) EYE_TIMESCALEDB=required EYE_TEST_EXPECT_TIMESCALEDB=1 \
+		EYE_REDIS_URL=redis://127.0.0.1:6379/15 EYE_QUEUE_NAME=eye-test-timescaledb \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 # ... and again on plain PostgreSQL, where the same migrations build a plain table. Tests
@@ -46,6 +50,7 @@ test-timescaledb: $(VENV)/.installed-test
 # run in the first pass only.
 test-postgres: $(VENV)/.installed-test
 	EYE_DATABASE_URL=$(PLAIN_URL) EYE_TIMESCALEDB=auto EYE_TEST_EXPECT_TIMESCALEDB=0 \
+		EYE_REDIS_URL=redis://127.0.0.1:6379/14 EYE_QUEUE_NAME=eye-test-postgres \
 		$(BIN)/pytest -m "not own_database" --ignore=tests/browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
