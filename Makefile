@@ -35,23 +35,23 @@ test: $(VENV)/.installed-test lint
 test-tracker:
 	node --test tracker/test/
 
-# The whole suite on TimescaleDB (hypertable tests must run here) ...
-# `make test` runs the two passes at once: each has its own database server, Redis
-# database and queue, and one pass alone leaves the machine idle much of the time while
-# it waits on the servers and consumers it starts.
+# The suite on TimescaleDB (hypertable tests must run here) and again on plain PostgreSQL,
+# where the same migrations build a plain table. Two groups run in one pass only: the
+# browser's pages read through the selectors that tests/dashboard checks in both, so
+# Chromium runs in the first; tests that start an Eye on a database of their own
+# (own_database) would do the same in either, so they run in the second, which is the
+# shorter without them. `make test` runs the passes at once: each has its own database
+# server, Redis database and queue, and one pass alone leaves the machine idle much of
+# the time while it waits on the servers and consumers it starts.
 test-timescaledb: $(VENV)/.installed-test
 	EYE_DATABASE_URL=$(TSDB_URL) EYE_TIMESCALEDB=required EYE_TEST_EXPECT_TIMESCALEDB=1 \
 		EYE_REDIS_URL=redis://127.0.0.1:6379/15 EYE_QUEUE_NAME=eye-test-timescaledb \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest -m "not own_database" $(PYTEST_ARGS)
 
-# ... and again on plain PostgreSQL, where the same migrations build a plain table. Tests
-# that start an Eye on a database of their own would repeat the first pass exactly, and
-# the browser's pages read through the selectors that tests/dashboard checks here: both
-# run in the first pass only.
 test-postgres: $(VENV)/.installed-test
 	EYE_DATABASE_URL=$(PLAIN_URL) EYE_TIMESCALEDB=auto EYE_TEST_EXPECT_TIMESCALEDB=0 \
 		EYE_REDIS_URL=redis://127.0.0.1:6379/14 EYE_QUEUE_NAME=eye-test-postgres \
-		$(BIN)/pytest -m "not own_database" --ignore=tests/browser $(PYTEST_ARGS)
+		$(BIN)/pytest --ignore=tests/browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
