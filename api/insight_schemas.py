@@ -17,8 +17,22 @@ from pydantic_core import PydanticCustomError
 
 from api.schemas import EventText, parse_timestamp, text_field
 from events.funnels import MAX_STEPS, MAX_WINDOW, MIN_STEPS, FunnelStep
+from insights.ranges import EARLIEST, LATEST
 
-Instant = Annotated[datetime, BeforeValidator(parse_timestamp)]
+
+def range_instant(value: Any) -> datetime:
+    """An ISO 8601 instant that a range may start or end on: the dashboard's bounds."""
+    moment = parse_timestamp(value)
+    if not EARLIEST <= moment <= LATEST:
+        raise PydanticCustomError(
+            "timestamp_range",
+            "must be from {earliest} to {latest}",
+            {"earliest": f"{EARLIEST:%Y-%m-%d}", "latest": f"{LATEST:%Y-%m-%dT%H:%MZ}"},
+        )
+    return moment
+
+
+Instant = Annotated[datetime, BeforeValidator(range_instant)]
 # Written as the event API writes times: UTC, with a Z.
 UtcOut = Annotated[
     datetime,
@@ -76,7 +90,8 @@ class FunnelIn(BaseModel):
     steps: list[FunnelStepIn] = Field(min_length=MIN_STEPS, max_length=MAX_STEPS)
     start: Instant
     end: Instant
-    window_seconds: int = Field(86400, ge=1, le=int(MAX_WINDOW.total_seconds()))
+    # Strict: a JSON true is not one second, nor "86400" a number.
+    window_seconds: int = Field(86400, ge=1, le=int(MAX_WINDOW.total_seconds()), strict=True)
 
     @model_validator(mode="after")
     def range_is_ordered(self) -> "FunnelIn":
@@ -133,7 +148,7 @@ class TrendQuery(Schema):
     @field_validator("start", "end")
     @classmethod
     def instant(cls, value: str) -> str:
-        parse_timestamp(value)
+        range_instant(value)
         return value
 
     @model_validator(mode="after")
@@ -151,11 +166,11 @@ class TrendQuery(Schema):
 
     @property
     def start_at(self) -> datetime:
-        return parse_timestamp(self.start)
+        return range_instant(self.start)
 
     @property
     def end_at(self) -> datetime:
-        return parse_timestamp(self.end)
+        return range_instant(self.end)
 
 
 class OtherOut(Schema):

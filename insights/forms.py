@@ -14,14 +14,17 @@ from django.http import QueryDict
 
 from events.funnels import MAX_STEPS, MIN_STEPS, FunnelStep
 from events.models import Application
-from insights.ranges import ALL_TIME, MAX_SPAN, PRESET_CHOICES, TimeRange, time_range_resolve
+from insights.ranges import (
+    ALL_TIME,
+    EARLIEST,
+    LATEST,
+    MAX_SPAN,
+    PRESET_CHOICES,
+    TimeRange,
+    time_range_resolve,
+)
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
-# The dates a custom range may start and end on. A page also reads the period of the same
-# length before the range and widens it to whole weeks, which near year 1 or 9999 falls off
-# the calendar Python can count; no event of a real product lies outside these.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2999, 12, 31, 23, 59, tzinfo=UTC)
 
 
 class UtcDateTimeField(forms.DateTimeField):

@@ -25,6 +25,12 @@ PRESET_CHOICES = [
 ALL_TIME = ("all", "All time")
 # Longest custom range: charts of a year or two stay a hundred weekly bars.
 MAX_SPAN = timedelta(days=800)
+# The instants a range the dashboard or the insights API is asked for may start and end
+# on. A page also reads the period of the same length before the range and widens it to
+# whole weeks, and a funnel reads a window past its end, which near year 1 or 9999 falls
+# off the calendar Python can count; no event of a real product lies outside these.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, tzinfo=UTC)
 
 
 def utc_now() -> datetime:

@@ -109,6 +109,12 @@ def test_it_refuses_a_request_without_a_key(api, web_app):
         ({"end": "2026-05-03T00:00:00Z"}, "end"),
         ({"window_seconds": 0}, "window_seconds"),
         ({"window_seconds": 91 * 86400}, "window_seconds"),
+        ({"window_seconds": True}, "window_seconds"),
+        ({"window_seconds": "86400"}, "window_seconds"),
+        ({"window_seconds": 2**63}, "window_seconds"),
+        # A window past the end of year 9999 is off Python's calendar.
+        ({"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:00:00Z"}, "end"),
+        ({"start": "0001-01-01T00:00:00Z"}, "start"),
         ({"colour": "red"}, "colour"),
     ],
 )
