@@ -16,6 +16,7 @@ from events.stats import category_name_list
 from insights import ranges
 from insights.forms import (
     KIND_SEPARATOR,
+    BreakdownKeyForm,
     CategoryForm,
     ExploreForm,
     FunnelForm,
@@ -24,9 +25,6 @@ from insights.forms import (
 )
 from insights.models import Insight
 from insights.ranges import TimeRange
-
-# The data key a breakdown is by, as the category and name pages carry it in their URL.
-BY_PARAMETER = "by"
 
 # The kinds stored change only when a new category or name first appears; a minute's
 # staleness costs nothing and spares every page a scan of the hour rollup.
@@ -173,10 +171,12 @@ def _funnel(query: QueryDict) -> FunnelDefinition:
 def _breakdown(query: QueryDict) -> BreakdownDefinition:
     # Saved from the name page when it names a name, from the category page otherwise.
     form: CategoryForm | NameForm = NameForm(query) if query.get("name") else CategoryForm(query)
+    by = BreakdownKeyForm(query)
     _require_valid(form)
+    _require_valid(by)
     return BreakdownDefinition(
         time_range=form.time_range,
-        key=query.get(BY_PARAMETER, "").strip() or None,
+        key=by.key,
         application_id=form.application_id,
         category=form.cleaned_data.get("category") or None,
         name=form.cleaned_data.get("name") or None,

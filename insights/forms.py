@@ -190,6 +190,17 @@ class EventFilterForm(forms.Form):
         }
 
 
+class BreakdownKeyForm(forms.Form):
+    """The data key a breakdown is by (`by`), as a page's URL and a saved insight carry
+    it: a key as events name it, which the database can be asked for."""
+
+    by = forms.CharField(required=False, max_length=255, label="Break down by")
+
+    @property
+    def key(self) -> str | None:
+        return (self.cleaned_data.get("by") or None) if self.is_valid() else None
+
+
 class ExploreForm(EventFilterForm, RangeForm):
     # The last 24 hours, as on every other page: a row of the overview followed to its
     # events (a link that keeps no range) then lists the events its counts were made of.

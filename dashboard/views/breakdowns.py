@@ -11,7 +11,7 @@ from events.breakdowns import Breakdown, breakdown_series
 from events.rollups import Series
 from events.stats import data_key_list
 from events.tracked_keys import tracked_key_exists
-from insights.definitions import BY_PARAMETER
+from insights.forms import BreakdownKeyForm
 from insights.ranges import TimeRange
 
 
@@ -40,9 +40,14 @@ def breakdown_context(
         end=time_range.end,
         **{k: filters.get(k) for k in ("application_id", "category", "name")},
     )
-    key = request.GET.get(BY_PARAMETER, "").strip()
-    context: dict[str, Any] = {"breakdown_keys": keys, "breakdown_key": key}
-    if not key:
+    by = BreakdownKeyForm(request.GET)
+    key = by.key
+    context: dict[str, Any] = {
+        "breakdown_keys": keys,
+        "breakdown_key": key or "",
+        "breakdown_errors": by.errors.get("by", []),
+    }
+    if key is None:
         return context
     breakdown = breakdown_series(
         key=key,

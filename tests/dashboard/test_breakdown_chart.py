@@ -55,6 +55,21 @@ def test_it_breaks_the_kind_down_by_the_key_in_the_url(as_alice, pageviews, page
     assert 'id="breakdown-figure"' in html
 
 
+@pytest.mark.parametrize("by", ["pa\x00th", "k" * 256])
+@pytest.mark.parametrize(
+    "page", [reverse("dashboard:name"), reverse("dashboard:category"), reverse("dashboard:explore")]
+)
+def test_it_says_what_is_wrong_with_a_key_no_event_can_have(as_alice, pageviews, page, by):
+    params = {"category": "page interaction", "name": "pageview", "by": by, "range": "24h"}
+
+    response = as_alice.get(page, params)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="field-error" role="alert">Key: ' in html
+    assert "data-breakdown" not in html
+
+
 def test_it_reaches_into_objects_with_a_dotted_key(as_alice, pageviews):
     params = {"name": "pageview", "by": "form.plan", "range": "24h"}
 

@@ -53,6 +53,16 @@ def test_it_says_a_query_its_page_no_longer_accepts_is_invalid():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("by", ["pa%00th", "k" * 256])
+def test_it_says_a_breakdown_by_a_key_no_event_can_have_is_invalid(by):
+    # Saved before `by` was checked, such a key reached the database and broke the card.
+    query = QueryDict(f"category=page+interaction&by={by}&range=24h")
+
+    with pytest.raises(InvalidDefinition, match=INVALID):
+        insight_definition(kind="breakdown", query=query)
+
+
+@pytest.mark.django_db
 def test_it_says_a_funnel_without_steps_has_none():
     with pytest.raises(InvalidDefinition, match=NO_STEPS):
         insight_definition(kind="funnel", query=QueryDict("range=7d"))
