@@ -9,7 +9,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, NamedTuple, TypeVar
 
 import orjson
@@ -28,11 +28,24 @@ def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) 
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
 
+def cursor_instant(text: str) -> datetime:
+    """A cursor's instant, as this server writes them: with an offset, and on the calendar
+    once in UTC. A forged one ("9999-12-31T23:59-23:59", or one without an offset) raises
+    ValueError here rather than reaching the database, which cannot hold or compare it."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("a cursor's instant has an offset")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a cursor's instant is off the calendar") from None
+
+
 def decode_cursor(token: str) -> tuple[datetime, uuid.UUID, bool]:
     try:
         padded = token + "=" * (-len(token) % 4)
         timestamp, event_id, backwards = orjson.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(timestamp), uuid.UUID(event_id), bool(backwards)
+        return cursor_instant(timestamp), uuid.UUID(event_id), bool(backwards)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidCursor(token) from None
 

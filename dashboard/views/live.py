@@ -27,6 +27,7 @@ from django.shortcuts import render
 from dashboard.forms import LiveForm
 from dashboard.views.common import application_names, category_colours, dashboard_view, render_page
 from events.models import Event
+from events.paging import cursor_instant
 from events.selectors import event_arrivals
 
 FIRST_ROWS = 50
@@ -69,7 +70,7 @@ class Position:
         try:
             padded = token + "=" * (-len(token) % 4)
             received_at, event_id, window = orjson.loads(base64.urlsafe_b64decode(padded))
-            return cls(datetime.fromisoformat(received_at), uuid.UUID(event_id), int(window))
+            return cls(cursor_instant(received_at), uuid.UUID(event_id), int(window))
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
             raise InvalidPosition(token) from None
 

@@ -1,8 +1,10 @@
 """GET /api/event/: filters, order, paging and errors, as the contract shows them."""
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from events.services import EventRow, event_bulk_create
@@ -224,6 +226,11 @@ def test_it_defaults_to_pages_of_100(api, web_app):
     assert body["next"] is not None
 
 
+def forged_cursor(instant: str) -> str:
+    token = orjson.dumps([instant, str(uuid.uuid4()), 0])
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
 def test_it_allows_pages_of_1000(api, web_app):
     put(web_app, at=moment(1))
 
@@ -243,6 +250,9 @@ def test_it_allows_pages_of_1000(api, web_app):
         ({"limit": "1001"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"cursor": "garbage!"}, "cursor"),
+        # Forged: an instant PostgreSQL cannot hold once in UTC, and one without an offset.
+        ({"cursor": forged_cursor("9999-12-31T23:59:59.999999-23:59")}, "cursor"),
+        ({"cursor": forged_cursor("2026-01-01T00:00:00")}, "cursor"),
         ({"categroy": "page interaction"}, "categroy"),
         ({"category": "a\x00b"}, "category"),
     ],

@@ -1,10 +1,12 @@
 """Live: the events that arrived last, in arrival order, and a rows endpoint that returns
 what arrived since (and the few seconds before, which the page skips)."""
 
+import base64
 import json
 import uuid
 from datetime import timedelta
 
+import orjson
 from django.urls import reverse
 
 from dashboard.views.live import Position
@@ -90,6 +92,11 @@ def test_it_links_rows_back_to_the_live_page_filters(as_alice, put, web_app):
 
 def test_it_refuses_a_broken_cursor_or_filter(as_alice, db):
     assert as_alice.get(ROWS, {"after": "garbage"}).status_code == 400
+    # Forged positions: an instant off the calendar once in UTC, and one without an offset.
+    for instant in ("9999-12-31T23:59:59.999999-23:59", "2026-01-01T00:00:00"):
+        token = orjson.dumps([instant, str(uuid.uuid4()), 0])
+        forged = base64.urlsafe_b64encode(token).decode().rstrip("=")
+        assert as_alice.get(ROWS, {"after": forged}).status_code == 400
     assert as_alice.get(ROWS, {"session": "garbage"}).status_code == 400
 
 
