@@ -6,11 +6,10 @@ skipped because event_id breaks the tie. The API and the dashboard page the same
 """
 
 import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 from django.db.models import Q, QuerySet
@@ -23,9 +22,15 @@ class InvalidCursor(ValueError):
     pass
 
 
-def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) -> str:
-    token = orjson.dumps([timestamp.isoformat(), str(event_id), int(backwards)])
-    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+def cursor_token(fields: list[object]) -> str:
+    """A cursor as it travels in a URL: its fields as JSON in URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(orjson.dumps(fields)).decode().rstrip("=")
+
+
+def cursor_fields(token: str) -> Any:
+    """The fields of a cursor_token. Anything else raises ValueError (binascii's and
+    orjson's errors are ValueErrors)."""
+    return orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
 
 
 def cursor_instant(text: str) -> datetime:
@@ -34,19 +39,22 @@ def cursor_instant(text: str) -> datetime:
     ValueError here rather than reaching the database, which cannot hold or compare it."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        raise ValueError("a cursor's instant has an offset")
+        raise ValueError("a cursor's instant must have an offset")
     try:
         return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError("a cursor's instant is off the calendar") from None
 
 
+def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) -> str:
+    return cursor_token([timestamp.isoformat(), str(event_id), int(backwards)])
+
+
 def decode_cursor(token: str) -> tuple[datetime, uuid.UUID, bool]:
     try:
-        padded = token + "=" * (-len(token) % 4)
-        timestamp, event_id, backwards = orjson.loads(base64.urlsafe_b64decode(padded))
+        timestamp, event_id, backwards = cursor_fields(token)
         return cursor_instant(timestamp), uuid.UUID(event_id), bool(backwards)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError):
         raise InvalidCursor(token) from None
 
 
