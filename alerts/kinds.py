@@ -5,7 +5,9 @@ of raw events), over windows of whole minutes that end at the minute the check r
 silence, whose window ends at the check itself, reads its part-minutes through the
 timestamp index. A funnel's conversion is the exception: sessions have no rollup, so it
 reads its steps' events through the (category, name, timestamp) index, as the Funnels page
-does. A new kind is one more class here with `measure`, `holds`, `sparkline` and
+does, at a cost that grows with the events: it says so (`reads_raw_events`), so that the
+check spaces it, and draws its sparkline when it measures, for the page to show. A new kind
+is one more class here with `reads_raw_events`, `measure`, `holds`, `sparkline` and
 `chart_path`, one more AlertRule.Kind choice and its form fields.
 """
 
@@ -50,9 +52,14 @@ class Measure:
     value: float | None
     start: datetime
     end: datetime
+    # Drawn with the measure by a kind too costly to draw one at every view of the page.
+    sparkline: list[float] | None = None
 
 
 class RuleKind(Protocol):
+    # Whether measuring reads raw events, at a cost that grows with them, not rollups.
+    reads_raw_events: bool
+
     def measure(self, rule: AlertRule, *, now: datetime) -> Measure: ...
 
     def holds(self, rule: AlertRule, value: float | None) -> bool: ...
@@ -86,6 +93,8 @@ class EventCount:
     """Events of a category (and optionally a name and an application) in the last hour or
     day; with the condition "change", the percentage change of that count against the
     same window a week earlier (None when that window held nothing)."""
+
+    reads_raw_events = False
 
     def _count(self, rule: AlertRule, start: datetime, end: datetime) -> int:
         total = event_counts_total(
@@ -146,6 +155,8 @@ class Silence:
     only the part-minutes at the two ends from the events' timestamp index (events/rollups),
     so that silence is seen as soon as it has lasted, not up to a minute later."""
 
+    reads_raw_events = False
+
     def measure(self, rule: AlertRule, *, now: datetime) -> Measure:
         start = now - MINUTE * max(1, round(rule.threshold))
         total = event_total(application_id=rule.application_id, start=start, end_exclusive=now)
@@ -172,6 +183,8 @@ class Silence:
 
 class Refusals:
     """Requests the API refused in the last hour (of one application, for one reason)."""
+
+    reads_raw_events = False
 
     def _count(self, rule: AlertRule, start: datetime, end: datetime) -> int:
         if not rule.reason:
@@ -206,6 +219,8 @@ class FunnelConversion:
     Funnels page computes it; None while no session entered, so that an idle funnel does
     not fire."""
 
+    reads_raw_events = True
+
     def _definition(self, rule: AlertRule) -> FunnelDefinition:
         """The saved funnel read as the Funnels page reads it, but with any kind its steps
         name rather than only the kinds stored lately, so that a funnel whose events
@@ -233,22 +248,23 @@ class FunnelConversion:
         start = end - DAY * rule.days
         steps = self._compute(rule, start=start, end=end).steps
         value = round(steps[-1].conversion * 100, 1) if steps[0].sessions else None
-        return Measure(value, start, end)
+        return Measure(value, start, end, sparkline=self._days_drawn(rule, now=now))
+
+    def _days_drawn(self, rule: AlertRule, *, now: datetime) -> list[float]:
+        """The conversion of each of the last two weeks' days, from one computation."""
+        end = Granularity.DAY.floor(now) + DAY
+        start = end - DAY * 14
+        trend = self._compute(rule, start=start, end=end).trend
+        days = {day.day: day.conversion * 100 for day in trend}
+        return [days.get(day, 0.0) for day in Granularity.DAY.buckets(start=start, end=end)]
 
     def holds(self, rule: AlertRule, value: float | None) -> bool:
         return value is not None and value < rule.threshold
 
     def sparkline(self, rule: AlertRule, *, now: datetime) -> list[float]:
-        """The conversion of each of the last two weeks' days, from one computation; none
-        for a funnel deleted or no longer valid, which the rule's last check names."""
-        end = Granularity.DAY.floor(now) + DAY
-        start = end - DAY * 14
-        try:
-            trend = self._compute(rule, start=start, end=end).trend
-        except ValueError:
-            return []
-        days = {day.day: day.conversion * 100 for day in trend}
-        return [days.get(day, 0.0) for day in Granularity.DAY.buckets(start=start, end=end)]
+        """As the last check drew it: a funnel a page view computed would cost as much as
+        the check. Empty for a funnel deleted or no longer valid, which that check names."""
+        return rule.sparkline_kept
 
     def chart_path(self, rule: AlertRule) -> str:
         if rule.insight is None:

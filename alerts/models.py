@@ -84,6 +84,12 @@ class AlertRule(models.Model):
     last_value = models.FloatField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # How long the last check's measurement took: the rules that read raw events are
+    # spaced by it (alerts/services.py alert_rules_due).
+    check_seconds = models.FloatField(null=True, blank=True)
+    # The sparkline of a kind too costly to draw at every view of the Alerts page (a
+    # funnel's), as the last check drew it.
+    sparkline_kept = models.JSONField(default=list, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

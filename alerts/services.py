@@ -3,6 +3,7 @@ and the check that moves a rule between ok and firing and records what is to be 
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from alerts.kinds import rule_describe, rule_kind
+from alerts.kinds import KINDS, rule_describe, rule_kind
 from alerts.models import AlertRule, Notification
 from events.audit import Actor, audit_record
 from events.models import AuditEntry
@@ -21,6 +22,10 @@ logger = logging.getLogger("eye.alerts")
 # A pending notification whose next attempt is this late was lost between the database
 # and the queue (a worker killed after its commit); the next check queues it again.
 OVERDUE = timedelta(minutes=2)
+
+# The rules that read raw events (funnels) cost more as the events grow, and there may be
+# many: together they take at most this share of one worker's time (alert_rules_due).
+RAW_RULES_SHARE = 0.1
 
 # What staff set on a rule; everything else on the row is the check's.
 RULE_FIELDS = (
@@ -76,7 +81,12 @@ def alert_rule_save(
         secret = rule.webhook_secret = secrets.token_hex(32)
     if not rule.webhook_url:
         rule.webhook_secret = ""
-    rule.save()
+    if created:
+        rule.save()
+    else:
+        # Only what staff set: a check that ended since this rule was read keeps what it
+        # found (state, incident, last value, its cost).
+        rule.save(update_fields=[*RULE_FIELDS, "webhook_secret", "updated_at"])
     audit_record(
         actor=actor,
         action=AuditEntry.Action.ALERT_CREATED if created else AuditEntry.Action.ALERT_CHANGED,
@@ -158,7 +168,11 @@ def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
         if rule is None:
             return []
         kind = rule_kind(rule)
+        started = time.monotonic()
         measure = kind.measure(rule, now=now)
+        rule.check_seconds = time.monotonic() - started
+        if measure.sparkline is not None:
+            rule.sparkline_kept = measure.sparkline
         holds = kind.holds(rule, measure.value)
         event = None
         if holds and rule.state == AlertRule.State.OK:
@@ -175,6 +189,8 @@ def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
                 "last_value",
                 "last_checked_at",
                 "last_error",
+                "check_seconds",
+                "sparkline_kept",
             ]
         )
         if event is None or rule.muted:
@@ -193,11 +209,44 @@ class CheckOutcome:
     due: list[int] = field(default_factory=list)
 
 
+def alert_rules_due(*, now: datetime) -> list[int]:
+    """The rules to check at `now`, in the order to check them: every rule that reads
+    rollups, at every check; then the rules that read raw events whose turn has come, the
+    longest unchecked first, so that a slow funnel never holds up a silence rule.
+
+    Such a rule's turn comes again once the last measurements of all of them together,
+    divided by RAW_RULES_SHARE, have passed since its last check: they take at most that
+    share of a worker's time however many staff make and however many events they read. A
+    rule never checked, or changed since its last check, is checked at once; so is one
+    whose last check is in the future (another worker's clock)."""
+    rules = list(
+        AlertRule.objects.order_by("pk").only(
+            "kind", "last_checked_at", "updated_at", "check_seconds"
+        )
+    )
+    raw = [rule for rule in rules if KINDS[rule.kind].reads_raw_events]
+    from_rollups = [rule.pk for rule in rules if not KINDS[rule.kind].reads_raw_events]
+    spacing = timedelta(seconds=sum(rule.check_seconds or 0.0 for rule in raw) / RAW_RULES_SHARE)
+
+    def turn_has_come(rule: AlertRule) -> bool:
+        checked = rule.last_checked_at
+        if checked is None or rule.updated_at > checked:
+            return True
+        return not checked <= now < checked + spacing
+
+    waiting = sorted(
+        (rule for rule in raw if turn_has_come(rule)),
+        key=lambda rule: (rule.last_checked_at is not None, rule.last_checked_at or now, rule.pk),
+    )
+    return from_rollups + [rule.pk for rule in waiting]
+
+
 def alert_rules_check(*, now: datetime) -> CheckOutcome:
-    """Check every rule. A rule whose check fails is logged and marked with the error;
-    the others are checked all the same."""
+    """Check every rule that is due (alert_rules_due). A rule whose check fails is logged
+    and marked with the error; the others are checked all the same."""
     outcome = CheckOutcome()
-    for rule_id in AlertRule.objects.order_by("pk").values_list("pk", flat=True):
+    for rule_id in alert_rules_due(now=now):
+        started = time.monotonic()
         try:
             outcome.due += alert_rule_evaluate(rule_id=rule_id, now=now)
             outcome.checked += 1
@@ -206,7 +255,10 @@ def alert_rules_check(*, now: datetime) -> CheckOutcome:
             logger.exception("alert rule %s could not be checked", rule_id)
             try:
                 AlertRule.objects.filter(pk=rule_id).update(
-                    last_error=f"{exc.__class__.__name__}: {exc}"[:1000], last_checked_at=now
+                    last_error=f"{exc.__class__.__name__}: {exc}"[:1000],
+                    last_checked_at=now,
+                    check_seconds=time.monotonic() - started,
+                    sparkline_kept=[],
                 )
             except DatabaseError:
                 logger.warning("alert rule %s: its error could not be recorded", rule_id)

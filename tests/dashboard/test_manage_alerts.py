@@ -135,6 +135,25 @@ def test_it_lists_state_last_value_threshold_and_sparkline(as_bob, put, web_app,
     assert "page interaction per hour above 2" in busy_row
 
 
+def test_a_funnel_rule_shows_how_long_its_last_check_took(as_bob, bob):
+    funnel = insight_create(
+        owner=bob, kind="funnel", name="signups", query="step1=a%09b&step2=c%09d&window=3600"
+    )
+    rule = AlertRule.objects.create(
+        name="slow", kind="funnel", insight=funnel, days=30, threshold=5
+    )
+    unchecked = row_of(as_bob.get(URL).content.decode(), rule)
+    AlertRule.objects.filter(pk=rule.pk).update(
+        last_checked_at=timezone.now(), check_seconds=12.34, sparkline_kept=[1.0, 2.0]
+    )
+
+    checked = row_of(as_bob.get(URL).content.decode(), rule)
+
+    assert "not yet" in unchecked and "took" not in unchecked
+    assert "took 12.3 s" in checked
+    assert 'aria-label="Recent values: 1.0, 2.0"' in checked
+
+
 def test_it_shows_the_history_with_delivery_results(as_bob, web_app):
     rule = AlertRule.objects.create(
         name="quiet", kind="silence", application=web_app.application, threshold=5
