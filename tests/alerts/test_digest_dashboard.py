@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from alerts.digests import change_text, digest_build, digest_period, digest_subscribe, digests_send
 from insights.forms import kind_value
@@ -123,3 +125,30 @@ def test_a_deleted_dashboard_turns_the_digest_back_to_the_overview(board, alice,
     assert mailoutbox[0].subject.startswith("[The Eye] Your day: ") and "events" in (
         mailoutbox[0].subject
     )
+
+
+def event_reads(queries: CaptureQueriesContext) -> int:
+    return sum('"events"' in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_digest_is_computed_once_however_many_subscribed_to_it(board, alice, mailoutbox):
+    digest_subscribe(user=alice, frequency="daily", application=None, dashboard=board)
+    with CaptureQueriesContext(connection) as alone:
+        assert digests_send(now=NOW) == 1
+    for name, frequency in (("bob", "daily"), ("carol", "daily"), ("dave", "weekly")):
+        reader = User.objects.create_user(name, email=f"{name}@example.com")
+        digest_subscribe(user=reader, frequency=frequency, application=None, dashboard=board)
+
+    with CaptureQueriesContext(connection) as together:
+        assert digests_send(now=NOW + timedelta(days=1)) == 4
+
+    daily = [message for message in mailoutbox[1:] if "Your day" in message.subject]
+    assert sorted(message.to[0] for message in daily) == [
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    ]
+    assert len({message.body for message in daily}) == 1
+    assert event_reads(alone) > 0
+    # The daily one for three readers and dave's weekly one: two digests computed.
+    assert event_reads(together) == 2 * event_reads(alone)
