@@ -13,7 +13,7 @@ from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
 from events.models import Refusal
-from events.rollups import event_counts_total
+from events.rollups import HOUR, event_counts_total
 from events.selectors import event_list
 from eye.replica import read_alias
 
@@ -108,6 +108,105 @@ class SessionSummary:
 SessionOrder = Literal["recent", "events"]
 
 
+SessionRow = tuple[uuid.UUID, list[int], int]
+
+ORDERINGS = {
+    "recent": "max(bucket) DESC, sum(events) DESC, session_id",
+    "events": "sum(events) DESC, max(bucket) DESC, session_id",
+}
+# The most sessions whose events are counted one by one for a page in the "recent" order
+# (a window of hours holds more sessions than the page needs, up to twice as many and an
+# hour's worth); a deeper page, or a busier hour, orders the whole range instead.
+RECENT_CANDIDATES = 5_000
+
+
+def _ordered_rows(
+    *,
+    start: datetime,
+    end: datetime,
+    application_id: int | None,
+    order: SessionOrder,
+    limit: int,
+    offset: int,
+) -> list[SessionRow]:
+    """Every session of the range aggregated from session_activity_hour, in `order`."""
+    app = "AND application_id = %s" if application_id is not None else ""
+    params: list[object] = [start, end] + ([application_id] if application_id is not None else [])
+    return _fetchall(
+        f"""
+        SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
+               sum(events)::bigint
+        FROM session_activity_hour
+        WHERE bucket >= %s AND bucket < %s {app}
+        GROUP BY session_id
+        ORDER BY {ORDERINGS[order]}
+        LIMIT %s OFFSET %s
+        """,
+        [*params, limit, offset],
+    )
+
+
+def _newest_sessions(
+    *, start: datetime, end: datetime, application_id: int | None, needed: int
+) -> dict[uuid.UUID, datetime]:
+    """Sessions with their latest active hour in [start, end): every session active since
+    some hour, at least `needed` of them unless the range holds fewer. A session left out
+    was last active before every one returned, so the first `needed` sessions of the
+    "recent" order are among these. The window doubles from the newest hour, so a page
+    over a month reads hours of session_activity_hour, not the month."""
+    app = "AND application_id = %s" if application_id is not None else ""
+    span = HOUR
+    while True:
+        since = max(start, end - span)
+        rows = _fetchall(
+            f"""
+            SELECT session_id, max(bucket) FROM session_activity_hour
+            WHERE bucket >= %s AND bucket < %s {app}
+            GROUP BY session_id
+            """,
+            [since, end] + ([application_id] if application_id is not None else []),
+        )
+        if len(rows) >= needed or since == start:
+            return dict(rows)
+        span *= 2
+
+
+def _recent_rows(
+    *, start: datetime, end: datetime, application_id: int | None, limit: int, offset: int
+) -> list[SessionRow]:
+    """The "recent" order without aggregating a month of session_activity_hour: the
+    sessions that can be on this page, then their events counted through the session
+    index (the sums of session_activity_hour over the hour-aligned range)."""
+    whole_range = {"start": start, "end": end, "application_id": application_id}
+    page = {"order": "recent", "limit": limit, "offset": offset}
+    if offset + limit > RECENT_CANDIDATES // 2:
+        return _ordered_rows(**whole_range, **page)
+    newest = _newest_sessions(**whole_range, needed=offset + limit)
+    if len(newest) > RECENT_CANDIDATES:
+        return _ordered_rows(**whole_range, **page)
+    app = "AND application_id = %s" if application_id is not None else ""
+    counted = {
+        session_id: (application_ids, events)
+        for session_id, application_ids, events in _fetchall(
+            f"""
+            SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
+                   count(*)
+            FROM events
+            WHERE session_id = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s {app}
+            GROUP BY session_id
+            """,
+            [list(newest), start, end] + ([application_id] if application_id is not None else []),
+        )
+    }
+    if len(counted) < len(newest):
+        # Sessions whose events went between the two reads (a deletion request): the
+        # rollup, kept in step with the events, says what is left.
+        return _ordered_rows(**whole_range, **page)
+    ordered = sorted(newest)
+    ordered.sort(key=lambda session_id: (newest[session_id], counted[session_id][1]), reverse=True)
+    return [(session_id, *counted[session_id]) for session_id in ordered[offset : offset + limit]]
+
+
 def session_list_recent(
     *,
     start: datetime,
@@ -120,24 +219,15 @@ def session_list_recent(
     """Sessions active in [start, end) (hour-aligned), most recently active or busiest
     first, from session_activity_hour; then the exact first and last events of just the
     sessions on this page, through the session index."""
-    app = "AND application_id = %s" if application_id is not None else ""
-    params: list[object] = [start, end] + ([application_id] if application_id is not None else [])
-    ordering = (
-        "max(bucket) DESC, sum(events) DESC, session_id"
-        if order == "recent"
-        else "sum(events) DESC, max(bucket) DESC, session_id"
-    )
-    rows = _fetchall(
-        f"""
-        SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
-               sum(events)::bigint
-        FROM session_activity_hour
-        WHERE bucket >= %s AND bucket < %s {app}
-        GROUP BY session_id
-        ORDER BY {ordering}
-        LIMIT %s OFFSET %s
-        """,
-        [*params, limit, offset],
+    arguments = {
+        "start": start,
+        "end": end,
+        "application_id": application_id,
+        "limit": limit,
+        "offset": offset,
+    }
+    rows = (
+        _recent_rows(**arguments) if order == "recent" else _ordered_rows(order=order, **arguments)
     )
     if not rows:
         return []

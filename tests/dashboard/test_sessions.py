@@ -1,11 +1,16 @@
 """The list of recent sessions, read from session_activity_hour."""
 
+import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from events.rollups import Granularity
+from events.services import EventRow
+from events.stats import RECENT_CANDIDATES, session_list_recent
 from tests.dashboard.support import EXTREME_RANGES, NOW, assert_refused_as_out_of_range, raw
 
 URL = reverse("dashboard:sessions")
@@ -101,3 +106,87 @@ def test_it_says_when_no_session_was_active(as_alice, db):
 @pytest.mark.parametrize("query", EXTREME_RANGES)
 def test_it_refuses_a_range_off_the_calendar(as_alice, query):
     assert_refused_as_out_of_range(as_alice.get(URL, {**{}, **query}))
+
+
+def activity(seed: int) -> tuple[list[tuple[str, EventRow]], datetime, datetime]:
+    """Sessions of two applications over a month and a day before it, bunched into a few
+    hours with few events each, so that the orders' ties are many."""
+    rng = random.Random(seed)
+    end = Granularity.HOUR.ceil(NOW)
+    start = end - timedelta(days=30)
+    hours = [end - timedelta(hours=rng.choice([1, 2, 3, 5, 30, 400, 730])) for _ in range(6)]
+    rows = []
+    for n in range(rng.randint(60, 140)):
+        for _ in range(rng.randint(1, 4)):
+            app = rng.choice(["web", "mobile"])
+            at = rng.choice(hours) + timedelta(minutes=rng.randrange(60))
+            rows.append((app, EventRow(str(uuid.uuid4()), at, str(session(n)), "c", "n", "{}")))
+    return rows, start, end
+
+
+def expected_order(rows, *, start, end, application, order) -> list[tuple]:
+    sessions: dict[uuid.UUID, dict] = {}
+    for app, row in rows:
+        if not start <= row.timestamp < end or application not in (None, app):
+            continue
+        seen = sessions.setdefault(uuid.UUID(row.session_id), {"apps": set(), "n": 0})
+        seen["apps"].add(app)
+        seen["n"] += 1
+        seen["last"] = max(seen.get("last", start), Granularity.HOUR.floor(row.timestamp))
+    ordered = sorted(sessions)
+    if order == "recent":
+        ordered.sort(key=lambda s: (sessions[s]["last"], sessions[s]["n"]), reverse=True)
+    else:
+        ordered.sort(key=lambda s: (sessions[s]["n"], sessions[s]["last"]), reverse=True)
+    return [(s, sorted(sessions[s]["apps"]), sessions[s]["n"]) for s in ordered]
+
+
+@pytest.mark.parametrize("candidates", [RECENT_CANDIDATES, 40])
+@pytest.mark.parametrize("seed", range(3))
+def test_both_orders_are_those_of_the_events_on_every_page(
+    put, web_app, mobile_app, seed, candidates, monkeypatch
+):
+    # With few candidates allowed, the deeper pages order the whole range instead.
+    monkeypatch.setattr("events.stats.RECENT_CANDIDATES", candidates)
+    rows, start, end = activity(seed)
+    apps = {"web": web_app, "mobile": mobile_app}
+    for name, app in apps.items():
+        put.many(app, [row for owner, row in rows if owner == name])
+    ids = {app.application.pk: name for name, app in apps.items()}
+
+    for order in ("recent", "events"):
+        for application in (None, "web"):
+            expected = expected_order(
+                rows, start=start, end=end, application=application, order=order
+            )
+            for limit, offset in [(50, 0), (10, 0), (10, 10), (7, 33), (25, 50), (50, 100)]:
+                shown = session_list_recent(
+                    start=start,
+                    end=end,
+                    application_id=apps[application].application.pk if application else None,
+                    order=order,
+                    limit=limit,
+                    offset=offset,
+                )
+                assert [
+                    (s.session_id, sorted(ids[i] for i in s.application_ids), s.events)
+                    for s in shown
+                ] == expected[offset : offset + limit], (order, application, limit, offset)
+
+
+def test_a_session_whose_events_went_between_two_reads_is_listed_as_the_rollup_says(put, web_app):
+    for n, hours in [(1, 1), (2, 2), (3, 3)]:
+        put(web_app, NOW - timedelta(hours=hours), session=session(n))
+    # What a deletion leaves between the list's two reads: the events gone, their hour of
+    # session activity not yet.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM events WHERE session_id = %s", [session(2)])
+    end = Granularity.HOUR.ceil(NOW)
+
+    shown = session_list_recent(start=end - timedelta(days=1), end=end)
+
+    assert [(s.session_id, s.events) for s in shown] == [
+        (session(1), 1),
+        (session(2), 1),
+        (session(3), 1),
+    ]
