@@ -149,6 +149,25 @@ def _notifications_create(
     return created
 
 
+def _turn_has_come(rule: AlertRule, *, now: datetime, spacing: timedelta) -> bool:
+    """Whether a rule that reads raw events is due at `now` (alert_rules_due says when)."""
+    checked = rule.last_checked_at
+    if checked is None or rule.updated_at > checked:
+        return True
+    return not checked <= now < checked + spacing
+
+
+def raw_rules_spacing() -> timedelta:
+    """How long each rule that reads raw events waits after its check: the last
+    measurements of all of them together, divided by RAW_RULES_SHARE."""
+    seconds = sum(
+        rule.check_seconds or 0.0
+        for rule in AlertRule.objects.only("kind", "check_seconds")
+        if KINDS[rule.kind].reads_raw_events
+    )
+    return timedelta(seconds=seconds / RAW_RULES_SHARE)
+
+
 def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
     """Check one rule at `now`; returns the notifications to deliver (committed).
 
@@ -156,7 +175,9 @@ def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
     (SKIP LOCKED): it is being checked at this very moment. A check that comes after
     finds the state the first one left, so an incident starts (and ends) once however
     many workers check. A worker killed mid-check rolls back its transaction: nothing
-    was sent, and the next check does it again.
+    was sent, and the next check does it again. A rule that reads raw events whose turn
+    has not come by the row it locked (another worker's round has just measured it) is
+    passed by, so that rounds queued by several workers measure it once.
     """
     with transaction.atomic():
         rule = (
@@ -168,6 +189,8 @@ def alert_rule_evaluate(*, rule_id: int, now: datetime) -> list[int]:
         if rule is None:
             return []
         kind = rule_kind(rule)
+        if kind.reads_raw_events and not _turn_has_come(rule, now=now, spacing=raw_rules_spacing()):
+            return []
         started = time.monotonic()
         measure = kind.measure(rule, now=now)
         rule.check_seconds = time.monotonic() - started
@@ -214,28 +237,19 @@ def alert_rules_due(*, now: datetime) -> list[int]:
     rollups, at every check; then the rules that read raw events whose turn has come, the
     longest unchecked first, so that a slow funnel never holds up a silence rule.
 
-    Such a rule's turn comes again once the last measurements of all of them together,
-    divided by RAW_RULES_SHARE, have passed since its last check: they take at most that
-    share of a worker's time however many staff make and however many events they read. A
-    rule never checked, or changed since its last check, is checked at once; so is one
-    whose last check is in the future (another worker's clock)."""
-    rules = list(
-        AlertRule.objects.order_by("pk").only(
-            "kind", "last_checked_at", "updated_at", "check_seconds"
-        )
-    )
-    raw = [rule for rule in rules if KINDS[rule.kind].reads_raw_events]
+    Such a rule's turn comes again raw_rules_spacing() after its last check: they take at
+    most RAW_RULES_SHARE of a worker's time however many staff make and however many events
+    they read. A rule never checked, or changed since its last check, is checked at once;
+    so is one whose last check is in the future (another worker's clock)."""
+    spacing = raw_rules_spacing()
+    rules = list(AlertRule.objects.order_by("pk").only("kind", "last_checked_at", "updated_at"))
     from_rollups = [rule.pk for rule in rules if not KINDS[rule.kind].reads_raw_events]
-    spacing = timedelta(seconds=sum(rule.check_seconds or 0.0 for rule in raw) / RAW_RULES_SHARE)
-
-    def turn_has_come(rule: AlertRule) -> bool:
-        checked = rule.last_checked_at
-        if checked is None or rule.updated_at > checked:
-            return True
-        return not checked <= now < checked + spacing
-
     waiting = sorted(
-        (rule for rule in raw if turn_has_come(rule)),
+        (
+            rule
+            for rule in rules
+            if KINDS[rule.kind].reads_raw_events and _turn_has_come(rule, now=now, spacing=spacing)
+        ),
         key=lambda rule: (rule.last_checked_at is not None, rule.last_checked_at or now, rule.pk),
     )
     return from_rollups + [rule.pk for rule in waiting]

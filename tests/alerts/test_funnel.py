@@ -16,7 +16,13 @@ from django.utils import timezone
 from alerts.kinds import KINDS, rule_describe
 from alerts.models import AlertRule
 from alerts.selectors import alert_rule_rows
-from alerts.services import alert_rule_save, alert_rules_check, alert_rules_due
+from alerts.services import (
+    alert_rule_evaluate,
+    alert_rule_save,
+    alert_rules_check,
+    alert_rules_due,
+    raw_rules_spacing,
+)
 from events.funnels import FunnelStep, funnel_compute
 from events.rollups import Granularity
 from insights.forms import kind_value
@@ -211,6 +217,7 @@ def test_rollup_rules_come_first_then_funnels_by_their_turn(web_app, funnel):
         check_seconds=10, last_checked_at=now - MINUTE, updated_at=long_ago
     )
 
+    assert raw_rules_spacing() == timedelta(seconds=300)
     assert alert_rules_due(now=now) == [counted.pk]
     assert alert_rules_due(now=now + MINUTE) == [counted.pk, first.pk]
     assert alert_rules_due(now=now + 4 * MINUTE) == [counted.pk, first.pk, second.pk]
@@ -226,3 +233,20 @@ def test_rollup_rules_come_first_then_funnels_by_their_turn(web_app, funnel):
     assert alert_rules_due(now=now) == [counted.pk, second.pk]
     AlertRule.objects.filter(pk=first.pk).update(last_checked_at=None)
     assert alert_rules_due(now=now) == [counted.pk, first.pk, second.pk]
+
+
+def test_a_funnel_rule_another_workers_round_has_just_measured_is_passed_by(web_app, funnel):
+    now = Granularity.MINUTE.floor(timezone.now())
+    watched = AlertRule.objects.create(
+        name="r", kind="funnel", insight=funnel, days=1, threshold=10
+    )
+    AlertRule.objects.filter(pk=watched.pk).update(updated_at=now - 60 * MINUTE)
+    # Two rounds queued by two workers' schedulers both list the rule as due…
+    assert alert_rules_due(now=now) == [watched.pk]
+    # …and the first measures it, a check that took 30 s, while the second waits.
+    alert_rules_check(now=now)
+    AlertRule.objects.filter(pk=watched.pk).update(check_seconds=30, last_value=-1)
+
+    assert alert_rule_evaluate(rule_id=watched.pk, now=now + timedelta(seconds=2)) == []
+    watched.refresh_from_db()
+    assert (watched.last_checked_at, watched.last_value) == (now, -1)
