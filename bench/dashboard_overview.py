@@ -9,9 +9,6 @@ a daily rhythm, and session activity for some 400,000 sessions of about 25 event
 Those rows are generated in SQL with generate_series, which takes seconds where storing
 10M events would take minutes; the overview reads only the rollups, so it cannot tell the
 difference. A smaller raw sample (1,000,000 events by default) serves the Explore timings.
-The sessions list counts the events of the sessions a page can show through the session
-index; with no raw events behind these session rows it orders the whole range from the
-rollup instead, as it does for a deep page, so its figure here is that slower path.
 Then it requests each page through Django's test client, logged in, and prints p50/p95.
 
     .venv/bin/python bench/dashboard_overview.py

@@ -175,8 +175,8 @@ def _recent_rows(
     *, start: datetime, end: datetime, application_id: int | None, limit: int, offset: int
 ) -> list[SessionRow]:
     """The "recent" order without aggregating a month of session_activity_hour: the
-    sessions that can be on this page, then their events counted through the session
-    index (the sums of session_activity_hour over the hour-aligned range)."""
+    sessions that can be on this page, then the range's sums for just those (a filter on a
+    scan of the range, whatever the sessions' sizes)."""
     whole_range = {"start": start, "end": end, "application_id": application_id}
     page = {"order": "recent", "limit": limit, "offset": offset}
     if offset + limit > RECENT_CANDIDATES // 2:
@@ -185,26 +185,23 @@ def _recent_rows(
     if len(newest) > RECENT_CANDIDATES:
         return _ordered_rows(**whole_range, **page)
     app = "AND application_id = %s" if application_id is not None else ""
-    counted = {
+    summed = {
         session_id: (application_ids, events)
         for session_id, application_ids, events in _fetchall(
             f"""
             SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
-                   count(*)
-            FROM events
-            WHERE session_id = ANY(%s) AND "timestamp" >= %s AND "timestamp" < %s {app}
+                   sum(events)::bigint
+            FROM session_activity_hour
+            WHERE bucket >= %s AND bucket < %s AND session_id = ANY(%s) {app}
             GROUP BY session_id
             """,
-            [list(newest), start, end] + ([application_id] if application_id is not None else []),
+            [start, end, list(newest)] + ([application_id] if application_id is not None else []),
         )
     }
-    if len(counted) < len(newest):
-        # Sessions whose events went between the two reads (a deletion request): the
-        # rollup, kept in step with the events, says what is left.
-        return _ordered_rows(**whole_range, **page)
-    ordered = sorted(newest)
-    ordered.sort(key=lambda session_id: (newest[session_id], counted[session_id][1]), reverse=True)
-    return [(session_id, *counted[session_id]) for session_id in ordered[offset : offset + limit]]
+    # A session removed between the two reads (a deletion request) is left out.
+    ordered = sorted(session_id for session_id in newest if session_id in summed)
+    ordered.sort(key=lambda session_id: (newest[session_id], summed[session_id][1]), reverse=True)
+    return [(session_id, *summed[session_id]) for session_id in ordered[offset : offset + limit]]
 
 
 def session_list_recent(
@@ -232,15 +229,23 @@ def session_list_recent(
     if not rows:
         return []
     ids = [row[0] for row in rows]
+    # Each session's first and last event, one probe of the session index at each end:
+    # a session of a million events (a server that sends every event with one id) costs
+    # what one of ten does.
     ends = {
         session_id: (first, last, entry, exit_)
-        for session_id, first, last, entry, exit_ in _fetchall(
+        for session_id, first, entry, last, exit_ in _fetchall(
             """
-            SELECT session_id, min("timestamp"), max("timestamp"),
-                   (array_agg(category || ' / ' || name ORDER BY "timestamp", event_id))[1],
-                   (array_agg(category || ' / ' || name
-                              ORDER BY "timestamp" DESC, event_id DESC))[1]
-            FROM events WHERE session_id = ANY(%s) GROUP BY session_id
+            SELECT s.id, f.ts, f.kind, l.ts, l.kind
+            FROM unnest(%s::uuid[]) AS s(id)
+            CROSS JOIN LATERAL (
+                SELECT "timestamp" AS ts, category || ' / ' || name AS kind FROM events
+                WHERE session_id = s.id ORDER BY "timestamp", event_id LIMIT 1
+            ) f
+            CROSS JOIN LATERAL (
+                SELECT "timestamp" AS ts, category || ' / ' || name AS kind FROM events
+                WHERE session_id = s.id ORDER BY "timestamp" DESC, event_id DESC LIMIT 1
+            ) l
             """,
             [ids],
         )

@@ -119,8 +119,10 @@ def activity(seed: int) -> tuple[list[tuple[str, EventRow]], datetime, datetime]
     for n in range(rng.randint(60, 140)):
         for _ in range(rng.randint(1, 4)):
             app = rng.choice(["web", "mobile"])
-            at = rng.choice(hours) + timedelta(minutes=rng.randrange(60))
-            rows.append((app, EventRow(str(uuid.uuid4()), at, str(session(n)), "c", "n", "{}")))
+            # Few minutes: events of one session often share their instant.
+            at = rng.choice(hours) + timedelta(minutes=rng.randrange(4))
+            kind = rng.choice(["a", "b", "c"])
+            rows.append((app, EventRow(str(uuid.uuid4()), at, str(session(n)), "c", kind, "{}")))
     return rows, start, end
 
 
@@ -138,7 +140,17 @@ def expected_order(rows, *, start, end, application, order) -> list[tuple]:
         ordered.sort(key=lambda s: (sessions[s]["last"], sessions[s]["n"]), reverse=True)
     else:
         ordered.sort(key=lambda s: (sessions[s]["n"], sessions[s]["last"]), reverse=True)
-    return [(s, sorted(sessions[s]["apps"]), sessions[s]["n"]) for s in ordered]
+    return [(s, sorted(sessions[s]["apps"]), sessions[s]["n"], *ends(rows, s)) for s in ordered]
+
+
+def ends(rows, session_id: uuid.UUID) -> tuple:
+    """The first and last events of the session, whatever the range, ties by event id."""
+    own = sorted(
+        (row.timestamp, uuid.UUID(row.event_id), f"{row.category} / {row.name}")
+        for _, row in rows
+        if row.session_id == str(session_id)
+    )
+    return own[0][0], own[-1][0], own[0][2], own[-1][2]
 
 
 @pytest.mark.parametrize("candidates", [RECENT_CANDIDATES, 40])
@@ -169,7 +181,15 @@ def test_both_orders_are_those_of_the_events_on_every_page(
                     offset=offset,
                 )
                 assert [
-                    (s.session_id, sorted(ids[i] for i in s.application_ids), s.events)
+                    (
+                        s.session_id,
+                        sorted(ids[i] for i in s.application_ids),
+                        s.events,
+                        s.first,
+                        s.last,
+                        s.entry,
+                        s.exit,
+                    )
                     for s in shown
                 ] == expected[offset : offset + limit], (order, application, limit, offset)
 
