@@ -114,10 +114,16 @@ ORDERINGS = {
     "recent": "max(bucket) DESC, sum(events) DESC, session_id",
     "events": "sum(events) DESC, max(bucket) DESC, session_id",
 }
-# The most sessions whose events are counted one by one for a page in the "recent" order
-# (a window of hours holds more sessions than the page needs, up to twice as many and an
-# hour's worth); a deeper page, or a busier hour, orders the whole range instead.
+# The most sessions summed for a page in the "recent" order (a window of hours holds more
+# sessions than the page needs: up to twice as many, and an hour's worth at least); a
+# deeper page, or a busier hour, orders the whole range instead.
 RECENT_CANDIDATES = 5_000
+
+
+def _application_filter(application_id: int | None) -> tuple[str, list[object]]:
+    if application_id is None:
+        return "", []
+    return "AND application_id = %s", [application_id]
 
 
 def _ordered_rows(
@@ -130,8 +136,7 @@ def _ordered_rows(
     offset: int,
 ) -> list[SessionRow]:
     """Every session of the range aggregated from session_activity_hour, in `order`."""
-    app = "AND application_id = %s" if application_id is not None else ""
-    params: list[object] = [start, end] + ([application_id] if application_id is not None else [])
+    app, app_params = _application_filter(application_id)
     return _fetchall(
         f"""
         SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
@@ -142,7 +147,7 @@ def _ordered_rows(
         ORDER BY {ORDERINGS[order]}
         LIMIT %s OFFSET %s
         """,
-        [*params, limit, offset],
+        [start, end, *app_params, limit, offset],
     )
 
 
@@ -154,7 +159,7 @@ def _newest_sessions(
     was last active before every one returned, so the first `needed` sessions of the
     "recent" order are among these. The window doubles from the newest hour, so a page
     over a month reads hours of session_activity_hour, not the month."""
-    app = "AND application_id = %s" if application_id is not None else ""
+    app, app_params = _application_filter(application_id)
     span = HOUR
     while True:
         since = max(start, end - span)
@@ -164,7 +169,7 @@ def _newest_sessions(
             WHERE bucket >= %s AND bucket < %s {app}
             GROUP BY session_id
             """,
-            [since, end] + ([application_id] if application_id is not None else []),
+            [since, end, *app_params],
         )
         if len(rows) >= needed or since == start:
             return dict(rows)
@@ -184,7 +189,7 @@ def _recent_rows(
     newest = _newest_sessions(**whole_range, needed=offset + limit)
     if len(newest) > RECENT_CANDIDATES:
         return _ordered_rows(**whole_range, **page)
-    app = "AND application_id = %s" if application_id is not None else ""
+    app, app_params = _application_filter(application_id)
     summed = {
         session_id: (application_ids, events)
         for session_id, application_ids, events in _fetchall(
@@ -195,7 +200,7 @@ def _recent_rows(
             WHERE bucket >= %s AND bucket < %s AND session_id = ANY(%s) {app}
             GROUP BY session_id
             """,
-            [start, end, list(newest)] + ([application_id] if application_id is not None else []),
+            [start, end, list(newest), *app_params],
         )
     }
     # A session removed between the two reads (a deletion request) is left out.
