@@ -161,6 +161,13 @@ def _validate(
         raise ValueError("the window must be positive and at most 90 days")
 
 
+@dataclass(frozen=True)
+class DroppedSession:
+    session_id: str
+    # When it did the last step it reached.
+    last_step_at: datetime
+
+
 def funnel_compute(
     *,
     steps: Sequence[FunnelStep],
@@ -170,6 +177,46 @@ def funnel_compute(
     application_id: int | None = None,
 ) -> Funnel:
     """Sessions per step, conversions and step times, and the conversion per day."""
+    funnel, _ = _funnel_walk(
+        steps=steps, start=start, end=end, window=window, application_id=application_id
+    )
+    return funnel
+
+
+def funnel_with_dropoff(
+    *,
+    steps: Sequence[FunnelStep],
+    start: datetime,
+    end: datetime,
+    step: int,
+    window: timedelta = DEFAULT_WINDOW,
+    application_id: int | None = None,
+    limit: int = DROPOFF_LIMIT,
+) -> tuple[Funnel, list[DroppedSession]]:
+    """The funnel, and the sessions that reached step `step` (1-based) and no further,
+    newest first: one walk of the events for both, so that a click on a drop-off costs
+    what the funnel costs, not twice."""
+    if not 1 <= step < len(steps):
+        raise ValueError("a drop-off follows a step before the last")
+    return _funnel_walk(
+        steps=steps,
+        start=start,
+        end=end,
+        window=window,
+        application_id=application_id,
+        dropoff=(step, limit),
+    )
+
+
+def _funnel_walk(
+    *,
+    steps: Sequence[FunnelStep],
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    application_id: int | None,
+    dropoff: tuple[int, int] | None = None,
+) -> tuple[Funnel, list[DroppedSession]]:
     _validate(steps=steps, start=start, end=end, window=window)
     cte, params = _steps_sql(
         steps=steps, start=start, end=end, window=window, application_id=application_id
@@ -184,8 +231,23 @@ def funnel_compute(
                 f"percentile_cont({share}) WITHIN GROUP (ORDER BY {seconds}) "
                 f"FILTER (WHERE reach >= {k})"
             )
+    dropped_cte = ""
+    if dropoff is not None:
+        stopped_at, limit = dropoff
+        last = "t1" if stopped_at == 1 else f"t{stopped_at}"
+        # Beside the counts, from the same walk: `chosen`, read twice, is computed once.
+        dropped_cte = f""",
+    dropped AS (
+        SELECT session_id, {last} AS at FROM chosen WHERE reach = %s
+        ORDER BY {last} DESC, session_id LIMIT %s
+    )"""
+        params = [*params, stopped_at, limit]
+        columns += [
+            "ARRAY(SELECT session_id FROM dropped ORDER BY at DESC, session_id)",
+            "ARRAY(SELECT at FROM dropped ORDER BY at DESC, session_id)",
+        ]
     sql = f"""
-    WITH {cte}
+    WITH {cte}{dropped_cte}
     SELECT GROUPING(date_trunc('day', t1, 'UTC')) AS whole,
            date_trunc('day', t1, 'UTC') AS day,
            {", ".join(columns)}
@@ -195,7 +257,11 @@ def funnel_compute(
     rows = insight_fetchall(sql=sql, params=params)
     whole = next((row for row in rows if row[0] == 1), None)
     reached = list(whole[2 : 2 + count]) if whole else [0] * count
-    times = list(whole[2 + count :]) if whole else [None] * (2 * (count - 1))
+    times = (
+        list(whole[2 + count : 2 + count + 2 * (count - 1)])
+        if whole
+        else [None] * (2 * (count - 1))
+    )
     results = []
     for k, step in enumerate(steps):
         sessions = reached[k]
@@ -219,38 +285,9 @@ def funnel_compute(
         ),
         key=lambda day: day.day,
     )
-    return Funnel(steps=results, trend=trend)
-
-
-@dataclass(frozen=True)
-class DroppedSession:
-    session_id: str
-    # When it did the last step it reached.
-    last_step_at: datetime
-
-
-def funnel_dropoff_list(
-    *,
-    steps: Sequence[FunnelStep],
-    start: datetime,
-    end: datetime,
-    step: int,
-    window: timedelta = DEFAULT_WINDOW,
-    application_id: int | None = None,
-    limit: int = DROPOFF_LIMIT,
-) -> list[DroppedSession]:
-    """Sessions that reached step `step` (1-based) and no further, newest first."""
-    _validate(steps=steps, start=start, end=end, window=window)
-    if not 1 <= step < len(steps):
-        raise ValueError("a drop-off follows a step before the last")
-    cte, params = _steps_sql(
-        steps=steps, start=start, end=end, window=window, application_id=application_id
+    dropped = (
+        [DroppedSession(str(session), at) for session, at in zip(*whole[-2:], strict=True)]
+        if whole and dropoff is not None
+        else []
     )
-    last = "t1" if step == 1 else f"t{step}"
-    sql = f"""
-    WITH {cte}
-    SELECT session_id, {last} FROM chosen WHERE reach = %s ORDER BY {last} DESC, session_id
-    LIMIT %s
-    """
-    rows = insight_fetchall(sql=sql, params=[*params, step, limit])
-    return [DroppedSession(str(session), at) for session, at in rows]
+    return Funnel(steps=results, trend=trend), dropped

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import bar_figure, colour_map, volume_figure
 from dashboard.views.common import dashboard_view, render_page
-from events.funnels import Funnel, funnel_dropoff_list
+from events.funnels import Funnel, funnel_with_dropoff
 from events.rollups import Granularity, Series
 from insights.definitions import FunnelDefinition, InvalidDefinition, funnel_definition, funnel_form
 from insights.evaluation import funnel_of
@@ -50,7 +50,23 @@ def funnels(request: HttpRequest) -> HttpResponse:
         definition = funnel_definition(form=form)
     except InvalidDefinition:
         return render_page(request, "dashboard/funnels.html", context, nav="funnels")
-    funnel = funnel_of(definition)
+    stopped = request.GET.get("dropoff", "")
+    dropoff_step = int(stopped) if stopped.isdigit() else None
+    if dropoff_step is not None and 1 <= dropoff_step < len(definition.steps):
+        # The funnel and the sessions that stopped at the step, from one computation.
+        time_range = definition.time_range
+        assert time_range.start is not None and time_range.end is not None
+        funnel, context["dropped"] = funnel_with_dropoff(
+            steps=definition.steps,
+            start=time_range.start,
+            end=time_range.end,
+            window=definition.window,
+            application_id=definition.application_id,
+            step=dropoff_step,
+        )
+        context["dropoff_step"] = dropoff_step
+    else:
+        funnel = funnel_of(definition)
     dropoffs = funnel.dropoffs()
     rows = [
         {
@@ -68,17 +84,4 @@ def funnels(request: HttpRequest) -> HttpResponse:
         trend_figure=funnel_trend_figure(funnel, definition),
         query=request.GET.urlencode(),
     )
-    stopped = request.GET.get("dropoff", "")
-    if stopped.isdigit() and 1 <= int(stopped) < len(definition.steps):
-        time_range = definition.time_range
-        assert time_range.start is not None and time_range.end is not None
-        context["dropoff_step"] = int(stopped)
-        context["dropped"] = funnel_dropoff_list(
-            steps=definition.steps,
-            start=time_range.start,
-            end=time_range.end,
-            window=definition.window,
-            application_id=definition.application_id,
-            step=int(stopped),
-        )
     return render_page(request, "dashboard/funnels.html", context, nav="funnels")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.funnels import FunnelStep, funnel_compute, funnel_dropoff_list
+from events.funnels import FunnelStep, funnel_compute, funnel_with_dropoff
 from tests.insights.support import Stored, events_store, events_truncate, funnel_expected
 
 START = datetime(2026, 5, 4, 22, 0, tzinfo=UTC)
@@ -82,10 +82,14 @@ def test_it_matches_the_definition_on_random_sessions(store, web_app, drawn, ste
         )
     assert {d.day: (d.started, d.converted) for d in funnel.trend} == expected.trend
     for stop in range(1, len(steps)):
-        dropped = funnel_dropoff_list(
+        beside, dropped = funnel_with_dropoff(
             steps=steps, start=START, end=END, window=window, step=stop, limit=1000
         )
+        assert beside == funnel
         assert {d.session_id for d in dropped} == expected.stopped.get(stop, set())
+        newest_first = sorted(dropped, key=lambda d: d.session_id)
+        newest_first.sort(key=lambda d: d.last_step_at, reverse=True)
+        assert dropped == newest_first
 
 
 def _session(app_id: int, *kinds_at: tuple[str, str, int]) -> str:
