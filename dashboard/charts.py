@@ -75,6 +75,28 @@ def colour_map(keys: Iterable[str], *, avoid: str | None = None) -> dict[str, st
     return colours
 
 
+# A value from the data names a bar or a line in at most this many characters: a path of
+# 20,000 would push the chart out of its card.
+LABEL_CHARS = 40
+
+
+def value_labels(values: Iterable[str | None], *, taken: Iterable[str] = ()) -> list[str]:
+    """Each value as a chart names it: "(no value)" for None, cut to LABEL_CHARS, and
+    numbered when it would read as an earlier one or as a name in `taken` (the others'
+    series), so that two values never merge into one line or bar."""
+    seen, labels = set(taken), []
+    for value in values:
+        label = "(no value)" if value is None else value
+        if len(label) > LABEL_CHARS:
+            label = label[: LABEL_CHARS - 1] + "\u2026"
+        unique, number = label, 2
+        while unique in seen:
+            unique, number = f"{label} ({number})", number + 1
+        seen.add(unique)
+        labels.append(unique)
+    return labels
+
+
 def label_text(label: str) -> str:
     """A label from the data (a category, a name, a value) as Plotly shows text: it renders
     pseudo-HTML (links, bold, line breaks) in trace names, legends, hover labels and axis

@@ -4,6 +4,7 @@ the zone said once in each heading, durations in the largest sensible units."""
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django import template
 
@@ -11,6 +12,10 @@ from dashboard.charts import colour_of
 from events.payloads import data_readable
 
 register = template.Library()
+
+# gunicorn refuses a request line over 4,094 bytes with 400: a link that filters Explore by
+# a longer value would not open, so such a value is shown without one.
+LINK_VALUE_BYTES = 2_000
 
 
 @register.filter
@@ -121,6 +126,11 @@ def json_preview(data: Any, length: int = 90) -> str:
 def truncate_text(text: str, length: int = 160) -> str:
     text = text or ""
     return text if len(text) <= length else text[: length - 1] + "\u2026"
+
+
+@register.filter
+def fits_in_a_link(value: str | None) -> bool:
+    return value is None or len(quote(value, safe="")) <= LINK_VALUE_BYTES
 
 
 @register.filter

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 
-from dashboard.charts import area_figure, bar_figure, colour_of, volume_figure
+from dashboard.charts import area_figure, bar_figure, colour_of, value_labels, volume_figure
 from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import category_colours, dashboard_view, name_colours, render_page
 from events.rollups import event_counts_series, event_counts_top
@@ -130,7 +130,7 @@ def name_detail(request: HttpRequest) -> HttpResponse:
         ),
         values_figure=(
             bar_figure(
-                labels=[_value_label(v) for v, _ in values.rows],
+                labels=value_labels(v for v, _ in values.rows),
                 values=[count for _, count in values.rows],
                 colour=colour,
             )
@@ -140,9 +140,3 @@ def name_detail(request: HttpRequest) -> HttpResponse:
     )
     context.update(breakdown_context(request=request, time_range=time_range, filters=where))
     return render_page(request, "dashboard/name.html", context, nav="overview")
-
-
-def _value_label(value: str | None) -> str:
-    if value is None:
-        return "(no value)"
-    return value if len(value) <= 40 else value[:39] + "\u2026"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
-from dashboard.charts import OTHER, colour_map, volume_figure
+from dashboard.charts import OTHER, colour_map, value_labels, volume_figure
 from events.breakdowns import Breakdown, breakdown_series
 from events.rollups import Series
 from events.stats import data_key_list
@@ -16,7 +16,8 @@ from insights.ranges import TimeRange
 
 
 def breakdown_figure(breakdown: Breakdown, *, incomplete: Any = None) -> dict:
-    values = {str(s.value): s.counts for s in breakdown.series}
+    labels = value_labels((s.value for s in breakdown.series), taken=[OTHER])
+    values = {label: s.counts for label, s in zip(labels, breakdown.series, strict=True)}
     if breakdown.other_total:
         values[OTHER] = breakdown.other
     series = Series(buckets=breakdown.buckets, values=values)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 from django.urls import reverse
 
+from dashboard.charts import LABEL_CHARS, value_labels
 from events.tracked_keys import tracked_key_add, tracked_key_backfill
 from tests.dashboard.support import NOW, SESSION_A
 
@@ -122,3 +123,69 @@ def test_it_says_a_tracked_key_is_read_from_its_counts(as_alice, pageviews):
     ).content.decode()
     source, text = source_note(html)
     assert source == "events" and "not tracked" not in text
+
+
+@pytest.fixture
+def long_paths(put, web_app):
+    """Three paths of 20,000 characters that agree on their first thousand, and a path
+    that reads as the chart's name for the others' series."""
+    common = "/" + "x" * 1000
+    paths = [f"{common}{n}" + "y" * 19_000 for n in range(3)] + ["(others)", "/short"]
+    for i, path in enumerate(paths):
+        for j in range(i + 1):
+            put(web_app, NOW - timedelta(hours=1, minutes=j), data={"path": path})
+    return paths
+
+
+def trace_names(figure: dict) -> list[str]:
+    return [trace["name"] for trace in figure["data"] if trace.get("name") != "Previous period"]
+
+
+@pytest.mark.parametrize("page", [reverse("dashboard:explore"), reverse("dashboard:name")])
+def test_long_values_are_cut_on_the_chart_and_in_the_table_and_never_merge(
+    as_alice, long_paths, page
+):
+    params = {"category": "page interaction", "name": "pageview", "by": "path", "range": "24h"}
+
+    response = as_alice.get(page, params)
+
+    html = response.content.decode()
+    names = trace_names(response.context["breakdown_figure"])
+    assert len(names) == len(set(names)) == 5
+    assert all(len(name) <= LABEL_CHARS + len(" (2)") for name in names)
+    assert "(others) (2)" in names  # the path, not the others
+    shown = rows(html)
+    assert len(shown) == 5
+    assert all(len(unescape(text)) <= 200 for _, text in shown)
+    linked = {unescape(text) for href, text in shown if href}
+    # Too long to filter Explore by in a link that opens: shown without one.
+    assert linked == {"(others)", "/short"}
+    # Explore's events keep their payloads whole, one click away; the breakdown cuts.
+    breakdown = html[html.index('id="breakdown-title"') :]
+    assert "y" * 1000 not in breakdown
+    assert len(breakdown) < 100_000
+
+
+def test_the_name_pages_top_values_are_cut_and_never_merge(as_alice, long_paths):
+    response = as_alice.get(
+        reverse("dashboard:name"),
+        {"category": "page interaction", "name": "pageview", "key": "path", "range": "24h"},
+    )
+
+    labels = response.context["values_figure"]["data"][0]["y"]
+    assert len(labels) == len(set(labels)) == 5
+    assert all(len(label) <= LABEL_CHARS + len(" (2)") for label in labels)
+    html = response.content.decode()
+    assert "y" * 1000 not in html and len(html) < 300_000
+
+
+def test_value_labels_cut_number_and_keep_clear_of_taken_names():
+    long = "v" * 100
+
+    assert value_labels([None, "/", long, long + "!", "(others)"], taken=["(others)"]) == [
+        "(no value)",
+        "/",
+        "v" * (LABEL_CHARS - 1) + "\u2026",
+        "v" * (LABEL_CHARS - 1) + "\u2026 (2)",
+        "(others) (2)",
+    ]
