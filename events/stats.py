@@ -356,6 +356,10 @@ def data_value_counts(
     )
 
 
+# Enough for a thousand payloads of fifty keys.
+KEYS_READ = 50_000
+
+
 def data_key_list(
     *,
     start: datetime | None,
@@ -366,7 +370,9 @@ def data_key_list(
     sample: int = 1_000,
 ) -> list[str]:
     """The top-level data keys seen in the newest `sample` matching events, most common
-    first, to offer as choices."""
+    first, to offer as choices. At most KEYS_READ keys are read, newest event first: a
+    payload may hold thousands of keys, and a thousand such would make every page that
+    offers keys wait seconds for its list."""
     newest = event_list(
         application_id=application_id,
         category=category,
@@ -377,12 +383,15 @@ def data_key_list(
     sql, params = newest.query.sql_with_params()
     rows = _fetchall(
         f"""
-        SELECT key FROM ({sql}) AS newest, jsonb_object_keys(
-            CASE WHEN jsonb_typeof(newest.data) = 'object' THEN newest.data ELSE '{{}}' END
-        ) AS key
+        SELECT key FROM (
+            SELECT key FROM ({sql}) AS newest, jsonb_object_keys(
+                CASE WHEN jsonb_typeof(newest.data) = 'object' THEN newest.data ELSE '{{}}' END
+            ) AS key
+            LIMIT %s
+        ) AS seen
         GROUP BY key ORDER BY count(*) DESC, key LIMIT 50
         """,
-        params,
+        [*params, KEYS_READ],
     )
     return [key for (key,) in rows]
 

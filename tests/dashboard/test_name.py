@@ -70,6 +70,23 @@ def test_it_picks_a_telling_key_and_offers_the_others(as_alice, put, web_app):
     assert '<option value="zeta">zeta</option>' in response.content.decode()
 
 
+def test_it_reads_a_bounded_number_of_keys_newest_payload_first(
+    as_alice, put, web_app, monkeypatch
+):
+    monkeypatch.setattr("events.stats.KEYS_READ", 500)
+    for minutes in (1, 2):
+        put(web_app, NOW - timedelta(hours=2, minutes=minutes), data={"older": 1})
+    # Newer, with more keys than are read: the older payloads' key is not reached.
+    put(web_app, NOW - timedelta(hours=1), data={f"k{i:03}": i for i in range(600)})
+    params = {"category": "page interaction", "name": "pageview", "range": "24h"}
+
+    offered = as_alice.get(URL, params).context["keys"]
+
+    assert len(offered) == 50 and all(key.startswith("k") for key in offered)
+    monkeypatch.setattr("events.stats.KEYS_READ", 50_000)
+    assert as_alice.get(URL, params).context["keys"][0] == "older"
+
+
 def test_it_escapes_values_that_hold_markup_in_the_chart(as_alice, put, web_app):
     put(web_app, NOW - timedelta(hours=1), name="cta click", data={"element": "<i>x</i>"})
 
