@@ -38,49 +38,88 @@ TOO_LARGE_RESPONSE = (
 )
 
 
-def request_is_complete(data: bytes, *, max_body: int) -> bool:
-    """Whether `data` holds a whole HTTP/1.x request, or as much of one as will be
-    buffered: its headers, and its body by Content-Length or chunked framing. A request
-    whose framing is malformed counts as complete: gunicorn's parser refuses it at once."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return False
-    body = data[end + 4 :]
-    lengths: list[bytes] = []
-    chunked = False
-    for line in data[:end].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            lengths.append(value.strip())
-        elif name == b"transfer-encoding":
-            chunked = chunked or b"chunked" in value.lower()
-    if chunked:
-        return len(body) > max_body or chunked_body_is_complete(body)
-    if len(lengths) != 1 or not lengths[0].isdigit():
-        return True
-    length = int(lengths[0])
-    return length > max_body or len(body) >= length
+# More digits than any Content-Length this worker would wait for: int() refuses past 4,300,
+# and an exception here would end the worker with every request it holds.
+MAX_LENGTH_DIGITS = 18
 
 
-def chunked_body_is_complete(body: bytes) -> bool:
-    position = 0
-    while True:
-        line_end = body.find(b"\r\n", position)
-        if line_end < 0:
-            return False
-        size_text = body[position:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
+class RequestScan:
+    """How far a request being buffered has been looked at, so that each byte of it is
+    looked at about once however the client splits it up: a body of a million one-byte
+    chunks, sent a few bytes at a time, must not cost a scan of all that came before at
+    every piece (that kept a worker's loop busy for seconds)."""
+
+    def __init__(self) -> None:
+        # Bytes already searched for the blank line that ends the headers, and where it
+        # starts once found.
+        self.searched = 0
+        self.header_end = -1
+        # Framing read from the headers: a length, chunks, or none to wait for (a request
+        # without a body, or framing gunicorn's parser refuses at once).
+        self.length: int | None = None
+        self.chunked = False
+        # Where the next chunk's size line starts, from the start of the body.
+        self.chunk_at = 0
+
+    def complete(self, data: bytes | bytearray, *, max_body: int) -> bool:
+        """Whether `data` holds a whole HTTP/1.x request, or as much of one as will be
+        buffered: its headers, and its body by Content-Length or chunked framing. A
+        request whose framing is malformed counts as complete: gunicorn's parser refuses
+        it at once."""
+        if self.header_end < 0:
+            end = data.find(b"\r\n\r\n", max(0, self.searched - 3))
+            self.searched = len(data)
+            if end < 0:
+                return False
+            self.header_end = end
+            self._read_framing(bytes(data[:end]))
+        body_start = self.header_end + 4
+        if self.chunked:
+            return len(data) - body_start > max_body or self._chunks_complete(data, body_start)
+        if self.length is None:
             return True
-        if size == 0:
-            # The last chunk; then trailer lines, if any, up to an empty line.
-            rest = body[line_end + 2 :]
-            return rest.startswith(b"\r\n") or b"\r\n\r\n" in rest
-        position = line_end + 2 + size + 2
-        if position > len(body):
-            return False
+        return self.length > max_body or len(data) - body_start >= self.length
+
+    def _read_framing(self, head: bytes) -> None:
+        lengths: list[bytes] = []
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                lengths.append(value.strip())
+            elif name == b"transfer-encoding":
+                self.chunked = self.chunked or b"chunked" in value.lower()
+        if self.chunked or len(lengths) != 1:
+            return
+        if lengths[0].isdigit() and len(lengths[0]) <= MAX_LENGTH_DIGITS:
+            self.length = int(lengths[0])
+
+    def _chunks_complete(self, data: bytes | bytearray, body_start: int) -> bool:
+        position = body_start + self.chunk_at
+        while True:
+            line_end = data.find(b"\r\n", position)
+            if line_end < 0:
+                break
+            size_text = bytes(data[position:line_end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                return True
+            if size == 0:
+                # The last chunk; then trailer lines, if any, up to an empty line.
+                rest = data[line_end + 2 :]
+                return rest.startswith(b"\r\n") or b"\r\n\r\n" in rest
+            following = line_end + 2 + size + 2
+            if following > len(data):
+                break
+            position = following
+        self.chunk_at = position - body_start
+        return False
+
+
+def request_is_complete(data: bytes, *, max_body: int) -> bool:
+    """RequestScan.complete for a request looked at in one piece."""
+    return RequestScan().complete(data, max_body=max_body)
 
 
 def without_expect_continue(data: bytes) -> bytes:
@@ -141,7 +180,10 @@ class BufferingThreadWorker(ThreadWorker):
 
     def read_request(self, conn: TConn) -> None:
         conn.sock.setblocking(False)
-        conn.buffered = b""
+        # A bytearray grows in place: a request sent in many small pieces is not copied
+        # whole at each one.
+        conn.buffered = bytearray()
+        conn.scan = RequestScan()
         conn.continued = False
         self.reading[conn] = time.monotonic() + self.read_timeout
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_request_bytes, conn))
@@ -157,15 +199,17 @@ class BufferingThreadWorker(ThreadWorker):
             self.drop_reading(conn)
             return
         conn.buffered += data
-        if request_is_complete(conn.buffered, max_body=self.max_body):
+        if conn.scan.complete(conn.buffered, max_body=self.max_body):
             self.hand_over(conn)
-        elif conn.buffered.find(b"\r\n\r\n") < 0:
+        elif conn.scan.header_end < 0:
             if len(conn.buffered) > MAX_HEADER_BYTES:
                 self.drop_reading(conn, answer=TOO_LARGE_RESPONSE)
         elif not conn.continued and expects_continue(conn.buffered):
             # The client waits for this before it sends the body.
             conn.continued = True
-            conn.buffered = without_expect_continue(conn.buffered)
+            conn.buffered = bytearray(without_expect_continue(bytes(conn.buffered)))
+            # The headers are shorter by the line taken out: looked at again from the start.
+            conn.scan = RequestScan()
             try:
                 client.send(b"HTTP/1.1 100 Continue\r\n\r\n")
             except OSError:
@@ -177,8 +221,8 @@ class BufferingThreadWorker(ThreadWorker):
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
             conn.initialized = True
-        conn.parser.unreader.unread(conn.buffered)
-        conn.buffered = b""
+        conn.parser.unreader.unread(bytes(conn.buffered))
+        conn.buffered = bytearray()
         conn.data_ready = True
         conn.sock.setblocking(True)
         self.enqueue_req(conn)

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eye.serve import web_command
-from eye.web_worker import request_is_complete
+from eye.web_worker import RequestScan, request_is_complete
 from tasks.queue import worker_heartbeat_record
 from tests.support import ROOT, SEED_EVENT, database_url_of_test_db, free_port, wait_for
 
@@ -235,10 +237,53 @@ def test_it_answers_431_to_headers_that_never_end(web):
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", False),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n\r\n", True),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", True),
+        # More digits than int() reads: handed over for gunicorn to refuse, not raised.
+        (b"POST / HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nabcde", True),
     ],
 )
 def test_it_knows_when_a_request_is_whole(data, complete):
     assert request_is_complete(data, max_body=1000) is complete
+
+
+REQUESTS = [
+    b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello, world",
+    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"".join(b"%x\r\n%s\r\n" % (n, b"z" * n) for n in (1, 2, 17, 1, 300, 5))
+    + b"0\r\nTrailer: 1\r\n\r\n",
+    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1\r\na\r\n" * 200 + b"0\r\n\r\n",
+]
+
+
+@given(request=st.sampled_from(REQUESTS), cuts=st.lists(st.integers(0, 2000), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_a_request_read_piece_by_piece_is_whole_when_it_is_whole_in_one_piece(request, cuts):
+    """The worker's scan goes on from where the last piece left it; whatever the pieces,
+    it must answer as a scan of everything at once does."""
+    scan, buffered = RequestScan(), bytearray()
+    edges = sorted({min(cut, len(request)) for cut in cuts} | {len(request)})
+    previous = 0
+    for edge in edges:
+        buffered += request[previous:edge]
+        previous = edge
+        assert scan.complete(buffered, max_body=10_000) is request_is_complete(
+            bytes(buffered), max_body=10_000
+        ), edge
+    assert scan.complete(buffered, max_body=10_000)
+
+
+def test_a_content_length_of_thousands_of_digits_is_refused_and_the_worker_lives_on(web, tmp_path):
+    sock = connect(web)
+    sock.sendall(post_bytes("eye_x", b"", extra="Content-Length: " + "9" * 5000 + "\r\n\r\n"))
+    answer = response_of(sock)
+    sock.close()
+
+    assert httpx.get(f"{web}/api/health", timeout=2).status_code == 200
+    log = (tmp_path / "web.log").read_text()
+    assert answer.startswith(b"HTTP/1.1 400"), (answer[:100], log[-2000:])
+    # It ended the worker, and every request it held, before.
+    assert "Exception in worker process" not in log and "Worker exiting" not in log
 
 
 def test_it_keeps_its_control_socket_under_its_data_directory(web, tmp_path):
