@@ -24,6 +24,18 @@ View = Callable[..., HttpResponse]
 COLOURS_CACHE_KEY = "dashboard:kinds-first-seen"
 
 
+# Past this many digits no id or step number of ours could be meant.
+NUMBER_DIGITS = 18
+
+
+def url_number(text: str) -> int | None:
+    """A positive whole number from the URL, or None: str.isdigit() takes "²" for a digit
+    that int() then refuses, and int() refuses past 4,300 digits; either made a 500."""
+    if not (text.isascii() and text.isdigit()) or len(text) > NUMBER_DIGITS:
+        return None
+    return int(text) or None
+
+
 def dashboard_view(view: View) -> View:
     """Every page needs a login and only reads: GET and HEAD, nothing else, and may read
     events from the read replica if there is one."""

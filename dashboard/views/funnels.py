@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import bar_figure, colour_map, volume_figure
-from dashboard.views.common import dashboard_view, render_page
+from dashboard.views.common import dashboard_view, render_page, url_number
 from events.funnels import Funnel, funnel_with_dropoff
 from events.rollups import Granularity, Series
 from insights.definitions import FunnelDefinition, InvalidDefinition, funnel_definition, funnel_form
@@ -50,9 +50,8 @@ def funnels(request: HttpRequest) -> HttpResponse:
         definition = funnel_definition(form=form)
     except InvalidDefinition:
         return render_page(request, "dashboard/funnels.html", context, nav="funnels")
-    stopped = request.GET.get("dropoff", "")
-    dropoff_step = int(stopped) if stopped.isdigit() else None
-    if dropoff_step is not None and 1 <= dropoff_step < len(definition.steps):
+    dropoff_step = url_number(request.GET.get("dropoff", ""))
+    if dropoff_step is not None and dropoff_step < len(definition.steps):
         # The funnel and the sessions that stopped at the step, from one computation.
         time_range = definition.time_range
         assert time_range.start is not None and time_range.end is not None

@@ -73,6 +73,15 @@ def test_it_shows_the_sessions_of_each_step(as_alice, journeys):
     assert 'id="funnel-figure"' in html and 'id="funnel-trend-figure"' in html
 
 
+@pytest.mark.parametrize("dropoff", ["\u00b2", "9" * 5000, "0", "3", "-1", "x"])
+def test_a_drop_off_it_cannot_read_lists_no_one(as_alice, journeys, dropoff):
+    response = as_alice.get(URL, {**QUERY, "dropoff": dropoff})
+
+    assert response.status_code == 200
+    assert sessions_per_step(response.content.decode()) == ["5", "3", "2"]
+    assert "dropped" not in response.context
+
+
 def test_it_counts_one_application_when_asked(as_alice, journeys):
     response = as_alice.get(URL, {**QUERY, "app": "web"})
 

@@ -96,6 +96,16 @@ def test_it_saves_the_rule_on_confirmation(as_bob, bob, aged, web_app):
     assert AuditEntry.objects.get(action=AuditEntry.Action.RETENTION_SAVED).actor == bob
 
 
+@pytest.mark.parametrize("rule", ["\u00b2", "9" * 5000, "99999999999999999999", "0", "x"])
+def test_a_change_link_to_no_rule_it_can_read_shows_the_empty_form(as_bob, rule):
+    RetentionRule.objects.create(days=90)
+
+    response = as_bob.get(URL, {"rule": rule})
+
+    assert response.status_code == 200
+    assert 'name="days" value="90"' not in response.content.decode()
+
+
 def test_it_changes_the_rule_of_the_same_scope(as_bob, aged):
     RetentionRule.objects.create(days=90)
     rule = RetentionRule.objects.get()

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from dashboard.manage_forms import RetentionRuleForm
 from dashboard.templatetags.eye import utc
+from dashboard.views.common import url_number
 from dashboard.views.manage.common import READ_WRITE, WRITE, render_manage, staff_view
 from events.models import RetentionRule, RetentionRun
 from events.retention import retention_preview, retention_rule_remove, retention_rule_save
@@ -42,8 +43,8 @@ def rules_in_order() -> list[RetentionRule]:
 
 def initial_of(request: HttpRequest) -> dict:
     """The form filled with a rule's values when its Change link (?rule=<id>) was followed."""
-    rule_id = request.GET.get("rule", "")
-    rule = RetentionRule.objects.filter(pk=rule_id).first() if rule_id.isdigit() else None
+    rule_id = url_number(request.GET.get("rule", ""))
+    rule = RetentionRule.objects.filter(pk=rule_id).first() if rule_id is not None else None
     if rule is None:
         return {}
     return {"application": rule.application, "category": rule.category, "days": rule.days}
