@@ -11,6 +11,7 @@ import orjson
 import pytest
 from django.test import Client, override_settings
 
+from api.inflate import MAX_MEMBERS
 from events.keys import api_key_create
 from events.origins import origins_normalize
 from tests.support import SEED_EVENT
@@ -223,6 +224,31 @@ def test_it_accepts_a_gzip_body_for_any_key(api, web_app, huey):
 
     assert response.status_code == 202, response.content
     assert response.json()["accepted"] == 50
+
+
+def test_it_takes_a_gzip_body_of_several_members_but_not_of_thousands(api, web_app, huey):
+    text = orjson.dumps([now_event(name=f"n{i}") for i in range(3)])
+    members = [gzip.compress(text[i : i + 40]) for i in range(0, len(text), 40)]
+    assert 1 < len(members) <= MAX_MEMBERS
+    empty = gzip.compress(b"")
+
+    taken = api.post(
+        None, key=web_app.writer, raw=b"".join(members), headers={"Content-Encoding": "gzip"}
+    )
+    # Each empty member made the inflating copy the rest of the body: fifty thousand of
+    # them, a 1 MiB body, held a thread for 0.6 s.
+    refused = api.post(
+        None,
+        key=web_app.writer,
+        raw=b"".join(members[:1]) + empty * 50_000 + b"".join(members[1:]),
+        headers={"Content-Encoding": "gzip"},
+    )
+
+    assert taken.status_code == 202, taken.content
+    assert taken.json()["accepted"] == 3
+    assert refused.status_code == 400
+    [error] = refused.json()["errors"]
+    assert error["field"] == "body" and f"more than {MAX_MEMBERS} gzip members" in error["message"]
 
 
 def test_the_size_limit_applies_to_the_inflated_body(api, web_app, settings):
