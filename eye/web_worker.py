@@ -60,6 +60,8 @@ class RequestScan:
         self.chunked = False
         # Where the next chunk's size line starts, from the start of the body.
         self.chunk_at = 0
+        # An HTTP/1.1 client that waits for "100 Continue" before it sends the body.
+        self.expects_continue = False
 
     def complete(self, data: bytes | bytearray, *, max_body: int) -> bool:
         """Whether `data` holds a whole HTTP/1.x request, or as much of one as will be
@@ -82,13 +84,16 @@ class RequestScan:
 
     def _read_framing(self, head: bytes) -> None:
         lengths: list[bytes] = []
-        for line in head.split(b"\r\n")[1:]:
+        request_line, *lines = head.split(b"\r\n")
+        for line in lines:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":
                 lengths.append(value.strip())
             elif name == b"transfer-encoding":
                 self.chunked = self.chunked or b"chunked" in value.lower()
+            elif name == b"expect" and request_line.endswith(b"HTTP/1.1"):
+                self.expects_continue |= value.strip().lower() == b"100-continue"
         if self.chunked or len(lengths) != 1:
             return
         if lengths[0].isdigit() and len(lengths[0]) <= MAX_LENGTH_DIGITS:
@@ -117,11 +122,6 @@ class RequestScan:
         return False
 
 
-def request_is_complete(data: bytes, *, max_body: int) -> bool:
-    """RequestScan.complete for a request looked at in one piece."""
-    return RequestScan().complete(data, max_body=max_body)
-
-
 def without_expect_continue(data: bytes) -> bytes:
     """The request without its `Expect: 100-continue` header: this worker already sent
     the 100 Continue, so gunicorn must not send a second one once the body is in."""
@@ -131,18 +131,6 @@ def without_expect_continue(data: bytes) -> bytes:
         line for line in lines[1:] if line.partition(b":")[0].strip().lower() != b"expect"
     ]
     return b"\r\n".join(kept) + data[end:]
-
-
-def expects_continue(data: bytes) -> bool:
-    end = data.find(b"\r\n\r\n")
-    lines = data[:end].split(b"\r\n")
-    if not lines[0].endswith(b"HTTP/1.1"):
-        return False
-    return any(
-        line.partition(b":")[0].strip().lower() == b"expect"
-        and line.partition(b":")[2].strip().lower() == b"100-continue"
-        for line in lines[1:]
-    )
 
 
 class BufferingThreadWorker(ThreadWorker):
@@ -204,7 +192,7 @@ class BufferingThreadWorker(ThreadWorker):
         elif conn.scan.header_end < 0:
             if len(conn.buffered) > MAX_HEADER_BYTES:
                 self.drop_reading(conn, answer=TOO_LARGE_RESPONSE)
-        elif not conn.continued and expects_continue(conn.buffered):
+        elif not conn.continued and conn.scan.expects_continue:
             # The client waits for this before it sends the body.
             conn.continued = True
             conn.buffered = bytearray(without_expect_continue(bytes(conn.buffered)))

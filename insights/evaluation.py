@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from events.breakdowns import Breakdown, breakdown_series
-from events.funnels import Funnel, funnel_compute
+from events.funnels import DroppedSession, Funnel, funnel_compute, funnel_with_dropoff
 from events.rollups import Series, event_counts_series
 from events.stats import event_count
 from insights.definitions import (
@@ -52,16 +52,27 @@ class Evaluation:
     computed_at: datetime | None = None
 
 
-def funnel_of(definition: FunnelDefinition) -> Funnel:
+def _funnel_arguments(definition: FunnelDefinition) -> dict:
     time_range = definition.time_range
     assert time_range.start is not None and time_range.end is not None
-    return funnel_compute(
-        steps=definition.steps,
-        start=time_range.start,
-        end=time_range.end,
-        window=definition.window,
-        application_id=definition.application_id,
-    )
+    return {
+        "steps": definition.steps,
+        "start": time_range.start,
+        "end": time_range.end,
+        "window": definition.window,
+        "application_id": definition.application_id,
+    }
+
+
+def funnel_of(definition: FunnelDefinition) -> Funnel:
+    return funnel_compute(**_funnel_arguments(definition))
+
+
+def funnel_with_dropoff_of(
+    definition: FunnelDefinition, *, step: int
+) -> tuple[Funnel, list[DroppedSession]]:
+    """The funnel and the sessions that stopped at `step`, from one computation."""
+    return funnel_with_dropoff(**_funnel_arguments(definition), step=step)
 
 
 def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = None) -> Evaluation:

@@ -7,10 +7,10 @@ from django.http import HttpRequest, HttpResponse
 
 from dashboard.charts import bar_figure, colour_map, volume_figure
 from dashboard.views.common import dashboard_view, render_page, url_number
-from events.funnels import Funnel, funnel_with_dropoff
+from events.funnels import Funnel
 from events.rollups import Granularity, Series
 from insights.definitions import FunnelDefinition, InvalidDefinition, funnel_definition, funnel_form
-from insights.evaluation import funnel_of
+from insights.evaluation import funnel_of, funnel_with_dropoff_of
 
 CONVERTED, DROPPED = "converted", "did not convert"
 
@@ -52,17 +52,7 @@ def funnels(request: HttpRequest) -> HttpResponse:
         return render_page(request, "dashboard/funnels.html", context, nav="funnels")
     dropoff_step = url_number(request.GET.get("dropoff", ""))
     if dropoff_step is not None and dropoff_step < len(definition.steps):
-        # The funnel and the sessions that stopped at the step, from one computation.
-        time_range = definition.time_range
-        assert time_range.start is not None and time_range.end is not None
-        funnel, context["dropped"] = funnel_with_dropoff(
-            steps=definition.steps,
-            start=time_range.start,
-            end=time_range.end,
-            window=definition.window,
-            application_id=definition.application_id,
-            step=dropoff_step,
-        )
+        funnel, context["dropped"] = funnel_with_dropoff_of(definition, step=dropoff_step)
         context["dropoff_step"] = dropoff_step
     else:
         funnel = funnel_of(definition)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eye.serve import web_command
-from eye.web_worker import RequestScan, request_is_complete
+from eye.web_worker import RequestScan
 from tasks.queue import worker_heartbeat_record
 from tests.support import ROOT, SEED_EVENT, database_url_of_test_db, free_port, wait_for
 
@@ -243,7 +243,7 @@ def test_it_answers_431_to_headers_that_never_end(web):
     ],
 )
 def test_it_knows_when_a_request_is_whole(data, complete):
-    assert request_is_complete(data, max_body=1000) is complete
+    assert RequestScan().complete(data, max_body=1000) is complete
 
 
 REQUESTS = [
@@ -267,7 +267,7 @@ def test_a_request_read_piece_by_piece_is_whole_when_it_is_whole_in_one_piece(re
     for edge in edges:
         buffered += request[previous:edge]
         previous = edge
-        assert scan.complete(buffered, max_body=10_000) is request_is_complete(
+        assert scan.complete(buffered, max_body=10_000) is RequestScan().complete(
             bytes(buffered), max_body=10_000
         ), edge
     assert scan.complete(buffered, max_body=10_000)
