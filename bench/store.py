@@ -79,11 +79,10 @@ def store_measure(*, rows: list[tuple], batch: int, application_id: int, explain
     from django.db import connection, transaction
 
     from events.services import (
-        COPY_STAGING,
-        CREATE_STAGING,
         INSERT_STAGED,
         EventRow,
         event_bulk_create,
+        staging_fill,
     )
 
     started = time.perf_counter()
@@ -94,10 +93,7 @@ def store_measure(*, rows: list[tuple], batch: int, application_id: int, explain
         if explain and number == len(batches) - 1:
             with transaction.atomic(), connection.cursor() as cursor:
                 received = datetime.now(UTC)
-                cursor.execute(CREATE_STAGING)
-                with cursor.copy(COPY_STAGING) as copy:
-                    for row in part_rows:
-                        copy.write_row((*row, application_id, received))
+                staging_fill(cursor, ((*row, application_id, received) for row in part_rows))
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + INSERT_STAGED)
                 plan = "\n".join(line for (line,) in cursor.fetchall())
             continue

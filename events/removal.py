@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
-from events.rollups import TOUCHED_BUCKETS, rollup_upserts, rollups_empty_delete
+from events.rollups import TOUCHED_BUCKETS, WITHOUT_JIT, rollup_upserts, rollups_empty_delete
 
 # Rows are picked by the table's unique key, not by ctid: on a hypertable a ctid is only
 # unique within one chunk. The rollups are decreased by the ingest path's own upserts.
@@ -38,6 +38,7 @@ def events_delete_batch(*, where: str, params: dict, batch_size: int) -> int:
     """Delete up to `batch_size` events matching `where` (SQL over the events table's
     columns, with %(name)s parameters); returns how many went."""
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(WITHOUT_JIT)
         cursor.execute(DELETE_BATCH.format(where=where), {**params, "batch_size": batch_size})
         deleted, minutes, hours = cursor.fetchone()
         if deleted:

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import DataError, IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from events.models import DeadLetter, Refusal
-from events.rollups import rollup_upserts
+from events.rollups import WITHOUT_JIT, rollup_upserts
 
 logger = logging.getLogger("eye.worker")
 
@@ -59,15 +60,21 @@ SELECT count(*) FROM new_events
 """
 
 
-def _store_staged(rows: Iterable[tuple]) -> int:
+def staging_fill(cursor: CursorWrapper, rows: Iterable[tuple]) -> None:
     """COPY rows (EventRow fields, then application_id and received_at) into the staging
-    table and move the new ones into events; returns how many were new. Must run inside a
+    table, in the transaction's settings for INSERT_STAGED. Must run inside a
     transaction: the staging table empties itself at every commit."""
+    cursor.execute(WITHOUT_JIT)
+    cursor.execute(CREATE_STAGING)
+    with cursor.copy(COPY_STAGING) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _store_staged(rows: Iterable[tuple]) -> int:
+    """Stage rows and move the new ones into events; returns how many were new."""
     with connection.cursor() as cursor:
-        cursor.execute(CREATE_STAGING)
-        with cursor.copy(COPY_STAGING) as copy:
-            for row in rows:
-                copy.write_row(row)
+        staging_fill(cursor, rows)
         cursor.execute(INSERT_STAGED)
         return cursor.fetchone()[0]
 
