@@ -157,9 +157,19 @@ def _newest_sessions(
     """Sessions with their latest active hour in [start, end): every session active since
     some hour, at least `needed` of them unless the range holds fewer. A session left out
     was last active before every one returned, so the first `needed` sessions of the
-    "recent" order are among these. The window doubles from the newest hour, so a page
-    over a month reads hours of session_activity_hour, not the month."""
+    "recent" order are among these. The window doubles from the newest active hour, so a
+    page over a month reads hours of session_activity_hour, not the month."""
     app, app_params = _application_filter(application_id)
+    # From the newest hour that has activity, not from the range's end: a range that ends
+    # at midnight, hours after the last event, would otherwise double past the busy hours
+    # before its first session and take more than the page needs.
+    [(newest,)] = _fetchall(
+        f"SELECT max(bucket) FROM session_activity_hour WHERE bucket >= %s AND bucket < %s {app}",
+        [start, end, *app_params],
+    )
+    if newest is None:
+        return {}
+    end = newest + HOUR
     span = HOUR
     while True:
         since = max(start, end - span)

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+import events.stats
 from events.rollups import Granularity
 from events.services import EventRow
 from events.stats import RECENT_CANDIDATES, session_list_recent
@@ -210,3 +211,41 @@ def test_a_session_whose_events_went_between_two_reads_is_listed_as_the_rollup_s
         (session(2), 1),
         (session(3), 1),
     ]
+
+
+def test_a_range_ending_hours_after_the_last_event_reads_only_the_newest_hours(
+    put, web_app, monkeypatch
+):
+    """A 30-day range ends at midnight, hours after the last event: its first page comes
+    from the newest active hours, as that of a range ending at the last event does, not
+    from ordering the whole range because the window doubled past the busy hours."""
+    monkeypatch.setattr("events.stats.RECENT_CANDIDATES", 40)
+    whole_range_orders = []
+
+    def ordered_rows(**arguments):
+        whole_range_orders.append(arguments)
+        return original(**arguments)
+
+    original = events.stats._ordered_rows
+    monkeypatch.setattr(events.stats, "_ordered_rows", ordered_rows)
+    newest = Granularity.HOUR.floor(NOW) - timedelta(hours=30)
+    rows = [
+        (
+            "web",
+            EventRow(
+                str(uuid.uuid4()), newest - timedelta(hours=n % 8), str(session(n)), "c", "a", "{}"
+            ),
+        )
+        for n in range(70)
+    ]
+    put.many(web_app, [row for _, row in rows])
+    end = newest + timedelta(hours=20)
+    start = end - timedelta(days=30)
+
+    shown = session_list_recent(start=start, end=end, limit=5)
+
+    expected = expected_order(rows, start=start, end=end, application=None, order="recent")
+    assert [(s.session_id, s.events, s.first) for s in shown] == [
+        (session_id, events, first) for session_id, _, events, first, *_ in expected[:5]
+    ]
+    assert whole_range_orders == []
