@@ -1,7 +1,11 @@
 """POST /api/insights/funnel/ and GET /api/insights/trend/: thin handlers over the funnel and
 breakdown selectors, for read keys, over the key's application only."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
 import pydantic
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import TypeAdapter
@@ -12,9 +16,32 @@ from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
 from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
+from events.insight_sql import InsightsBusy, insight_slot
 from events.rollups import Granularity
 
 router = Router(tags=["insights"], auth=ApiKeyAuth())
+RETRY_AFTER_SECONDS = 5
+
+
+@contextmanager
+def _computing() -> Iterator[None]:
+    """A slot for a computation that may read raw events, or 503 naming why."""
+    try:
+        with insight_slot():
+            yield
+    except InsightsBusy:
+        slots = settings.EYE_INSIGHT_API_CONCURRENCY
+        raise ApiError(
+            503,
+            [
+                {
+                    "message": f"{slots} funnels or breakdowns are being computed, the most "
+                    "at once; nothing was computed for this request, retry in a few seconds"
+                }
+            ],
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+
 
 _funnel = TypeAdapter(FunnelIn)
 
@@ -45,13 +72,14 @@ def funnel_query(request: HttpRequest) -> dict:
         funnel_in = _funnel.validate_python(payload)
     except pydantic.ValidationError as exc:
         raise ApiError(422, pydantic_errors(exc, batch=False)) from None
-    funnel = funnel_compute(
-        steps=[step.step() for step in funnel_in.steps],
-        start=funnel_in.start,
-        end=funnel_in.end,
-        window=funnel_in.window,
-        application_id=request.auth.application_id,
-    )
+    with _computing():
+        funnel = funnel_compute(
+            steps=[step.step() for step in funnel_in.steps],
+            start=funnel_in.start,
+            end=funnel_in.end,
+            window=funnel_in.window,
+            application_id=request.auth.application_id,
+        )
     return {
         "steps": funnel.steps,
         "trend": [
@@ -81,15 +109,19 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
             raise api_error(
                 422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
             )
-    breakdown = breakdown_series(
-        key=filters.breakdown,
-        start=filters.start_at,
-        end_exclusive=filters.end_at,
-        granularity=Granularity(filters.interval),
-        application_id=request.auth.application_id,
-        category=filters.category,
-        name=filters.name,
-    )
+    # Without a breakdown the counts come from the rollups; with one, from the tracked
+    # key's counts when it has them, or else from the raw events.
+    computing = _computing() if filters.breakdown else nullcontext()
+    with computing:
+        breakdown = breakdown_series(
+            key=filters.breakdown,
+            start=filters.start_at,
+            end_exclusive=filters.end_at,
+            granularity=Granularity(filters.interval),
+            application_id=request.auth.application_id,
+            category=filters.category,
+            name=filters.name,
+        )
     return {
         "interval": filters.interval,
         "buckets": breakdown.buckets,

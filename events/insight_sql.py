@@ -1,11 +1,23 @@
-"""How the funnel and breakdown statements run: with room to sort in memory.
+"""How the funnel and breakdown statements run: with room to sort in memory, and a bounded
+number of them at once for API clients.
 
 Both sort or hash a month of one kind's events per statement (a funnel walks each
 session's step events in order); PostgreSQL's default 4 MB of work_mem made those sorts
 spill to disk at a million events. The raised limit holds for the one statement only.
+
+One such statement can hold a web thread for seconds at 10M events. The web threads also
+take the events in, so the insights API computes at most EYE_INSIGHT_API_CONCURRENCY of
+them at once, across every web process on the database (advisory locks are the one
+counter they all share); past that a client is told to retry rather than queued on a
+thread that ingest needs. Eight clients asking for a funnel in a loop held every thread
+of `make run` and kept a single-event POST waiting 2.7 s (median; 14 ms without them).
 """
 
-from django.db import connection, transaction
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 
 WORK_MEM = "64MB"
 
@@ -19,3 +31,41 @@ def insight_fetchall(*, sql: str, params: list[object]) -> list[tuple]:
         # block when the caller already holds one.
         cursor.execute("SET LOCAL work_mem TO DEFAULT")
     return rows
+
+
+# The first key of the slots' advisory locks (the second is the slot's number): the
+# two-key form never meets the one-key locks of retention and tracked keys.
+SLOT_LOCK_CLASS = 0x1E51
+
+
+class InsightsBusy(Exception):
+    """Every slot for computing an insight from the raw events is taken."""
+
+
+@contextmanager
+def insight_slot() -> Iterator[None]:
+    """Hold one of the EYE_INSIGHT_API_CONCURRENCY slots while the block runs, or raise
+    InsightsBusy at once if all are held. The lock belongs to this thread's connection:
+    a process that dies lets go of it with its connection."""
+    slots = settings.EYE_INSIGHT_API_CONCURRENCY
+    if not slots:
+        yield
+        return
+    held = None
+    with connection.cursor() as cursor:
+        for slot in range(slots):
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [SLOT_LOCK_CLASS, slot])
+            if cursor.fetchone()[0]:
+                held = slot
+                break
+    if held is None:
+        raise InsightsBusy(f"all {slots} insight slots are taken")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SLOT_LOCK_CLASS, held])
+        except DatabaseError:
+            # The connection is gone, and its locks with it.
+            pass

@@ -422,6 +422,9 @@ EYE_INSIGHT_KEEP_SECONDS = env_int("EYE_INSIGHT_KEEP_SECONDS", 300)
 # For this long after a dashboard was last opened, the worker computes its cards again
 # before they expire, so that the next visit finds them kept; 0 leaves it to visits.
 EYE_INSIGHT_KEEP_FRESH_SECONDS = env_int("EYE_INSIGHT_KEEP_FRESH_SECONDS", 3600)
+# Funnels and breakdowns that the insights API computes at once from the raw events,
+# across all web processes (events/insight_sql.py); more are answered 503. 0: no bound.
+EYE_INSIGHT_API_CONCURRENCY = env_int("EYE_INSIGHT_API_CONCURRENCY", 2)
 
 
 def email_from_url(url: str) -> dict:

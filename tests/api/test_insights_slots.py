@@ -1,0 +1,94 @@
+"""The insights API computes a bounded number of funnels and breakdowns at once, across
+every web process: past the bound a client gets 503 with Retry-After, at once, rather
+than a web thread that ingest needs.
+
+Slots held by another connection are what other web processes computing look like: the
+slots are advisory locks on the database, which every process shares.
+"""
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.db import connection
+
+from events.insight_sql import SLOT_LOCK_CLASS
+from tests.api.test_insights_funnel import body, post
+
+
+def trend(api, *, key, **params):
+    query = {
+        "category": "page",
+        "name": "view",
+        "start": "2026-05-04T00:00:00Z",
+        "end": "2026-05-05T00:00:00Z",
+        "interval": "hour",
+        **params,
+    }
+    return api.client.get("/api/insights/trend/", query, headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture
+def other_process() -> Iterator[psycopg.Connection]:
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        yield other
+
+
+def hold(other: psycopg.Connection, *slots: int) -> None:
+    for slot in slots:
+        taken = other.execute("SELECT pg_try_advisory_lock(%s, %s)", [SLOT_LOCK_CLASS, slot])
+        assert taken.fetchone() == (True,), f"slot {slot} is held already"
+
+
+def release(other: psycopg.Connection, slot: int) -> None:
+    other.execute("SELECT pg_advisory_unlock(%s, %s)", [SLOT_LOCK_CLASS, slot])
+
+
+def test_when_every_slot_is_taken_funnels_and_breakdowns_get_503(
+    api, web_app, other_process, settings
+):
+    settings.EYE_INSIGHT_API_CONCURRENCY = 2
+    hold(other_process, 0, 1)
+
+    funnel = post(api, body(), key=web_app.reader)
+    breakdown = trend(api, key=web_app.reader, breakdown="path")
+
+    for response in (funnel, breakdown):
+        assert response.status_code == 503, response.content
+        assert response.headers["Retry-After"] == "5"
+        [error] = response.json()["errors"]
+        assert "2 funnels or breakdowns are being computed" in error["message"]
+    # A trend without a breakdown reads the rollups and needs no slot.
+    assert trend(api, key=web_app.reader).status_code == 200
+
+    release(other_process, 1)
+    assert post(api, body(), key=web_app.reader).status_code == 200
+    assert trend(api, key=web_app.reader, breakdown="path").status_code == 200
+
+
+def test_a_slot_is_given_back_after_each_answer(api, web_app, other_process, settings):
+    settings.EYE_INSIGHT_API_CONCURRENCY = 1
+    statuses = [post(api, body(), key=web_app.reader).status_code for _ in range(3)]
+    statuses.append(trend(api, key=web_app.reader, breakdown="path").status_code)
+    # A request refused before computing (a bad body) holds none either.
+    statuses.append(post(api, body(window_seconds=0), key=web_app.reader).status_code)
+
+    assert statuses == [200, 200, 200, 200, 422]
+    # Free for another process: this process holds no slot between requests.
+    assert other_process.execute(
+        "SELECT pg_try_advisory_lock(%s, 0)", [SLOT_LOCK_CLASS]
+    ).fetchone() == (True,)
+
+
+def test_no_bound_when_set_to_zero(api, web_app, other_process, settings):
+    settings.EYE_INSIGHT_API_CONCURRENCY = 0
+    hold(other_process, 0, 1)
+
+    assert post(api, body(), key=web_app.reader).status_code == 200
