@@ -62,8 +62,9 @@ SELECT count(*) FROM new_events
 
 def staging_fill(cursor: CursorWrapper, rows: Iterable[tuple]) -> None:
     """COPY rows (EventRow fields, then application_id and received_at) into the staging
-    table, in the transaction's settings for INSERT_STAGED. Must run inside a
-    transaction: the staging table empties itself at every commit."""
+    table, and turn JIT off for the transaction (events.rollups.WITHOUT_JIT), ready for
+    INSERT_STAGED. Must run inside a transaction: the staging table empties itself at
+    every commit."""
     cursor.execute(WITHOUT_JIT)
     cursor.execute(CREATE_STAGING)
     with cursor.copy(COPY_STAGING) as copy:

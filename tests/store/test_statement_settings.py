@@ -1,9 +1,9 @@
 """The statements that keep the rollups run without JIT compilation.
 
-The planner takes the staging table (temporary, never analysed) for ten pages and guesses
-rows for the tracked keys, so it prices every batch as millions of rows and compiles it:
-about 0.45 s of CPU per batch for a statement that runs in 0.1 s. These tests see the
-plan the worker's statement gets, and that removal runs under the same setting.
+The planner takes the staging table (temporary, never analysed) for at least ten pages and
+guesses rows for the tracked keys, so it can price a large batch as millions of rows and
+compile it: about 0.45 s of CPU per batch for a statement that runs in 0.1 s. These tests
+see the plan the worker's statement gets, and that removal runs under the same setting.
 """
 
 import json
@@ -53,14 +53,18 @@ def test_the_storing_statement_is_not_compiled(web_app):
     app = web_app.application.pk
     received = datetime.now(UTC)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Whether the planner prices a batch past jit_above_cost depends on its statistics
+        # of the moment (bench.store measures what that costs); priced past it whatever
+        # they say, the statement must still not be compiled.
+        cursor.execute("SET LOCAL jit_above_cost = 0")
         # The worker's largest batch, what it writes when it has a backlog.
         batch = rows(settings.EYE_WORKER_MAX_BATCH)
         staging_fill(cursor, ((*row, app, received) for row in batch))
         plan = staged_plan(cursor)
         assert plan["Plan"]["Actual Rows"] == 1
         assert "JIT" not in plan
-        # The same statement on the same rows with the server's default is compiled: the
-        # setting is what keeps it from being.
+        # The same statement with the server's default is compiled: the setting is what
+        # keeps it from being.
         cursor.execute("SET LOCAL jit = on")
         assert "JIT" in staged_plan(cursor)
 
