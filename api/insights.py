@@ -14,7 +14,7 @@ from api.auth import ApiKeyAuth, require_read
 from api.errors import ApiError, api_error, pydantic_errors
 from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
-from events.breakdowns import breakdown_series
+from events.breakdowns import breakdown_series, may_use_tracked_counts
 from events.funnels import funnel_compute
 from events.insight_sql import InsightsBusy, insight_slot
 from events.rollups import Granularity
@@ -109,18 +109,19 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
             raise api_error(
                 422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
             )
-    # Without a breakdown the counts come from the rollups; with one, from the tracked
-    # key's counts when it has them, or else from the raw events.
-    computing = _computing() if filters.breakdown else nullcontext()
-    with computing:
+    arguments = {
+        "key": filters.breakdown,
+        "granularity": Granularity(filters.interval),
+        "application_id": request.auth.application_id,
+        "category": filters.category,
+        "name": filters.name,
+    }
+    # Without a breakdown the counts come from the rollups, and a tracked key's from its
+    # value counts: only a breakdown that reads the raw events needs a slot.
+    reads_raw = filters.breakdown is not None and not may_use_tracked_counts(**arguments)
+    with _computing() if reads_raw else nullcontext():
         breakdown = breakdown_series(
-            key=filters.breakdown,
-            start=filters.start_at,
-            end_exclusive=filters.end_at,
-            granularity=Granularity(filters.interval),
-            application_id=request.auth.application_id,
-            category=filters.category,
-            name=filters.name,
+            start=filters.start_at, end_exclusive=filters.end_at, **arguments
         )
     return {
         "interval": filters.interval,

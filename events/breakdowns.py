@@ -74,11 +74,7 @@ def breakdown_series(
     one series of every matching event. A value is the key's JSON value as text (a string
     as itself, `49.0`, `true`), and events without the key count in `other`."""
     rows = None
-    if (
-        key is not None
-        and _counted(granularity=granularity, filters=filters)
-        and tracked_key_is_ready(key=key)
-    ):
+    if may_use_tracked_counts(key=key, granularity=granularity, **filters):
         rows = _ranked_rows(
             *value_counts_counted_sql(
                 key=key,
@@ -126,12 +122,16 @@ def breakdown_series(
     )
 
 
-def _counted(*, granularity: Granularity, filters: dict[str, Any]) -> bool:
-    """Whether the value counts could answer these filters at this granularity (the key
-    aside): they are kept per hour, per application, category and name."""
-    if granularity is Granularity.MINUTE:
+def may_use_tracked_counts(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
+    """Whether a breakdown by `key` can be read from the tracked key's value counts rather
+    than the raw events: the key is tracked and ready, and the counts (kept per hour, per
+    application, category and name) answer these filters at this granularity. It may still
+    read raw events, for a range whose counts hold a value too long to count on its own."""
+    if key is None or granularity is Granularity.MINUTE:
         return False
-    return all(value is None for name, value in filters.items() if name not in COUNTED_FILTERS)
+    if any(value is not None for name, value in filters.items() if name not in COUNTED_FILTERS):
+        return False
+    return tracked_key_is_ready(key=key)
 
 
 def _raw_counted_sql(

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from events.insight_sql import SLOT_LOCK_CLASS
+from events.tracked_keys import tracked_key_add, tracked_key_backfill
 from tests.api.test_insights_funnel import body, post
 
 
@@ -71,6 +72,18 @@ def test_when_every_slot_is_taken_funnels_and_breakdowns_get_503(
     release(other_process, 1)
     assert post(api, body(), key=web_app.reader).status_code == 200
     assert trend(api, key=web_app.reader, breakdown="path").status_code == 200
+
+
+def test_a_breakdown_by_a_tracked_key_needs_no_slot(api, web_app, other_process, settings):
+    settings.EYE_INSIGHT_API_CONCURRENCY = 1
+    hold(other_process, 0)
+    assert trend(api, key=web_app.reader, breakdown="path").status_code == 503
+
+    tracked_key_backfill(tracked_key_id=tracked_key_add(key="path").pk)
+
+    # Read from the key's counts per hour; by a key that is not tracked, still raw.
+    assert trend(api, key=web_app.reader, breakdown="path").status_code == 200
+    assert trend(api, key=web_app.reader, breakdown="plan").status_code == 503
 
 
 def test_a_slot_is_given_back_after_each_answer(api, web_app, other_process, settings):
