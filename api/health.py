@@ -125,6 +125,8 @@ def _replica() -> ReplicaHealth:
 
 
 @router.get("/health", response={200: HealthOut, 503: HealthOut}, summary="Health")
+# Probes are written by hand, and the rest of the API ends its paths with a slash.
+@router.get("/health/", response={200: HealthOut, 503: HealthOut}, include_in_schema=False)
 def health(request: HttpRequest) -> Status:
     problems: list[str] = []
     database = _database(problems)

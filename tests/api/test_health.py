@@ -38,6 +38,13 @@ def test_it_names_a_worker_that_never_reported(client, db):
     assert any(p.startswith("worker:") for p in body["problems"])
 
 
+def test_it_answers_with_a_trailing_slash_as_without(client, db):
+    with_slash = client.get("/api/health/")
+
+    assert with_slash.status_code == 503
+    assert with_slash.json()["problems"] == health(client)[1]["problems"]
+
+
 def test_it_names_a_silent_worker(client, db, settings, huey):
     settings.EYE_HEALTH_WORKER_SILENCE = 1
     cache.set(HEARTBEAT_KEY, datetime.now(UTC).timestamp() - 5)
