@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 import pydantic
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import TypeAdapter
@@ -29,13 +28,12 @@ def _computing() -> Iterator[None]:
     try:
         with insight_slot():
             yield
-    except InsightsBusy:
-        slots = settings.EYE_INSIGHT_API_CONCURRENCY
+    except InsightsBusy as busy:
         raise ApiError(
             503,
             [
                 {
-                    "message": f"{slots} funnels or breakdowns are being computed, the most "
+                    "message": f"{busy.slots} funnels or breakdowns are being computed, the most "
                     "at once; nothing was computed for this request, retry in a few seconds"
                 }
             ],

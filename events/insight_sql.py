@@ -41,6 +41,10 @@ SLOT_LOCK_CLASS = 0x1E51
 class InsightsBusy(Exception):
     """Every slot for computing an insight from the raw events is taken."""
 
+    def __init__(self, slots: int) -> None:
+        super().__init__(f"all {slots} insight slots are taken")
+        self.slots = slots
+
 
 @contextmanager
 def insight_slot() -> Iterator[None]:
@@ -59,7 +63,7 @@ def insight_slot() -> Iterator[None]:
                 held = slot
                 break
     if held is None:
-        raise InsightsBusy(f"all {slots} insight slots are taken")
+        raise InsightsBusy(slots)
     try:
         yield
     finally:
