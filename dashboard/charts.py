@@ -210,6 +210,51 @@ def volume_figure(
     return figure.to_plotly_json()
 
 
+def conversion_figure(
+    *,
+    buckets: list[datetime],
+    conversion: list[float | None],
+    incomplete: datetime | None,
+    previous: list[float | None] | None = None,
+    previous_days: list[datetime] | None = None,
+) -> dict:
+    """A share per day (the sessions entering a funnel that day that reached its end) as a
+    line, the day still filling as an open point; the previous period's, day for day,
+    dotted, its own day in the hover. A day with nothing to share leaves a gap."""
+    x = [axis_time(bucket) for bucket in buckets]
+    figure = go.Figure(
+        go.Scatter(
+            x=x,
+            y=conversion,
+            name="Conversion",
+            mode="lines+markers",
+            line={"color": PALETTE[0], "width": 2},
+            marker={
+                "size": 6,
+                "symbol": ["circle-open" if b == incomplete else "circle" for b in buckets],
+            },
+            hovertemplate="%{y:.1%}",
+        )
+    )
+    if previous is not None:
+        days = [day.strftime(HOVER_TIME[Granularity.DAY]) for day in previous_days or []]
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=previous,
+                customdata=days,
+                name="Previous period",
+                mode="lines",
+                line={"color": PREVIOUS, "dash": "dot", "width": 2},
+                hovertemplate="%{y:.1%} (%{customdata})",
+            )
+        )
+    layout = _layout(height=280, granularity=Granularity.DAY, y_title="converted")
+    layout["yaxis"].update(tickformat=".0%")
+    figure.update_layout(**layout)
+    return figure.to_plotly_json()
+
+
 def area_figure(*, series: Series, granularity: Granularity, colours: dict[str, str]) -> dict:
     """Stacked areas, one per key: how a category's names share its volume over time."""
     x = [axis_time(bucket) for bucket in series.buckets]

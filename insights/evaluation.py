@@ -68,6 +68,14 @@ def funnel_of(definition: FunnelDefinition) -> Funnel:
     return funnel_compute(**_funnel_arguments(definition))
 
 
+def funnel_before_of(definition: FunnelDefinition) -> Funnel:
+    """The same funnel over the period of the same length just before its range: step-1
+    events in [previous start, start), later steps up to a window after that."""
+    arguments = _funnel_arguments(definition)
+    arguments.update(start=definition.time_range.previous_start, end=arguments["start"])
+    return funnel_compute(**arguments)
+
+
 def funnel_with_dropoff_of(
     definition: FunnelDefinition, *, step: int
 ) -> tuple[Funnel, list[DroppedSession]]:

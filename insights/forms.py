@@ -137,7 +137,10 @@ class RangeForm(forms.Form):
         return application.pk if application else None
 
 
-class OverviewForm(RangeForm):
+class ComparedRangeForm(RangeForm):
+    """A range drawn beside the period of the same length just before it, unless the
+    `compare` box is unticked."""
+
     compare = forms.BooleanField(required=False, label="Compare with previous period")
 
     def set_defaults(self, data: QueryDict) -> None:
@@ -145,6 +148,14 @@ class OverviewForm(RangeForm):
         # filter_bar.html), so a URL without it, shared or typed, compares.
         if "compare" not in data:
             data["compare"] = "on"
+
+    @property
+    def compares(self) -> bool:
+        return self.cleaned_data.get("compare", True) if self.is_valid() else True
+
+
+class OverviewForm(ComparedRangeForm):
+    """The overview's range: its events by category, against the period before."""
 
 
 class EventFilterForm(forms.Form):
@@ -250,9 +261,10 @@ def kind_value(category: str, name: str) -> str:
     return f"{category}{KIND_SEPARATOR}{name}"
 
 
-class FunnelForm(RangeForm):
+class FunnelForm(ComparedRangeForm):
     """A funnel: range, app, window, and steps `step1` … `step10`, each a kind picked from
-    those stored, with an optional data condition `key1`=`value1`."""
+    those stored, with an optional data condition `key1`=`value1`; its conversion per day
+    beside the previous period's unless `compare` is unticked."""
 
     window = forms.ChoiceField(choices=WINDOW_CHOICES, required=False, label="Window")
 
@@ -275,6 +287,7 @@ class FunnelForm(RangeForm):
             self.fields[f"value{i}"].widget.attrs.update(placeholder="value", size=10)
 
     def set_defaults(self, data: QueryDict) -> None:
+        super().set_defaults(data)
         if not data.get("window"):
             data["window"] = "86400"
 

@@ -16,7 +16,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     form = OverviewForm(request.GET)
     time_range = form.time_range
     app_id = form.application_id
-    compare = form.cleaned_data.get("compare", True) if form.is_valid() else True
+    compare = form.compares
     assert time_range.start is not None and time_range.end is not None
     start, end, previous_start = time_range.start, time_range.end, time_range.previous_start
 

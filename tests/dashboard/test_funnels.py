@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tests.dashboard.support import NOW
+from tests.dashboard.support import NOW, figure_of
 
 URL = reverse("dashboard:funnels")
 QUERY = {
@@ -120,3 +120,64 @@ def test_it_refuses_a_kind_that_is_not_stored(as_alice, journeys):
     response = as_alice.get(URL, {**QUERY, "step2": "nothing\there"})
 
     assert response.status_code == 400
+
+
+@pytest.fixture
+def earlier_journeys(put, web_app):
+    """A week before the journeys, in the previous 7 days: two sessions from the landing
+    page, one of which submits."""
+    at = NOW - timedelta(days=8)
+    for i, converts in enumerate([True, False]):
+        session = f"00000000-0000-4000-8000-0000000001{i}0"
+        put(web_app, at + timedelta(minutes=i), session=session, data={"path": "/"})
+        if converts:
+            later = at + timedelta(minutes=i)
+            put(web_app, later + timedelta(seconds=20), session=session, data={"path": "/pricing"})
+            put(
+                web_app,
+                later + timedelta(seconds=40),
+                session=session,
+                category="form interaction",
+                name="submit",
+            )
+
+
+def trend_lines(response) -> dict[str, dict[str, float | None]]:
+    """{trace name: {day: share}} of the conversion chart."""
+    figure = figure_of(response, "funnel-trend")
+    return {
+        trace["name"]: dict(zip(trace["x"], trace["y"], strict=True)) for trace in figure["data"]
+    }
+
+
+def test_its_trend_is_the_conversion_per_day_beside_the_previous_period(
+    as_alice, journeys, earlier_journeys
+):
+    response = as_alice.get(URL, QUERY)
+
+    lines = trend_lines(response)
+    # 17 March: four sessions entered, one submitted; 18 March: the mobile one, which did.
+    assert lines["Conversion"]["2026-03-17 00:00"] == pytest.approx(0.25)
+    assert lines["Conversion"]["2026-03-18 00:00"] == pytest.approx(1.0)
+    assert lines["Conversion"]["2026-03-16 00:00"] is None
+    # 10 March, seven days earlier: two entered, one submitted.
+    assert lines["Previous period"]["2026-03-17 00:00"] == pytest.approx(0.5)
+    assert lines["Previous period"]["2026-03-18 00:00"] is None
+    html = response.content.decode()
+    assert re.findall(r'<td class="num" data-previous title="([^"]+)">([^<]+)</td>', html) == [
+        ("Tue 2026-03-10", "50%"),
+        ("Wed 2026-03-11", "\u2013"),
+    ]
+    assert 'name="compare" id="id_compare" checked' in html
+
+
+def test_its_trend_leaves_the_previous_period_out_when_unticked(
+    as_alice, journeys, earlier_journeys
+):
+    response = as_alice.get(URL, {**QUERY, "compare": "false"})
+
+    assert list(trend_lines(response)) == ["Conversion"]
+    html = response.content.decode()
+    assert "data-previous" not in html
+    assert 'name="compare" id="id_compare" checked' not in html
+    assert sessions_per_step(html) == ["5", "3", "2"]
