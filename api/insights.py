@@ -13,9 +13,9 @@ from api.auth import ApiKeyAuth, require_read
 from api.errors import ApiError, api_error, pydantic_errors
 from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
-from events.breakdowns import breakdown_series, may_use_tracked_counts
+from events.breakdowns import breakdown_reads_raw, breakdown_series
 from events.funnels import funnel_compute
-from events.insight_sql import InsightsBusy, insight_slot
+from events.insight_sql import API_SLOTS, InsightsBusy, insight_slot
 from events.rollups import Granularity
 
 router = Router(tags=["insights"], auth=ApiKeyAuth())
@@ -26,7 +26,7 @@ RETRY_AFTER_SECONDS = 5
 def _computing() -> Iterator[None]:
     """A slot for a computation that may read raw events, or 503 naming why."""
     try:
-        with insight_slot():
+        with insight_slot(API_SLOTS):
             yield
     except InsightsBusy as busy:
         raise ApiError(
@@ -116,8 +116,7 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
     }
     # Without a breakdown the counts come from the rollups, and a tracked key's from its
     # value counts: only a breakdown that reads the raw events needs a slot.
-    reads_raw = filters.breakdown is not None and not may_use_tracked_counts(**arguments)
-    with _computing() if reads_raw else nullcontext():
+    with _computing() if breakdown_reads_raw(**arguments) else nullcontext():
         breakdown = breakdown_series(
             start=filters.start_at, end_exclusive=filters.end_at, **arguments
         )

@@ -134,6 +134,15 @@ def may_use_tracked_counts(*, key: str | None, granularity: Granularity, **filte
     return tracked_key_is_ready(key=key)
 
 
+def breakdown_reads_raw(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
+    """Whether a breakdown may read the raw events, and so needs an insight slot on a web
+    thread: it is by a key, and that key's value counts cannot answer it. Without a key
+    the counts come from the rollups."""
+    return key is not None and not may_use_tracked_counts(
+        key=key, granularity=granularity, **filters
+    )
+
+
 def _raw_counted_sql(
     *,
     key: str | None,

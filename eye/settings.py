@@ -425,6 +425,9 @@ EYE_INSIGHT_KEEP_FRESH_SECONDS = env_int("EYE_INSIGHT_KEEP_FRESH_SECONDS", 3600)
 # Funnels and breakdowns that the insights API computes at once from the raw events,
 # across all web processes (events/insight_sql.py); more are answered 503. 0: no bound.
 EYE_INSIGHT_API_CONCURRENCY = env_int("EYE_INSIGHT_API_CONCURRENCY", 2)
+# The same for the dashboard's pages (Funnels, untracked breakdowns, a dashboard's cards);
+# past it a page says it is busy and asks again shortly. 0: no bound.
+EYE_INSIGHT_DASHBOARD_CONCURRENCY = env_int("EYE_INSIGHT_DASHBOARD_CONCURRENCY", 2)
 
 
 def email_from_url(url: str) -> dict:

@@ -4,6 +4,7 @@ digest's numbers are both these, so that a digest and the dashboard its link ope
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -13,8 +14,9 @@ from django.db import connection, connections
 from django.http import QueryDict
 from django.utils import timezone
 
-from events.breakdowns import Breakdown, breakdown_series
+from events.breakdowns import Breakdown, breakdown_reads_raw, breakdown_series
 from events.funnels import DroppedSession, Funnel, funnel_compute, funnel_with_dropoff
+from events.insight_sql import SlotPool, insight_slot
 from events.rollups import Series, event_counts_series
 from events.stats import event_count
 from insights.definitions import (
@@ -153,15 +155,48 @@ def _breakdown(definition: BreakdownDefinition) -> tuple[int, str, Breakdown]:
     return breakdown.total, "events", breakdown
 
 
+def insights_read_raw(*, insights: list[Insight], range_params: dict[str, str] | None) -> bool:
+    """Whether computing any of the insights may read the raw events (a funnel, or a
+    breakdown that its key's value counts cannot answer), and so needs an insight slot on
+    a web thread."""
+    for insight in insights:
+        query = insight_query(insight=insight, range_params=range_params)
+        try:
+            definition = insight_definition(kind=insight.kind, query=query)
+        except InvalidDefinition:
+            continue
+        match definition:
+            case FunnelDefinition():
+                return True
+            case BreakdownDefinition(time_range=time_range) if breakdown_reads_raw(
+                key=definition.key,
+                granularity=time_range.granularity,
+                application_id=definition.application_id,
+                category=definition.category,
+                name=definition.name,
+            ):
+                return True
+    return False
+
+
 def insights_evaluate(
-    *, insights: list[Insight], range_params: dict[str, str] | None
+    *,
+    insights: list[Insight],
+    range_params: dict[str, str] | None,
+    slots: SlotPool | None = None,
 ) -> list[Evaluation]:
-    """Every insight, in order. Other threads see only committed data, so a caller inside
-    a transaction (a test's, say) gets its insights one after another."""
-    if len(insights) < 2 or connection.in_atomic_block:
-        return [insight_evaluate(insight=i, range_params=range_params) for i in insights]
-    with ThreadPoolExecutor(max_workers=min(EVALUATION_THREADS, len(insights))) as pool:
-        return list(pool.map(_evaluate_in_thread, insights, repeat(range_params)))
+    """Every insight, in order. With `slots` (a web request's pool), one of its slots is
+    held while they are computed if any of them may read the raw events, or InsightsBusy
+    raised at once. Other threads see only committed data, so a caller inside a
+    transaction (a test's, say) gets its insights one after another."""
+    slot: AbstractContextManager[None] = nullcontext()
+    if slots is not None and insights_read_raw(insights=insights, range_params=range_params):
+        slot = insight_slot(slots)
+    with slot:
+        if len(insights) < 2 or connection.in_atomic_block:
+            return [insight_evaluate(insight=i, range_params=range_params) for i in insights]
+        with ThreadPoolExecutor(max_workers=min(EVALUATION_THREADS, len(insights))) as pool:
+            return list(pool.map(_evaluate_in_thread, insights, repeat(range_params)))
 
 
 def _evaluate_in_thread(insight: Insight, range_params: dict[str, str] | None) -> Evaluation:

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from events.erasure import deletions_version
+from events.insight_sql import SlotPool
 from insights.definitions import insight_query
 from insights.evaluation import Evaluation, insights_evaluate
 from insights.models import Dashboard, Insight
@@ -54,14 +55,17 @@ def insights_evaluate_kept(
     insights: list[Insight],
     range_params: dict[str, str] | None,
     stale_before: datetime | None = None,
+    slots: SlotPool | None = None,
 ) -> list[Evaluation]:
     """insights_evaluate, reusing what was computed within EYE_INSIGHT_KEEP_SECONDS and
     not before `stale_before` (Refresh gives now: every insight is computed again). What
-    is computed is kept."""
+    is computed is kept. `slots` is a web request's pool: those that must be computed
+    hold one of its slots if they may read raw events (InsightsBusy when none is free),
+    while kept ones need none."""
     keep_for = settings.EYE_INSIGHT_KEEP_SECONDS
     version = deletions_version() if keep_for else None
     if version is None:
-        return insights_evaluate(insights=insights, range_params=range_params)
+        return insights_evaluate(insights=insights, range_params=range_params, slots=slots)
     keys = [_key(insight, range_params, version) for insight in insights]
     kept = {
         key: evaluation
@@ -74,7 +78,9 @@ def insights_evaluate_kept(
         zip(
             missing,
             insights_evaluate(
-                insights=[insights[position] for position in missing], range_params=range_params
+                insights=[insights[position] for position in missing],
+                range_params=range_params,
+                slots=slots,
             ),
             strict=True,
         )

@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
+import psycopg
 from django.db import connection
 from django.test import Client
 
+from events.insight_sql import SlotPool
 from events.keys import api_key_create
 from events.models import ApiKey, Application, Event
 from events.retention import events_table_is_hypertable
@@ -220,3 +222,28 @@ def queue_moved_to(huey, url: str, **storage_options) -> Iterator[None]:
         yield
     finally:
         huey.storage = original
+
+
+@contextmanager
+def another_connection() -> Iterator[psycopg.Connection]:
+    """A connection of its own to the test database: what another web process holds."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        yield other
+
+
+def slots_hold(other: psycopg.Connection, pool: SlotPool, *slots: int) -> None:
+    """Take insight slots on `other`, as a process computing with them would."""
+    for slot in slots:
+        taken = other.execute("SELECT pg_try_advisory_lock(%s, %s)", [pool.lock_class, slot])
+        assert taken.fetchone() == (True,), f"slot {slot} is held already"
+
+
+def slot_release(other: psycopg.Connection, pool: SlotPool, slot: int) -> None:
+    other.execute("SELECT pg_advisory_unlock(%s, %s)", [pool.lock_class, slot])

@@ -2,12 +2,14 @@
 events per bucket for the 10 most frequent values of a data key picked in the URL (`by`),
 the rest as "(others)", each value one click from Explore filtered by it."""
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
 from dashboard.charts import OTHER, colour_map, value_labels, volume_figure
-from events.breakdowns import Breakdown, breakdown_series
+from events.breakdowns import Breakdown, breakdown_reads_raw, breakdown_series
+from events.insight_sql import DASHBOARD_SLOTS, insight_slot
 from events.rollups import Series
 from events.stats import data_key_list
 from events.tracked_keys import tracked_key_exists
@@ -50,13 +52,15 @@ def breakdown_context(
     }
     if key is None:
         return context
-    breakdown = breakdown_series(
-        key=key,
-        start=time_range.start,
-        end_exclusive=time_range.end,
-        granularity=time_range.granularity,
-        **filters,
-    )
+    reads_raw = breakdown_reads_raw(key=key, granularity=time_range.granularity, **filters)
+    with insight_slot(DASHBOARD_SLOTS) if reads_raw else nullcontext():
+        breakdown = breakdown_series(
+            key=key,
+            start=time_range.start,
+            end_exclusive=time_range.end,
+            granularity=time_range.granularity,
+            **filters,
+        )
     explore = QueryDict(mutable=True)
     for param in ("range", "start", "end", "app", "category", "name"):
         if request.GET.get(param):

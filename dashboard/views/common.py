@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -11,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from dashboard.charts import colour_map, colour_of
+from events.insight_sql import InsightsBusy
 from events.models import Application
 from events.stats import kind_first_seen_list
 from eye.replica import reads_from_replica
@@ -36,10 +38,36 @@ def url_number(text: str) -> int | None:
     return int(text) or None
 
 
+# A page whose insights could not be computed asks again after this many seconds.
+BUSY_RETRY_SECONDS = 5
+
+
+def busy_when_slots_are_taken(view: View) -> View:
+    """A page that needs an insight slot (events/insight_sql.py) when every one is taken
+    answers 503, saying so, and asks again shortly, rather than wait on a web thread."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except InsightsBusy as busy:
+            response = render_page(
+                request,
+                "dashboard/busy.html",
+                {"slots": busy.slots, "retry_seconds": BUSY_RETRY_SECONDS},
+                nav="",
+                status=503,
+            )
+            response["Retry-After"] = str(BUSY_RETRY_SECONDS)
+            return response
+
+    return wrapped
+
+
 def dashboard_view(view: View) -> View:
     """Every page needs a login and only reads: GET and HEAD, nothing else, and may read
     events from the read replica if there is one."""
-    return login_required(require_safe(reads_from_replica(view)))
+    return login_required(require_safe(reads_from_replica(busy_when_slots_are_taken(view))))
 
 
 def kinds_first_seen() -> list[tuple[str, str]]:

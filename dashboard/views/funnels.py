@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from dashboard.charts import bar_figure, conversion_figure
 from dashboard.views.common import dashboard_view, render_page, url_number
 from events.funnels import Funnel, FunnelDay
+from events.insight_sql import DASHBOARD_SLOTS, insight_slot
 from events.rollups import Granularity
 from insights.definitions import FunnelDefinition, InvalidDefinition, funnel_definition, funnel_form
 from insights.evaluation import funnel_before_of, funnel_of, funnel_with_dropoff_of
@@ -76,13 +77,14 @@ def funnels(request: HttpRequest) -> HttpResponse:
     except InvalidDefinition:
         return render_page(request, "dashboard/funnels.html", context, nav="funnels")
     dropoff_step = url_number(request.GET.get("dropoff", ""))
-    if dropoff_step is not None and dropoff_step < len(definition.steps):
-        funnel, context["dropped"] = funnel_with_dropoff_of(definition, step=dropoff_step)
-        context["dropoff_step"] = dropoff_step
-    else:
-        funnel = funnel_of(definition)
-    # The same walk again over the period before: the comparison doubles the page's work.
-    before = funnel_before_of(definition) if form.compares else None
+    with insight_slot(DASHBOARD_SLOTS):
+        if dropoff_step is not None and dropoff_step < len(definition.steps):
+            funnel, context["dropped"] = funnel_with_dropoff_of(definition, step=dropoff_step)
+            context["dropoff_step"] = dropoff_step
+        else:
+            funnel = funnel_of(definition)
+        # The same walk again over the period before: the comparison doubles the work.
+        before = funnel_before_of(definition) if form.compares else None
     trend_figure, trend_rows = funnel_trend(funnel, definition, before)
     dropoffs = funnel.dropoffs()
     rows = [

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from dashboard.insight_forms import InsightSaveForm, NamedForm
 from dashboard.views.cards import insight_card
 from dashboard.views.common import dashboard_view, render_page
+from events.insight_sql import DASHBOARD_SLOTS
 from insights.kept import insights_evaluate_kept
 from insights.models import Dashboard, Insight
 from insights.ranges import PRESET_CHOICES
@@ -73,6 +74,7 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
         insights=list(dashboard_insight_list(dashboard=dashboard)),
         range_params=range_params,
         stale_before=now if request.GET.get("refresh") == "1" else None,
+        slots=DASHBOARD_SLOTS,
     )
     refresh = request.GET.copy()
     refresh["refresh"] = "1"

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from django.db import connection
 
-from events.insight_sql import SLOT_LOCK_CLASS
+from events.insight_sql import API_SLOTS
 from events.tracked_keys import tracked_key_add, tracked_key_backfill
 from tests.api.test_insights_funnel import body, post
+from tests.support import another_connection, slot_release, slots_hold
 
 
 def trend(api, *, key, **params):
@@ -31,25 +31,16 @@ def trend(api, *, key, **params):
 
 @pytest.fixture
 def other_process() -> Iterator[psycopg.Connection]:
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        dbname=db["NAME"],
-        autocommit=True,
-    ) as other:
+    with another_connection() as other:
         yield other
 
 
 def hold(other: psycopg.Connection, *slots: int) -> None:
-    for slot in slots:
-        taken = other.execute("SELECT pg_try_advisory_lock(%s, %s)", [SLOT_LOCK_CLASS, slot])
-        assert taken.fetchone() == (True,), f"slot {slot} is held already"
+    slots_hold(other, API_SLOTS, *slots)
 
 
 def release(other: psycopg.Connection, slot: int) -> None:
-    other.execute("SELECT pg_advisory_unlock(%s, %s)", [SLOT_LOCK_CLASS, slot])
+    slot_release(other, API_SLOTS, slot)
 
 
 def test_when_every_slot_is_taken_funnels_and_breakdowns_get_503(
@@ -96,7 +87,7 @@ def test_a_slot_is_given_back_after_each_answer(api, web_app, other_process, set
     assert statuses == [200, 200, 200, 200, 422]
     # Free for another process: this process holds no slot between requests.
     assert other_process.execute(
-        "SELECT pg_try_advisory_lock(%s, 0)", [SLOT_LOCK_CLASS]
+        "SELECT pg_try_advisory_lock(%s, 0)", [API_SLOTS.lock_class]
     ).fetchone() == (True,)
 
 
