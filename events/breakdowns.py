@@ -157,7 +157,7 @@ def _raw_counted_sql(
     value = "data #>> %s" if key else "''"
     value_params: list[object] = [key_path(key)] if key else []
     counted = f"""
-        SELECT date_trunc('{granularity.value}', "timestamp", 'UTC'), {value}, count(*), false
+        SELECT {granularity.truncate_sql('"timestamp"')}, {value}, count(*), false
         FROM ({sql}) matched
         GROUP BY 1, 2"""
     return counted, [*value_params, *params]

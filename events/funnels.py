@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from events.insight_sql import insight_fetchall
+from events.rollups import Granularity
 from events.selectors import event_list
 
 MIN_STEPS = 2
@@ -246,13 +247,13 @@ def _funnel_walk(
             "ARRAY(SELECT session_id FROM dropped ORDER BY at DESC, session_id)",
             "ARRAY(SELECT at FROM dropped ORDER BY at DESC, session_id)",
         ]
+    day = Granularity.DAY.truncate_sql("t1")
     sql = f"""
     WITH {cte}{dropped_cte}
-    SELECT GROUPING(date_trunc('day', t1, 'UTC')) AS whole,
-           date_trunc('day', t1, 'UTC') AS day,
+    SELECT GROUPING({day}) AS whole, {day} AS day,
            {", ".join(columns)}
     FROM chosen
-    GROUP BY GROUPING SETS ((), (date_trunc('day', t1, 'UTC')))
+    GROUP BY GROUPING SETS ((), ({day}))
     """
     rows = insight_fetchall(sql=sql, params=params)
     whole = next((row for row in rows if row[0] == 1), None)

@@ -54,6 +54,15 @@ DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 
 
+# Buckets are cut with date_bin from this origin: for minutes, hours, days and weeks it
+# gives what date_trunc(..., 'UTC') gives (1900-01-01 was a Monday, so weeks start on
+# Mondays as ISO weeks do; the two agree on random instants of every year from 1 to
+# 9999), without converting every row's time into a zone first. Over the 5M pageviews of
+# a month at 10M events, grouping by day took 3.6 to 4.6 s with it against 4.5 to 6.6 s
+# with date_trunc.
+BUCKET_ORIGIN = "TIMESTAMPTZ '1900-01-01 00:00+00'"
+
+
 class Granularity(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
@@ -107,12 +116,28 @@ class Granularity(StrEnum):
         hour rows otherwise (a 30-day range reads 720 hours per series, not 43,200 minutes)."""
         return "event_counts_minute" if self is Granularity.MINUTE else "event_counts_hour"
 
+    def truncate_sql(self, column: str) -> str:
+        """SQL for the start of the bucket that `column` (a timestamptz) falls in, in UTC
+        whatever the server's zone: what floor() gives in Python."""
+        return f"date_bin('{self.step_sql}', {column}, {BUCKET_ORIGIN})"
+
+    @property
+    def step_sql(self) -> str:
+        return {"minute": "1 minute", "hour": "1 hour", "day": "1 day", "week": "7 days"}[
+            self.value
+        ]
+
     @property
     def bucket_sql(self) -> str:
-        """Days and weeks are summed from hour rows in SQL, in UTC whatever the server's zone."""
+        """Days and weeks are summed from hour rows in SQL."""
         if self in (Granularity.MINUTE, Granularity.HOUR):
             return "bucket"
-        return f"date_trunc('{self.value}', bucket, 'UTC')"
+        return self.truncate_sql("bucket")
+
+
+# The rollups' buckets of an event's time.
+MINUTE_OF_EVENT = Granularity.MINUTE.truncate_sql('"timestamp"')
+HOUR_OF_EVENT = Granularity.HOUR.truncate_sql('"timestamp"')
 
 
 def is_aligned(moment: datetime, step: timedelta) -> bool:
@@ -467,7 +492,7 @@ def _value_counts(*, rows: str, where: str = "true", sign: str = "") -> str:
     SELECT bucket, application_id, category, name, key, too_long,
            CASE WHEN too_long THEN '' ELSE value END, {sign}count(*)
     FROM (
-        SELECT date_trunc('hour', r."timestamp", 'UTC') AS bucket, r.application_id,
+        SELECT {Granularity.HOUR.truncate_sql('r."timestamp"')} AS bucket, r.application_id,
                r.category, r.name, t.key, r.data #>> string_to_array(t.key, '.') AS value
         FROM {TRACKED_KEYS} AS t CROSS JOIN {rows} AS r
         WHERE {where}
@@ -491,7 +516,7 @@ def rollup_upserts(*, rows: str, sign: str) -> str:
     return f"""
 minute_counts AS (
     INSERT INTO event_counts_minute AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name,
+    SELECT {MINUTE_OF_EVENT}, application_id, category, name,
            {sign}count(*)
     FROM {rows} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (bucket, application_id, category, name)
@@ -499,7 +524,7 @@ minute_counts AS (
 ),
 hour_counts AS (
     INSERT INTO event_counts_hour AS c (bucket, application_id, category, name, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, category, name,
+    SELECT {HOUR_OF_EVENT}, application_id, category, name,
            {sign}count(*)
     FROM {rows} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (bucket, application_id, category, name)
@@ -507,7 +532,7 @@ hour_counts AS (
 ),
 session_hours AS (
     INSERT INTO session_activity_hour AS s (bucket, application_id, session_id, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, {sign}count(*)
+    SELECT {HOUR_OF_EVENT}, application_id, session_id, {sign}count(*)
     FROM {rows} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (bucket, application_id, session_id)
     DO UPDATE SET events = s.events + excluded.events
@@ -523,9 +548,9 @@ value_counts AS (
 # The buckets a removal touched, to pass to rollups_empty_delete: two columns to select
 # from the removed rows (the CTE of rollup_upserts' `rows`). The braces are doubled for
 # the str.format that the removal statement goes through.
-TOUCHED_BUCKETS = """
-       coalesce(array_agg(DISTINCT date_trunc('minute', "timestamp", 'UTC')), '{{}}'),
-       coalesce(array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')), '{{}}')"""
+TOUCHED_BUCKETS = f"""
+       coalesce(array_agg(DISTINCT {MINUTE_OF_EVENT}), '{{{{}}}}'),
+       coalesce(array_agg(DISTINCT {HOUR_OF_EVENT}), '{{{{}}}}')"""
 
 # A bucket whose events are all gone must go too: the session list counts a session as
 # active in an hour when it has a row there.
@@ -551,23 +576,23 @@ def rollups_empty_delete(*, minutes: list[datetime], hours: list[datetime]) -> N
 # once, on three connections; the hour rollup is then summed from the minute one (a few
 # hundred thousand rows) rather than from the raw table again.
 REBUILD_FROM_RAW = (
-    """
+    f"""
     INSERT INTO event_counts_minute (bucket, application_id, category, name, events)
-    SELECT date_trunc('minute', "timestamp", 'UTC'), application_id, category, name, count(*)
-    FROM events WHERE {where} GROUP BY 1, 2, 3, 4
+    SELECT {MINUTE_OF_EVENT}, application_id, category, name, count(*)
+    FROM events WHERE {{where}} GROUP BY 1, 2, 3, 4
     """,
-    """
+    f"""
     INSERT INTO session_activity_hour (bucket, application_id, session_id, events)
-    SELECT date_trunc('hour', "timestamp", 'UTC'), application_id, session_id, count(*)
-    FROM events WHERE {where} GROUP BY 1, 2, 3
+    SELECT {HOUR_OF_EVENT}, application_id, session_id, count(*)
+    FROM events WHERE {{where}} GROUP BY 1, 2, 3
     """,
     f"INSERT INTO {VALUE_COUNTS} ({VALUE_COUNTS_COLUMNS}, events)"
     + _value_counts(rows="events", where="{where}"),
 )
-REBUILD_HOUR_FROM_MINUTE = """
+REBUILD_HOUR_FROM_MINUTE = f"""
 INSERT INTO event_counts_hour (bucket, application_id, category, name, events)
-SELECT date_trunc('hour', bucket, 'UTC'), application_id, category, name, sum(events)
-FROM event_counts_minute WHERE {where} GROUP BY 1, 2, 3, 4
+SELECT {Granularity.HOUR.truncate_sql("bucket")}, application_id, category, name, sum(events)
+FROM event_counts_minute WHERE {{where}} GROUP BY 1, 2, 3, 4
 """
 TRUNCATE = f"TRUNCATE {', '.join(TABLES)}"
 
@@ -716,7 +741,7 @@ def value_counts_counted_sql(
         else:
             selects.append(
                 f"""
-                SELECT date_trunc('{granularity.value}', "timestamp", 'UTC'),
+                SELECT {granularity.truncate_sql('"timestamp"')},
                        data #>> %s, count(*), false
                 FROM events WHERE "timestamp" >= %s AND "timestamp" < %s {where}
                 GROUP BY 1, 2"""
@@ -729,12 +754,12 @@ def value_counts_counted_sql(
 # number of keys whose counts differ, for each rollup (0 when they agree).
 CHECK = f"""
 WITH raw AS (
-    SELECT date_trunc('hour', "timestamp", 'UTC') AS bucket, application_id, category, name,
+    SELECT {HOUR_OF_EVENT} AS bucket, application_id, category, name,
            count(*) AS events
     FROM events GROUP BY 1, 2, 3, 4
 ),
 minute AS (
-    SELECT date_trunc('hour', bucket, 'UTC') AS bucket, application_id, category, name,
+    SELECT {Granularity.HOUR.truncate_sql("bucket")} AS bucket, application_id, category, name,
            sum(events) AS events
     FROM event_counts_minute GROUP BY 1, 2, 3, 4
 ),

@@ -5,6 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard.charts import PALETTE, colour_map, colour_of
 from dashboard.templatetags.eye import change, duration, share, thousands
@@ -44,6 +47,29 @@ def test_it_floors_and_ceils_on_bucket_boundaries():
     assert Granularity.WEEK.floor(moment) == at("2026-03-16")  # Monday, as date_trunc
     assert Granularity.HOUR.ceil(moment) == at("2026-03-18 15:00")
     assert Granularity.HOUR.ceil(at("2026-03-18 15:00")) == at("2026-03-18 15:00")
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    granularity=st.sampled_from(list(Granularity)),
+)
+def test_the_sql_bucket_is_the_python_floor_in_any_server_zone(moment, granularity):
+    with connection.cursor() as cursor:
+        # A zone far from UTC, with daylight saving: the buckets must not move with it.
+        cursor.execute("SET LOCAL TimeZone = 'Pacific/Chatham'")
+        # As seconds: Django reads a timestamptz back as if the session were in UTC.
+        cursor.execute(
+            f"SELECT extract(epoch FROM {granularity.truncate_sql('%(at)s::timestamptz')}), "
+            "extract(epoch FROM date_trunc(%(unit)s, %(at)s::timestamptz, 'UTC'))",
+            {"at": moment, "unit": granularity.value},
+        )
+        bucket, truncated = cursor.fetchone()
+
+    assert bucket == truncated == int(granularity.floor(moment).timestamp())
 
 
 def test_it_lists_every_bucket_of_a_range():
