@@ -140,17 +140,22 @@ def _funnel(definition: FunnelDefinition) -> tuple[int, str, Funnel]:
     return funnel.steps[0].sessions, f"sessions entered, {last.conversion:.0%} converted", funnel
 
 
+def _breakdown_arguments(definition: BreakdownDefinition) -> dict:
+    """What breakdown_series is asked, but the range's bounds."""
+    return {
+        "key": definition.key,
+        "granularity": definition.time_range.granularity,
+        "application_id": definition.application_id,
+        "category": definition.category,
+        "name": definition.name,
+    }
+
+
 def _breakdown(definition: BreakdownDefinition) -> tuple[int, str, Breakdown]:
     time_range = definition.time_range
     assert time_range.start is not None and time_range.end is not None
     breakdown = breakdown_series(
-        key=definition.key,
-        start=time_range.start,
-        end_exclusive=time_range.end,
-        granularity=time_range.granularity,
-        application_id=definition.application_id,
-        category=definition.category,
-        name=definition.name,
+        start=time_range.start, end_exclusive=time_range.end, **_breakdown_arguments(definition)
     )
     return breakdown.total, "events", breakdown
 
@@ -168,13 +173,7 @@ def insights_read_raw(*, insights: list[Insight], range_params: dict[str, str] |
         match definition:
             case FunnelDefinition():
                 return True
-            case BreakdownDefinition(time_range=time_range) if breakdown_reads_raw(
-                key=definition.key,
-                granularity=time_range.granularity,
-                application_id=definition.application_id,
-                category=definition.category,
-                name=definition.name,
-            ):
+            case BreakdownDefinition() if breakdown_reads_raw(**_breakdown_arguments(definition)):
                 return True
     return False
 
