@@ -52,8 +52,15 @@ end
 return claimed
 """
 
-# Put every task of a dead worker's processing list back at the head of the queue (the
-# end that is read next) and forget the list.
+# Put every task of a processing list back at the head of the queue (the end that is
+# read next).
+SWEEP = """
+local moved = 0
+while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do moved = moved + 1 end
+return moved
+"""
+
+# The same for a dead worker's list, which is then forgotten.
 RECOVER = """
 local moved = 0
 while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do moved = moved + 1 end
@@ -132,23 +139,16 @@ class ReliableRedisStorage(RedisStorage):
     def _lease_key(self, processing_key: str) -> str:
         return f"{processing_key}.lease"
 
-    def renew_lease(self, *, requeue_leftovers: bool = False, force: bool = True) -> None:
+    def renew_lease(self, *, force: bool = True) -> None:
         processing = self.processing_key
         due = time.monotonic() - self._lease_renewed_at > self.lease_seconds / 3
-        if not (force or due or requeue_leftovers):
+        if not (force or due):
             return
         pipe = self.conn.pipeline(transaction=False)
-        if requeue_leftovers:
-            # Between two tasks a worker holds nothing. Anything still in its list is a
-            # task whose ack failed or that ended in an error: it goes back to the queue
-            # now, rather than sit in the list of a worker that will never die.
-            self._recover(keys=[self.queue_key, processing, self.workers_key], client=pipe)
         pipe.sadd(self.workers_key, processing)
         pipe.set(self._lease_key(processing), b"1", px=int(self.lease_seconds * 1000))
         pipe.execute()
         self._lease_renewed_at = time.monotonic()
-        if requeue_leftovers:
-            self._in_flight, self._claimed = None, 0
 
     # --- the consumer's side -------------------------------------------------------
 
@@ -156,22 +156,23 @@ class ReliableRedisStorage(RedisStorage):
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + min(5.0, self.lease_seconds / 2)
             self.recover_abandoned()
-        self.renew_lease(requeue_leftovers=self._holds_unacked, force=False)
+        self.renew_lease(force=False)
+        # Between two tasks a worker holds nothing, so whatever its list still holds goes
+        # back to the queue first, in the same round trip as the move: a task whose ack
+        # failed or that ended in an error, claimed ones never acked, and one that a move
+        # put there when Redis went away before its reply came back (redis-py then sends
+        # the move again, or raises). The worker never learnt that it held that one, and
+        # its lease stays alive, so nobody else would ever take it back: a soak lost an
+        # event this way when Redis shut down mid-move.
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.eval(SWEEP, 2, self.queue_key, self.processing_key)
         if self.blocking:
-            item = self.conn.blmove(
-                self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT"
-            )
+            pipe.blmove(self.queue_key, self.processing_key, self.read_timeout, "RIGHT", "LEFT")
         else:
-            item = self.conn.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
-        self._in_flight = item
+            pipe.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
+        _, item = pipe.execute()
+        self._in_flight, self._claimed = item, 0
         return item
-
-    @property
-    def _holds_unacked(self) -> bool:
-        """Whether this worker's list may still hold a task: one whose ack never came
-        (it failed or was interrupted), or claimed ones never acked. The next dequeue
-        sweeps those back to the queue."""
-        return self._in_flight is not None or self._claimed > 0
 
     def ack(self) -> None:
         """The task this worker took last has run (or been rescheduled): forget it."""

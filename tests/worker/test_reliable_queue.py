@@ -1,14 +1,18 @@
 """The queue loses nothing when a worker dies, bounds its length, and lets a worker write
 the tasks waiting behind its own in one statement."""
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import uuid
 
 import psycopg
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
@@ -203,3 +207,82 @@ def test_due_retries_move_from_the_schedule_to_the_queue_in_one_step(huey, web_a
     assert huey.pending_count() == 1
     assert huey.scheduled_count() == 1
     assert huey.deserialize_task(huey.storage.enqueued_items()[0]).id == due.id
+
+
+class ReplyDroppingProxy:
+    """A TCP proxy in front of the real Redis that, once armed, drops the connection in
+    place of the next reply: the command ran on the server, and its answer never came
+    back, as when Redis shuts down or the network breaks mid-command."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.armed = threading.Event()
+        self.dropped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if replies and self.armed.is_set():
+                    self.armed.clear()
+                    self.dropped.set()
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_task_whose_move_lost_its_reply_is_not_stranded(huey):
+    """The soak once lost an event this way: Redis shut down as a worker moved a retry
+    into its processing list; the worker never learnt that it held it, kept its lease
+    alive, and nobody took the task back."""
+    kwargs = huey.storage.conn.connection_pool.connection_kwargs
+    host, port, db = kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379), kwargs["db"]
+    proxy = ReplyDroppingProxy((host, port))
+    storage = ReliableRedisStorage(
+        f"lost-reply-{uuid.uuid4().hex}", read_timeout=1, port=proxy.port, db=db
+    )
+    direct = redis.Redis(host=host, port=port, db=db)
+    try:
+        # Lease, registration and the sweep of abandoned lists done: the next reply
+        # that comes back is the move's.
+        storage.blocking = False
+        assert storage.dequeue() is None
+        storage.blocking = True
+        direct.lpush(storage.queue_key, b"task")
+
+        proxy.armed.set()
+        try:
+            taken = storage.dequeue()
+        except redis.RedisError:
+            taken = None
+        assert proxy.dropped.is_set()
+        if taken is None:
+            taken = storage.dequeue()
+
+        assert taken == b"task"
+        assert direct.llen(storage.queue_key) == 0
+        assert direct.lrange(storage.processing_key, 0, -1) == [b"task"]
+    finally:
+        proxy.close()
+        for key in direct.scan_iter(f"*{storage.name}*"):
+            direct.delete(key)
