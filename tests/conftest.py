@@ -8,6 +8,7 @@ up at once so that test modules can import models.
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 
@@ -28,6 +29,13 @@ os.environ.setdefault("EYE_KEY_CACHE_SECONDS", "0")
 os.environ.setdefault("EYE_CONFIG_CACHE_SECONDS", "0")
 
 EXPECT_TIMESCALEDB = os.environ.get("EYE_TEST_EXPECT_TIMESCALEDB")
+
+# A suite started as a background job of a non-interactive shell inherits SIGINT ignored,
+# and so would every process it starts, which an ignored signal survives exec into: the
+# tests that press Ctrl-C on `eye tail` or on a child of the supervisor would wait for
+# nothing. Python's own handler is what a terminal gives; a handled signal is reset to
+# the default in a child.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 django.setup()
 
