@@ -2,7 +2,7 @@
 breakdown selectors, for read keys, over the key's application only."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import pydantic
 from django.http import HttpRequest
@@ -23,10 +23,10 @@ RETRY_AFTER_SECONDS = 5
 
 
 @contextmanager
-def _computing() -> Iterator[None]:
+def _computing(*, needed: bool = True) -> Iterator[None]:
     """A slot for a computation that may read raw events, or 503 naming why."""
     try:
-        with insight_slot(API_SLOTS):
+        with insight_slot(API_SLOTS, needed=needed):
             yield
     except InsightsBusy as busy:
         raise ApiError(
@@ -116,7 +116,7 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
     }
     # Without a breakdown the counts come from the rollups, and a tracked key's from its
     # value counts: only a breakdown that reads the raw events needs a slot.
-    with _computing() if breakdown_reads_raw(**arguments) else nullcontext():
+    with _computing(needed=breakdown_reads_raw(**arguments)):
         breakdown = breakdown_series(
             start=filters.start_at, end_exclusive=filters.end_at, **arguments
         )

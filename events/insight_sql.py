@@ -67,12 +67,13 @@ class InsightsBusy(Exception):
 
 
 @contextmanager
-def insight_slot(pool: SlotPool) -> Iterator[None]:
+def insight_slot(pool: SlotPool, *, needed: bool = True) -> Iterator[None]:
     """Hold one of the pool's slots while the block runs, or raise InsightsBusy at once if
-    all are held. The lock belongs to this thread's connection: a process that dies lets
-    go of it with its connection."""
+    all are held; nothing when the block is not `needed` (it reads kept counts). The lock
+    belongs to this thread's connection: a process that dies lets go of it with its
+    connection."""
     slots = pool.size
-    if not slots:
+    if not slots or not needed:
         yield
         return
     held = None

@@ -189,8 +189,9 @@ def insights_evaluate(
     raised at once. Other threads see only committed data, so a caller inside a
     transaction (a test's, say) gets its insights one after another."""
     slot: AbstractContextManager[None] = nullcontext()
-    if slots is not None and insights_read_raw(insights=insights, range_params=range_params):
-        slot = insight_slot(slots)
+    if slots is not None:
+        reads_raw = insights_read_raw(insights=insights, range_params=range_params)
+        slot = insight_slot(slots, needed=reads_raw)
     with slot:
         if len(insights) < 2 or connection.in_atomic_block:
             return [insight_evaluate(insight=i, range_params=range_params) for i in insights]

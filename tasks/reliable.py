@@ -117,10 +117,8 @@ class ReliableRedisStorage(RedisStorage):
         self._in_flight: bytes | None = None
         self._next_recovery = 0.0
         # Redis round trips are most of a worker's cost per task, so the lease is renewed
-        # only when a third of it has gone, and the processing list is swept only when
-        # something in it may have been left behind.
+        # only when a third of it has gone.
         self._lease_renewed_at = float("-inf")
-        self._claimed = 0
 
     # --- this worker's identity ----------------------------------------------------
 
@@ -133,7 +131,6 @@ class ReliableRedisStorage(RedisStorage):
             self._token = uuid.uuid4().hex
             self._in_flight = None
             self._lease_renewed_at = float("-inf")
-            self._claimed = 0
         return f"huey.processing.{self.name}.{self._token}"
 
     def _lease_key(self, processing_key: str) -> str:
@@ -171,7 +168,7 @@ class ReliableRedisStorage(RedisStorage):
         else:
             pipe.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
         _, item = pipe.execute()
-        self._in_flight, self._claimed = item, 0
+        self._in_flight = item
         return item
 
     def ack(self) -> None:
@@ -183,16 +180,13 @@ class ReliableRedisStorage(RedisStorage):
     def claim(self, limit: int) -> list[bytes]:
         """Take up to `limit` more waiting tasks into this worker's hands."""
         self.renew_lease(force=False)
-        items = self._claim(keys=[self.queue_key, self.processing_key], args=[limit])
-        self._claimed += len(items)
-        return items
+        return self._claim(keys=[self.queue_key, self.processing_key], args=[limit])
 
     def ack_many(self, items: list[bytes]) -> None:
         pipe = self.conn.pipeline(transaction=False)
         for item in items:
             pipe.lrem(self.processing_key, 1, item)
         pipe.execute()
-        self._claimed -= len(items)
 
     def give_back(self, items: list[bytes]) -> None:
         """Return claimed tasks to the head of the queue, untouched."""
@@ -201,7 +195,6 @@ class ReliableRedisStorage(RedisStorage):
             pipe.rpush(self.queue_key, item)
             pipe.lrem(self.processing_key, 1, item)
         pipe.execute()
-        self._claimed -= len(items)
 
     def recover_abandoned(self) -> int:
         """Requeue the tasks of workers whose lease ran out; returns how many."""
@@ -306,7 +299,6 @@ class ReliableRedisStorage(RedisStorage):
         self._in_flight = None
         # The lease went with the rest: the next dequeue must set it again.
         self._lease_renewed_at = float("-inf")
-        self._claimed = 0
 
 
 class ReliableRedisHuey(OrphanSafeConsumerMixin, RedisHuey):

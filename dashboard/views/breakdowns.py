@@ -2,7 +2,6 @@
 events per bucket for the 10 most frequent values of a data key picked in the URL (`by`),
 the rest as "(others)", each value one click from Explore filtered by it."""
 
-from contextlib import nullcontext
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
@@ -53,7 +52,7 @@ def breakdown_context(
     if key is None:
         return context
     reads_raw = breakdown_reads_raw(key=key, granularity=time_range.granularity, **filters)
-    with insight_slot(DASHBOARD_SLOTS) if reads_raw else nullcontext():
+    with insight_slot(DASHBOARD_SLOTS, needed=reads_raw):
         breakdown = breakdown_series(
             key=key,
             start=time_range.start,

@@ -1,8 +1,6 @@
 """Each user's digest: the overview's numbers, or a saved dashboard's, by e-mail, daily or
 weekly, or none."""
 
-from contextlib import nullcontext
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -55,7 +53,7 @@ def digest(request: HttpRequest) -> HttpResponse:
     # A dashboard's digest computes its cards twice (this period and the one before).
     insights = list(dashboard_insight_list(dashboard=dashboard)) if dashboard else []
     reads_raw = insights_read_raw(insights=insights, range_params=None)
-    with insight_slot(DASHBOARD_SLOTS) if reads_raw else nullcontext():
+    with insight_slot(DASHBOARD_SLOTS, needed=reads_raw):
         preview = digest_build(
             frequency=frequency,
             application=subscription.application if subscription else None,
