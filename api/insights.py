@@ -13,7 +13,7 @@ from api.auth import ApiKeyAuth, require_read
 from api.errors import ApiError, api_error, pydantic_errors
 from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
-from events.breakdowns import breakdown_reads_raw, breakdown_series
+from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
 from events.insight_sql import API_SLOTS, InsightsBusy, insight_slot
 from events.rollups import Granularity
@@ -23,11 +23,10 @@ RETRY_AFTER_SECONDS = 5
 
 
 @contextmanager
-def _computing(*, needed: bool = True) -> Iterator[None]:
-    """A slot for a computation that may read raw events, or 503 naming why."""
+def _refused_when_busy() -> Iterator[None]:
+    """A computation that found every slot taken answers 503, naming why."""
     try:
-        with insight_slot(API_SLOTS, needed=needed):
-            yield
+        yield
     except InsightsBusy as busy:
         raise ApiError(
             503,
@@ -70,7 +69,7 @@ def funnel_query(request: HttpRequest) -> dict:
         funnel_in = _funnel.validate_python(payload)
     except pydantic.ValidationError as exc:
         raise ApiError(422, pydantic_errors(exc, batch=False)) from None
-    with _computing():
+    with _refused_when_busy(), insight_slot(API_SLOTS):
         funnel = funnel_compute(
             steps=[step.step() for step in funnel_in.steps],
             start=funnel_in.start,
@@ -115,10 +114,10 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
         "name": filters.name,
     }
     # Without a breakdown the counts come from the rollups, and a tracked key's from its
-    # value counts: only a breakdown that reads the raw events needs a slot.
-    with _computing(needed=breakdown_reads_raw(**arguments)):
+    # value counts: only a breakdown that reads the raw events takes a slot.
+    with _refused_when_busy():
         breakdown = breakdown_series(
-            start=filters.start_at, end_exclusive=filters.end_at, **arguments
+            start=filters.start_at, end_exclusive=filters.end_at, slots=API_SLOTS, **arguments
         )
     return {
         "interval": filters.interval,

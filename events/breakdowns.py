@@ -3,19 +3,20 @@ summed as "other".
 
 The events are those of events.selectors.event_list with the filters given, so that a
 breakdown counts exactly what Explore lists for the same filters; the counting is one
-statement, grouped in the database. It reads the raw events, unless the key is tracked
-(events/tracked_keys.py), its backfill done, the filters only application, category and
-name, and the buckets hours or longer: then the whole hours come from the key's hourly
-value counts (events/rollups.py) and only the partial hours at the edges from raw
-events. Both ways give the same answer.
+statement, grouped in the database. It reads kept counts when the filters are only
+application, category and name and the buckets hours or longer: without a key, the event
+rollups; by a key that is tracked (events/tracked_keys.py) and backfilled, its hourly
+value counts (both in events/rollups.py). Only the partial hours or minutes at the
+range's edges then come from the raw events. Otherwise it reads the raw events. Both ways
+give the same answer.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from events.insight_sql import insight_fetchall
-from events.rollups import Granularity, value_counts_counted_sql
+from events.insight_sql import SlotPool, insight_fetchall, insight_slot
+from events.rollups import Granularity, event_counts_counted_sql, value_counts_counted_sql
 from events.selectors import event_list
 from events.tracked_keys import tracked_key_is_ready
 
@@ -67,38 +68,48 @@ def breakdown_series(
     end_exclusive: datetime,
     granularity: Granularity,
     limit: int = TOP_VALUES,
+    slots: SlotPool | None = None,
     **filters: Any,
 ) -> Breakdown:
     """Counts per bucket of [start, end_exclusive) (aligned on `granularity`) for the
     `limit` most frequent values of `key`. `filters` are those of event_list. Without a key,
     one series of every matching event. A value is the key's JSON value as text (a string
-    as itself, `49.0`, `true`), and events without the key count in `other`."""
+    as itself, `49.0`, `true`), and events without the key count in `other`.
+
+    With `slots` (a web request's pool), a read of the raw events by a key holds one of its
+    slots, or raises InsightsBusy at once: a tracked key's read too, when its counts turn
+    out to hold a value too long to count, which breakdown_reads_raw cannot know before."""
     rows = None
-    if may_use_tracked_counts(key=key, granularity=granularity, **filters):
+    if may_use_kept_counts(key=key, granularity=granularity, **filters):
+        counted = {
+            "start": start,
+            "end": end_exclusive,
+            "granularity": granularity,
+            **{name: filters.get(name) for name in COUNTED_FILTERS},
+        }
         rows = _ranked_rows(
-            *value_counts_counted_sql(
-                key=key,
-                start=start,
-                end=end_exclusive,
-                granularity=granularity,
-                **{name: filters.get(name) for name in COUNTED_FILTERS},
+            *(
+                value_counts_counted_sql(key=key, **counted)
+                if key is not None
+                else event_counts_counted_sql(**counted)
             ),
             limit=limit,
         )
         if any(inexact for *_, inexact in rows):
             rows = None
-    from_tracked_counts = rows is not None
+    from_tracked_counts = key is not None and rows is not None
     if rows is None:
-        rows = _ranked_rows(
-            *_raw_counted_sql(
-                key=key,
-                start=start,
-                end_exclusive=end_exclusive,
-                granularity=granularity,
-                filters=filters,
-            ),
-            limit=limit,
-        )
+        with insight_slot(slots):
+            rows = _ranked_rows(
+                *_raw_counted_sql(
+                    key=key,
+                    start=start,
+                    end_exclusive=end_exclusive,
+                    granularity=granularity,
+                    filters=filters,
+                ),
+                limit=limit,
+            )
     buckets = granularity.buckets(start=start, end=end_exclusive)
     position = {bucket: i for i, bucket in enumerate(buckets)}
     values: dict[str, list[int]] = {}
@@ -122,25 +133,23 @@ def breakdown_series(
     )
 
 
-def may_use_tracked_counts(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
-    """Whether a breakdown by `key` can be read from the tracked key's value counts rather
-    than the raw events: the key is tracked and ready, and the counts (kept per hour, per
-    application, category and name) answer these filters at this granularity. It may still
-    read raw events, for a range whose counts hold a value too long to count on its own."""
-    if key is None or granularity is Granularity.MINUTE:
+def may_use_kept_counts(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
+    """Whether a breakdown can be read from kept counts rather than the raw events: without
+    a key from the event rollups, by a key from its value counts when it is tracked and
+    ready; either way the counts (kept per hour, per application, category and name) must
+    answer these filters at this granularity. A tracked key's may still read raw events,
+    for a range whose counts hold a value too long to count on its own."""
+    if granularity is Granularity.MINUTE:
         return False
     if any(value is not None for name, value in filters.items() if name not in COUNTED_FILTERS):
         return False
-    return tracked_key_is_ready(key=key)
+    return key is None or tracked_key_is_ready(key=key)
 
 
 def breakdown_reads_raw(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
     """Whether a breakdown may read the raw events, and so needs an insight slot on a web
-    thread: it is by a key, and that key's value counts cannot answer it. Without a key
-    the counts come from the rollups."""
-    return key is not None and not may_use_tracked_counts(
-        key=key, granularity=granularity, **filters
-    )
+    thread: kept counts cannot answer it (may_use_kept_counts)."""
+    return not may_use_kept_counts(key=key, granularity=granularity, **filters)
 
 
 def _raw_counted_sql(

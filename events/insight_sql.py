@@ -5,8 +5,9 @@ Both sort or hash a month of one kind's events per statement (a funnel walks eac
 session's step events in order); PostgreSQL's default 4 MB of work_mem made those sorts
 spill to disk at a million events. The raised limit holds for the one statement only.
 
-One such statement can hold a web thread for seconds at 10M events, and the web threads
-also take the events in: eight clients asking for a funnel in a loop held every thread of
+One such statement, like ordering a month of sessions by their events (events/stats.py,
+which takes a slot too), can hold a web thread for seconds at 10M events, and the web
+threads also take the events in: eight clients asking for a funnel in a loop held every thread of
 `make run` and kept a single-event POST waiting 2.7 s (median; 14 ms without them). So the
 insights API computes at most EYE_INSIGHT_API_CONCURRENCY of them at once, and the
 dashboard's pages EYE_INSIGHT_DASHBOARD_CONCURRENCY, across every web process on the
@@ -67,12 +68,13 @@ class InsightsBusy(Exception):
 
 
 @contextmanager
-def insight_slot(pool: SlotPool, *, needed: bool = True) -> Iterator[None]:
+def insight_slot(pool: SlotPool | None, *, needed: bool = True) -> Iterator[None]:
     """Hold one of the pool's slots while the block runs, or raise InsightsBusy at once if
-    all are held; nothing when the block is not `needed` (it reads kept counts). The lock
+    all are held; nothing without a pool (the worker's computations, or a caller that holds
+    a slot already), or when the block is not `needed` (it reads kept counts). The lock
     belongs to this thread's connection: a process that dies lets go of it with its
     connection."""
-    slots = pool.size
+    slots = pool.size if pool is not None else 0
     if not slots or not needed:
         yield
         return

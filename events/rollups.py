@@ -693,6 +693,38 @@ def value_counts_forget(*, key: str) -> None:
 # --- Reading them: a breakdown by a tracked key --------------------------------------
 
 
+def event_counts_counted_sql(
+    *,
+    start: datetime,
+    end: datetime,
+    granularity: Granularity,
+    application_id: int | None = None,
+    category: str | None = None,
+    name: str | None = None,
+) -> tuple[str, list[object]]:
+    """value_counts_counted_sql's SELECT for no key: (bucket, '', events, false) per
+    `granularity` bucket (hours or longer) of [start, end), from the event rollups for its
+    whole hours and minutes and from the raw events for the partial minutes at its ends."""
+    assert granularity is not Granularity.MINUTE, "an hour's rows cannot be split by minute"
+    where, filter_params = _rollup_filters(
+        application_id=application_id, category=category, name=name
+    )
+    selects: list[str] = []
+    params: list[object] = []
+    for table, part_start, part_end in range_parts(start=start, end=end):
+        column, measure = (
+            ('"timestamp"', "count(*)") if table == "events" else ("bucket", "sum(events)")
+        )
+        selects.append(
+            f"""
+            SELECT {granularity.truncate_sql(column)}, '', {measure}, false
+            FROM {table} WHERE {column} >= %s AND {column} < %s {where}
+            GROUP BY 1"""
+        )
+        params += [part_start, part_end, *filter_params]
+    return " UNION ALL ".join(selects), params
+
+
 def value_counts_counted_sql(
     *,
     key: str,

@@ -12,6 +12,7 @@ from django.db import OperationalError, connections, transaction
 from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
+from events.insight_sql import SlotPool, insight_slot
 from events.models import Refusal
 from events.rollups import HOUR, event_counts_total
 from events.selectors import event_list
@@ -134,11 +135,15 @@ def _ordered_rows(
     order: SessionOrder,
     limit: int,
     offset: int,
+    slots: SlotPool | None,
 ) -> list[SessionRow]:
-    """Every session of the range aggregated from session_activity_hour, in `order`."""
+    """Every session of the range aggregated from session_activity_hour, in `order`: a
+    month of it at a million sessions takes seconds, so with `slots` one is held while it
+    runs (events/insight_sql.py)."""
     app, app_params = _application_filter(application_id)
-    return _fetchall(
-        f"""
+    with insight_slot(slots):
+        return _fetchall(
+            f"""
         SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
                sum(events)::bigint
         FROM session_activity_hour
@@ -147,8 +152,8 @@ def _ordered_rows(
         ORDER BY {ORDERINGS[order]}
         LIMIT %s OFFSET %s
         """,
-        [start, end, *app_params, limit, offset],
-    )
+            [start, end, *app_params, limit, offset],
+        )
 
 
 def _newest_sessions(
@@ -187,13 +192,19 @@ def _newest_sessions(
 
 
 def _recent_rows(
-    *, start: datetime, end: datetime, application_id: int | None, limit: int, offset: int
+    *,
+    start: datetime,
+    end: datetime,
+    application_id: int | None,
+    limit: int,
+    offset: int,
+    slots: SlotPool | None,
 ) -> list[SessionRow]:
     """The "recent" order without aggregating a month of session_activity_hour: the
     sessions that can be on this page, then the range's sums for just those (a filter on a
     scan of the range, whatever the sessions' sizes)."""
     whole_range = {"start": start, "end": end, "application_id": application_id}
-    page = {"order": "recent", "limit": limit, "offset": offset}
+    page = {"order": "recent", "limit": limit, "offset": offset, "slots": slots}
     if offset + limit > RECENT_CANDIDATES // 2:
         return _ordered_rows(**whole_range, **page)
     newest = _newest_sessions(**whole_range, needed=offset + limit)
@@ -227,16 +238,19 @@ def session_list_recent(
     order: SessionOrder = "recent",
     limit: int = 50,
     offset: int = 0,
+    slots: SlotPool | None = None,
 ) -> list[SessionSummary]:
     """Sessions active in [start, end) (hour-aligned), most recently active or busiest
     first, from session_activity_hour; then the exact first and last events of just the
-    sessions on this page, through the session index."""
+    sessions on this page, through the session index. With `slots` (a web request's pool),
+    an ordering of the whole range holds one of its slots, or raises InsightsBusy at once."""
     arguments = {
         "start": start,
         "end": end,
         "application_id": application_id,
         "limit": limit,
         "offset": offset,
+        "slots": slots,
     }
     rows = (
         _recent_rows(**arguments) if order == "recent" else _ordered_rows(order=order, **arguments)

@@ -4,7 +4,6 @@ digest's numbers are both these, so that a digest and the dashboard its link ope
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -85,9 +84,15 @@ def funnel_with_dropoff_of(
     return funnel_with_dropoff(**_funnel_arguments(definition), step=step)
 
 
-def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = None) -> Evaluation:
+def insight_evaluate(
+    *,
+    insight: Insight,
+    range_params: dict[str, str] | None = None,
+    slots: SlotPool | None = None,
+) -> Evaluation:
     """`range_params` ({"range": "7d"}, or "custom" with its "start" and "end") replaces
-    the range saved with the insight."""
+    the range saved with the insight. With `slots`, a breakdown that falls back on the raw
+    events holds one of its slots while it reads them (breakdown_series)."""
     computed_at = timezone.now()
     query = insight_query(insight=insight, range_params=range_params)
     try:
@@ -102,7 +107,7 @@ def insight_evaluate(*, insight: Insight, range_params: dict[str, str] | None = 
         case FunnelDefinition():
             number, label, result = _funnel(definition)
         case BreakdownDefinition():
-            number, label, result = _breakdown(definition)
+            number, label, result = _breakdown(definition, slots=slots)
         case _:
             assert_never(definition)
     return Evaluation(
@@ -151,11 +156,16 @@ def _breakdown_arguments(definition: BreakdownDefinition) -> dict:
     }
 
 
-def _breakdown(definition: BreakdownDefinition) -> tuple[int, str, Breakdown]:
+def _breakdown(
+    definition: BreakdownDefinition, *, slots: SlotPool | None
+) -> tuple[int, str, Breakdown]:
     time_range = definition.time_range
     assert time_range.start is not None and time_range.end is not None
     breakdown = breakdown_series(
-        start=time_range.start, end_exclusive=time_range.end, **_breakdown_arguments(definition)
+        start=time_range.start,
+        end_exclusive=time_range.end,
+        slots=slots,
+        **_breakdown_arguments(definition),
     )
     return breakdown.total, "events", breakdown
 
@@ -188,20 +198,29 @@ def insights_evaluate(
     held while they are computed if any of them may read the raw events, or InsightsBusy
     raised at once. Other threads see only committed data, so a caller inside a
     transaction (a test's, say) gets its insights one after another."""
-    slot: AbstractContextManager[None] = nullcontext()
-    if slots is not None:
-        reads_raw = insights_read_raw(insights=insights, range_params=range_params)
-        slot = insight_slot(slots, needed=reads_raw)
-    with slot:
+    reads_raw = slots is not None and insights_read_raw(
+        insights=insights, range_params=range_params
+    )
+    # Without the set's slot, a breakdown whose tracked counts turn out to hold a value
+    # too long to count takes one of its own to read the raw events.
+    fallback = None if reads_raw else slots
+    with insight_slot(slots, needed=reads_raw):
         if len(insights) < 2 or connection.in_atomic_block:
-            return [insight_evaluate(insight=i, range_params=range_params) for i in insights]
+            return [
+                insight_evaluate(insight=i, range_params=range_params, slots=fallback)
+                for i in insights
+            ]
         with ThreadPoolExecutor(max_workers=min(EVALUATION_THREADS, len(insights))) as pool:
-            return list(pool.map(_evaluate_in_thread, insights, repeat(range_params)))
+            return list(
+                pool.map(_evaluate_in_thread, insights, repeat(range_params), repeat(fallback))
+            )
 
 
-def _evaluate_in_thread(insight: Insight, range_params: dict[str, str] | None) -> Evaluation:
+def _evaluate_in_thread(
+    insight: Insight, range_params: dict[str, str] | None, slots: SlotPool | None
+) -> Evaluation:
     try:
-        return insight_evaluate(insight=insight, range_params=range_params)
+        return insight_evaluate(insight=insight, range_params=range_params, slots=slots)
     finally:
         # The thread's own connection ends with it rather than lingering until the server
         # closes it.

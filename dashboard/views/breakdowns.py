@@ -7,8 +7,8 @@ from typing import Any
 from django.http import HttpRequest, QueryDict
 
 from dashboard.charts import OTHER, colour_map, value_labels, volume_figure
-from events.breakdowns import Breakdown, breakdown_reads_raw, breakdown_series
-from events.insight_sql import DASHBOARD_SLOTS, insight_slot
+from events.breakdowns import Breakdown, breakdown_series
+from events.insight_sql import DASHBOARD_SLOTS
 from events.rollups import Series
 from events.stats import data_key_list
 from events.tracked_keys import tracked_key_exists
@@ -51,15 +51,14 @@ def breakdown_context(
     }
     if key is None:
         return context
-    reads_raw = breakdown_reads_raw(key=key, granularity=time_range.granularity, **filters)
-    with insight_slot(DASHBOARD_SLOTS, needed=reads_raw):
-        breakdown = breakdown_series(
-            key=key,
-            start=time_range.start,
-            end_exclusive=time_range.end,
-            granularity=time_range.granularity,
-            **filters,
-        )
+    breakdown = breakdown_series(
+        key=key,
+        start=time_range.start,
+        end_exclusive=time_range.end,
+        granularity=time_range.granularity,
+        slots=DASHBOARD_SLOTS,
+        **filters,
+    )
     explore = QueryDict(mutable=True)
     for param in ("range", "start", "end", "app", "category", "name"):
         if request.GET.get(param):

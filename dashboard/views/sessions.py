@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from dashboard.forms import SessionsForm
 from dashboard.views.common import application_names, dashboard_view, render_page
+from events.insight_sql import DASHBOARD_SLOTS
 from events.models import Event
 from events.rollups import Granularity
 from events.selectors import event_list
@@ -95,6 +96,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
         order=order,
         limit=SESSIONS_PER_PAGE + 1,
         offset=(page - 1) * SESSIONS_PER_PAGE,
+        slots=DASHBOARD_SLOTS,
     )
     return render_page(
         request,

@@ -57,7 +57,7 @@ def assert_busy(response, slots: int = 2) -> None:
     assert response["Retry-After"] == "5"
     html = response.content.decode()
     assert "data-busy" in html
-    assert f"{slots} funnels or breakdowns from the raw events are being computed" in html
+    assert f"{slots} computations over a whole range of events" in html
     assert '<meta http-equiv="refresh" content="5">' in html
 
 
@@ -149,3 +149,40 @@ def test_no_bound_when_set_to_zero(as_alice, landing, other_process, settings):
 
     assert as_alice.get(URL, QUERY).status_code == 200
     assert as_alice.get(NAME_URL, BY_PATH).status_code == 200
+
+
+def test_the_busiest_sessions_need_a_slot_and_the_recent_ones_do_not(
+    as_alice, landing, other_process
+):
+    sessions = reverse("dashboard:sessions")
+    slots_hold(other_process, DASHBOARD_SLOTS, 0, 1)
+
+    # The newest sessions are a few hours of session_activity_hour; the busiest, the
+    # whole range of it.
+    recent = as_alice.get(sessions, {"range": "24h"})
+    assert recent.status_code == 200
+    assert "00000000-0000-4000-8000-000000000200" in recent.content.decode()
+    assert_busy(as_alice.get(sessions, {"range": "24h", "order": "events"}))
+
+    slot_release(other_process, DASHBOARD_SLOTS, 0)
+    busiest = as_alice.get(sessions, {"range": "24h", "order": "events"}).content.decode()
+    assert busiest.index("00000000-0000-4000-8000-000000000200") < busiest.index(
+        "00000000-0000-4000-8000-000000000201"
+    )
+
+
+def test_a_tracked_breakdown_that_falls_back_on_the_raw_events_needs_a_slot(
+    as_alice, landing, put, web_app, other_process
+):
+    tracked_key_backfill(tracked_key_id=tracked_key_add(key="path").pk)
+    slots_hold(other_process, DASHBOARD_SLOTS, 0, 1)
+    assert as_alice.get(NAME_URL, BY_PATH).status_code == 200
+
+    # A value too long to keep a count of: the counts of its hour cannot answer.
+    put(web_app, NOW - timedelta(hours=2), data={"path": "/" + "x" * 2500})
+
+    assert_busy(as_alice.get(NAME_URL, BY_PATH))
+    slot_release(other_process, DASHBOARD_SLOTS, 1)
+    shown = as_alice.get(NAME_URL, BY_PATH)
+    assert shown.status_code == 200
+    assert "/" + "x" * 40 in shown.content.decode()

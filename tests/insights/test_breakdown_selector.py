@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from events.breakdowns import breakdown_series
 from events.rollups import Granularity
@@ -117,3 +118,78 @@ def test_it_gives_one_series_without_a_key(web_app, spread):
     assert [s.value for s in breakdown.series] == [None]
     assert breakdown.total == len(spread) + 50 + 30
     assert breakdown.other_total == 0
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "name", "mobile"),
+    [
+        # Edges inside a minute and inside an hour: raw rows, minute and hour rollups.
+        (
+            START + timedelta(hours=5, minutes=7, seconds=13),
+            START + timedelta(days=9, hours=2, minutes=41, seconds=5),
+            Granularity.DAY,
+            "view",
+            False,
+        ),
+        (
+            START + timedelta(minutes=30),
+            START + timedelta(days=2, minutes=1),
+            Granularity.HOUR,
+            None,
+            False,
+        ),
+        (START, START + timedelta(days=21), Granularity.WEEK, "view", True),
+        (START + timedelta(seconds=1), START + timedelta(seconds=59), Granularity.HOUR, None, True),
+        (
+            START + timedelta(hours=7, minutes=3, seconds=2),
+            START + timedelta(hours=9, minutes=58, seconds=1),
+            Granularity.HOUR,
+            None,
+            False,
+        ),
+    ],
+)
+def test_without_a_key_it_equals_the_raw_counts_over_any_range(
+    web_app, mobile_app, spread, start, end, granularity, name, mobile
+):
+    application = (mobile_app if mobile else web_app).application.pk
+    # The fixture's clicks: one an hour for 30 hours.
+    clicks = [(START + timedelta(hours=i), "click") for i in range(30)]
+    stored = [(e.timestamp, e.name) for e in spread]
+    matching = Counter(
+        granularity.floor(at)
+        for at, kind in (stored[:50] if mobile else stored + clicks)
+        if start <= at < end and name in (None, kind)
+    )
+
+    breakdown = breakdown_series(
+        key=None,
+        start=start,
+        end_exclusive=end,
+        granularity=granularity,
+        application_id=application,
+        category="page",
+        name=name,
+    )
+
+    expected = [matching[bucket] for bucket in granularity.buckets(start=start, end=end)]
+    # A range without events has no series, as by a key.
+    assert [s.counts for s in breakdown.series] == ([expected] if any(expected) else [])
+    assert breakdown.other_total == 0
+
+
+def test_without_a_key_it_reads_the_event_rollups_for_whole_hours(web_app, spread):
+    query = dict(
+        key=None, start=START, end_exclusive=START + timedelta(days=2), granularity=Granularity.DAY
+    )
+    before = breakdown_series(**query).total
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE event_counts_hour SET events = events + 1000 "
+            "WHERE (bucket, application_id, category, name) = (SELECT bucket, application_id, "
+            "category, name FROM event_counts_hour ORDER BY 1, 2, 3, 4 LIMIT 1)"
+        )
+
+    assert breakdown_series(**query).total == before + 1000
+    # A filter the rollups do not keep reads the events themselves.
+    assert breakdown_series(**query, data_key="path").total < before
