@@ -7,6 +7,7 @@ import zlib
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from api.inflate import TruncatedGzip, gunzip_at_most
@@ -49,10 +50,21 @@ def refused_key_remember(request: HttpRequest, principal: KeyPrincipal) -> None:
     request.refused_principal = principal
 
 
+def _is_ingest(request: HttpRequest) -> bool:
+    """Whether the request was sent to POST /api/event/, resolved even when a middleware
+    refused it before any view ran."""
+    try:
+        return resolve(request.path_info).url_name == "event_create"
+    except Resolver404:
+        return False
+
+
 def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
-    """Queue a log entry for a refused POST. Best effort: the answer to the client does
-    not wait on it or depend on it."""
-    if request.method != "POST":
+    """Queue a log entry for a refused POST of events. Best effort: the answer to the
+    client does not wait on it or depend on it. Only ingest is logged and counted: a funnel
+    asked for wrongly (or while every slot is taken) lost no event, its answer says why,
+    and a client asking in a loop must not fill the log that shows lost events."""
+    if request.method != "POST" or not _is_ingest(request):
         return
     requests_rejected.labels(str(status), refusal_reason(status, errors)).inc()
     if status not in RECORDED_STATUSES:

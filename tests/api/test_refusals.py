@@ -246,3 +246,21 @@ def test_it_does_not_log_accepted_events(api, web_app, drain):
     drain()
 
     assert Refusal.objects.count() == 0
+
+
+def test_it_logs_refused_events_and_not_a_refused_question(api, web_app, drain):
+    # A funnel asked wrongly lost no event: its answer says what is wrong, and a client
+    # asking in a loop must not fill the log that shows lost events.
+    for key in (web_app.reader, "eye_wrong"):
+        answer = api.client.post(
+            "/api/insights/funnel/",
+            data=b'{"steps": []}',
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code in (401, 422)
+    api.post({**SEED_EVENT, "timestamp": "soon"}, key=web_app.writer)
+    drain()
+
+    [refusal] = Refusal.objects.all()
+    assert refusal.errors[0]["field"] == "timestamp"
