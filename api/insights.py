@@ -15,7 +15,7 @@ from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.views import ERROR_RESPONSES, read_json_body
 from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
-from events.insight_sql import API_SLOTS, InsightsBusy, insight_slot
+from events.insight_sql import API_SLOTS, InsightsBusy, InsightTooSlow, insight_slot
 from events.rollups import Granularity
 
 router = Router(tags=["insights"], auth=ApiKeyAuth())
@@ -24,9 +24,21 @@ RETRY_AFTER_SECONDS = 5
 
 @contextmanager
 def _refused_when_busy() -> Iterator[None]:
-    """A computation that found every slot taken answers 503, naming why."""
+    """A computation that found every slot taken, or ran past its time limit, answers
+    503 naming why."""
     try:
         yield
+    except InsightTooSlow as slow:
+        raise ApiError(
+            503,
+            [
+                {
+                    "message": f"computing this took longer than {slow.seconds:g} s, the "
+                    "longest a request may compute, and was stopped; ask for a shorter range "
+                    "(or, for a breakdown, track its key)"
+                }
+            ],
+        ) from None
     except InsightsBusy as busy:
         raise ApiError(
             503,

@@ -15,26 +15,63 @@ database (advisory locks are the one counter they all share); past that a client
 person is told to retry rather than queued on a thread that ingest needs. The worker's
 computations (dashboards kept fresh, digests, alerts) take no slot: they run on the
 worker, one at a time.
+
+While a web request holds a slot, each of its statements is cancelled after
+EYE_INSIGHT_TIMEOUT_SECONDS (InsightTooSlow): a funnel over years of a busy application
+would otherwise keep computing, a slot and a core taken, long after a proxy had given up on
+the request. The limit travels in a context variable, so that it reaches the threads a
+dashboard computes its cards on (each runs in a copy of the request's context).
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from psycopg.errors import QueryCanceled
 
 WORK_MEM = "64MB"
 
+# Milliseconds a statement of insight_fetchall may run, or None: no limit (the worker).
+_time_limit_ms: ContextVar[int | None] = ContextVar("insight_time_limit_ms", default=None)
 
-def insight_fetchall(*, sql: str, params: list[object]) -> list[tuple]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        # SET LOCAL lasts to the end of the outermost transaction, which is not this
-        # block when the caller already holds one.
-        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+
+class InsightTooSlow(Exception):
+    """A statement computing an insight for a web request ran past its time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"computing took longer than {seconds:g} s")
+        self.seconds = seconds
+
+
+def insight_fetchall(
+    *, sql: str, params: list[object], using: str = DEFAULT_DB_ALIAS
+) -> list[tuple]:
+    limit_ms = _time_limit_ms.get()
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            if limit_ms is not None:
+                cursor.execute(f"SET LOCAL statement_timeout = {limit_ms}")
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            # SET LOCAL lasts to the end of the outermost transaction, which is not this
+            # block when the caller already holds one.
+            cursor.execute("SET LOCAL work_mem TO DEFAULT")
+            cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+    except OperationalError as exc:
+        if limit_ms is None or not isinstance(exc.__cause__, QueryCanceled):
+            raise
+        raise InsightTooSlow(limit_ms / 1000) from None
     return rows
 
 
@@ -70,29 +107,35 @@ class InsightsBusy(Exception):
 @contextmanager
 def insight_slot(pool: SlotPool | None, *, needed: bool = True) -> Iterator[None]:
     """Hold one of the pool's slots while the block runs, or raise InsightsBusy at once if
-    all are held; nothing without a pool (the worker's computations, or a caller that holds
-    a slot already), or when the block is not `needed` (it reads kept counts). The lock
-    belongs to this thread's connection: a process that dies lets go of it with its
-    connection."""
-    slots = pool.size if pool is not None else 0
-    if not slots or not needed:
+    all are held, and limit the time of each of the block's insight statements (a pool of
+    size 0 bounds only the time). Nothing without a pool (the worker's computations, or a
+    caller inside a block that holds a slot already), or when the block is not `needed`
+    (it reads kept counts). The lock belongs to this thread's connection: a process that
+    dies lets go of it with its connection."""
+    if pool is None or not needed:
         yield
         return
+    slots = pool.size
     held = None
-    with connection.cursor() as cursor:
-        for slot in range(slots):
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [pool.lock_class, slot])
-            if cursor.fetchone()[0]:
-                held = slot
-                break
-    if held is None:
-        raise InsightsBusy(slots)
+    if slots:
+        with connection.cursor() as cursor:
+            for slot in range(slots):
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [pool.lock_class, slot])
+                if cursor.fetchone()[0]:
+                    held = slot
+                    break
+        if held is None:
+            raise InsightsBusy(slots)
+    seconds = settings.EYE_INSIGHT_TIMEOUT_SECONDS
+    limit = _time_limit_ms.set(max(1, round(seconds * 1000)) if seconds > 0 else None)
     try:
         yield
     finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [pool.lock_class, held])
-        except DatabaseError:
-            # The connection is gone, and its locks with it.
-            pass
+        _time_limit_ms.reset(limit)
+        if held is not None:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [pool.lock_class, held])
+            except DatabaseError:
+                # The connection is gone, and its locks with it.
+                pass

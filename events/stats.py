@@ -12,7 +12,7 @@ from django.db import OperationalError, connections, transaction
 from django.db.models.fields.json import KeyTextTransform
 from psycopg.errors import QueryCanceled
 
-from events.insight_sql import SlotPool, insight_slot
+from events.insight_sql import SlotPool, insight_fetchall, insight_slot
 from events.models import Refusal
 from events.rollups import HOUR, event_counts_total
 from events.selectors import event_list
@@ -142,17 +142,18 @@ def _ordered_rows(
     runs (events/insight_sql.py)."""
     app, app_params = _application_filter(application_id)
     with insight_slot(slots):
-        return _fetchall(
-            f"""
-        SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
-               sum(events)::bigint
-        FROM session_activity_hour
-        WHERE bucket >= %s AND bucket < %s {app}
-        GROUP BY session_id
-        ORDER BY {ORDERINGS[order]}
-        LIMIT %s OFFSET %s
-        """,
-            [start, end, *app_params, limit, offset],
+        return insight_fetchall(
+            sql=f"""
+            SELECT session_id, array_agg(DISTINCT application_id ORDER BY application_id),
+                   sum(events)::bigint
+            FROM session_activity_hour
+            WHERE bucket >= %s AND bucket < %s {app}
+            GROUP BY session_id
+            ORDER BY {ORDERINGS[order]}
+            LIMIT %s OFFSET %s
+            """,
+            params=[start, end, *app_params, limit, offset],
+            using=read_alias(),
         )
 
 

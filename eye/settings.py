@@ -428,6 +428,10 @@ EYE_INSIGHT_API_CONCURRENCY = env_int("EYE_INSIGHT_API_CONCURRENCY", 2)
 # The same for the dashboard's pages (Funnels, untracked breakdowns, a dashboard's cards);
 # past it a page says it is busy and asks again shortly. 0: no bound.
 EYE_INSIGHT_DASHBOARD_CONCURRENCY = env_int("EYE_INSIGHT_DASHBOARD_CONCURRENCY", 2)
+# The longest a web request computes one of those statements before it is cancelled and
+# the request told so; past a proxy's timeout nobody would see the answer, and the slot
+# and the cores would stay taken for it. 0: no limit.
+EYE_INSIGHT_TIMEOUT_SECONDS = env_float("EYE_INSIGHT_TIMEOUT_SECONDS", 55.0)
 
 
 def email_from_url(url: str) -> dict:

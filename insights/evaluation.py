@@ -4,9 +4,9 @@ digest's numbers are both these, so that a digest and the dashboard its link ope
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
 from typing import assert_never
 
 from django.db import connection, connections
@@ -211,9 +211,12 @@ def insights_evaluate(
                 for i in insights
             ]
         with ThreadPoolExecutor(max_workers=min(EVALUATION_THREADS, len(insights))) as pool:
-            return list(
-                pool.map(_evaluate_in_thread, insights, repeat(range_params), repeat(fallback))
-            )
+            # Each card in a copy of this context, which holds the slot's time limit.
+            cards = [
+                pool.submit(copy_context().run, _evaluate_in_thread, i, range_params, fallback)
+                for i in insights
+            ]
+            return [card.result() for card in cards]
 
 
 def _evaluate_in_thread(

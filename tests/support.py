@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from threading import Timer
 
 import orjson
 import psycopg
@@ -247,3 +248,18 @@ def slots_hold(other: psycopg.Connection, pool: SlotPool, *slots: int) -> None:
 
 def slot_release(other: psycopg.Connection, pool: SlotPool, slot: int) -> None:
     other.execute("SELECT pg_advisory_unlock(%s, %s)", [pool.lock_class, slot])
+
+
+@contextmanager
+def table_held(other: psycopg.Connection, table: str, *, for_seconds: float) -> Iterator[None]:
+    """Another process holds `table` for `for_seconds` from entering the block: a statement
+    reading it waits that long, as one over years of events would compute. Leaving the
+    block waits for the table to be let go."""
+    other.execute("BEGIN")
+    other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    letting_go = Timer(for_seconds, other.execute, ["COMMIT"])
+    letting_go.start()
+    try:
+        yield
+    finally:
+        letting_go.join()

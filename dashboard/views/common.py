@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from dashboard.charts import colour_map, colour_of
-from events.insight_sql import InsightsBusy
+from events.insight_sql import InsightsBusy, InsightTooSlow
 from events.models import Application
 from events.stats import kind_first_seen_list
 from eye.replica import reads_from_replica
@@ -44,12 +44,17 @@ BUSY_RETRY_SECONDS = 5
 
 def busy_when_slots_are_taken(view: View) -> View:
     """A page that needs an insight slot (events/insight_sql.py) when every one is taken
-    answers 503, saying so, and asks again shortly, rather than wait on a web thread."""
+    answers 503, saying so, and asks again shortly, rather than wait on a web thread; one
+    whose computing ran past its time limit says so, and does not ask again."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
+        except InsightTooSlow as slow:
+            return render_page(
+                request, "dashboard/too_slow.html", {"seconds": slow.seconds}, nav="", status=503
+            )
         except InsightsBusy as busy:
             response = render_page(
                 request,

@@ -7,14 +7,16 @@ slots are advisory locks on the database, which every process shares.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
+from events.funnels import FunnelStep, funnel_compute
 from events.insight_sql import API_SLOTS
 from events.tracked_keys import tracked_key_add, tracked_key_backfill
 from tests.api.test_insights_funnel import body, post
-from tests.support import another_connection, slot_release, slots_hold
+from tests.support import another_connection, slot_release, slots_hold, table_held
 
 
 def trend(api, *, key, **params):
@@ -96,3 +98,33 @@ def test_no_bound_when_set_to_zero(api, web_app, other_process, settings):
     hold(other_process, 0, 1)
 
     assert post(api, body(), key=web_app.reader).status_code == 200
+
+
+def test_a_funnel_that_runs_past_the_time_limit_is_stopped_and_its_slot_freed(
+    api, web_app, other_process, settings
+):
+    settings.EYE_INSIGHT_API_CONCURRENCY = 2
+    settings.EYE_INSIGHT_TIMEOUT_SECONDS = 0.2
+    with table_held(other_process, "events", for_seconds=1.5):
+        stopped = post(api, body(), key=web_app.reader)
+
+    assert stopped.status_code == 503, stopped.content
+    [error] = stopped.json()["errors"]
+    assert "longer than 0.2 s" in error["message"]
+    # Asking again the same way would not help.
+    assert "Retry-After" not in stopped.headers
+    assert post(api, body(), key=web_app.reader).status_code == 200
+    # The slots were given back.
+    hold(other_process, 0, 1)
+
+
+def test_what_the_worker_computes_has_no_time_limit(web_app, other_process, settings):
+    settings.EYE_INSIGHT_TIMEOUT_SECONDS = 0.2
+    with table_held(other_process, "events", for_seconds=1.0):
+        funnel = funnel_compute(
+            steps=[FunnelStep("page", "view"), FunnelStep("account", "sign up")],
+            start=datetime(2026, 5, 4, tzinfo=UTC),
+            end=datetime(2026, 5, 5, tzinfo=UTC),
+        )
+
+    assert [step.sessions for step in funnel.steps] == [0, 0]

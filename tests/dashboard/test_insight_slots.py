@@ -21,7 +21,7 @@ from insights.models import Dashboard
 from insights.services import dashboard_create, insight_create
 from tests.dashboard.support import NOW
 from tests.dashboard.test_funnels import QUERY, URL, sessions_per_step
-from tests.support import another_connection, slot_release, slots_hold
+from tests.support import another_connection, slot_release, slots_hold, table_held
 
 NAME_URL = reverse("dashboard:name")
 BY_PATH = {"category": "page interaction", "name": "pageview", "range": "24h", "by": "path"}
@@ -186,3 +186,20 @@ def test_a_tracked_breakdown_that_falls_back_on_the_raw_events_needs_a_slot(
     shown = as_alice.get(NAME_URL, BY_PATH)
     assert shown.status_code == 200
     assert "/" + "x" * 40 in shown.content.decode()
+
+
+def test_a_page_whose_computing_runs_past_the_time_limit_says_so(as_alice, other_process, settings):
+    settings.EYE_INSIGHT_TIMEOUT_SECONDS = 0.2
+    busiest = {"order": "events"}
+    with table_held(other_process, "session_activity_hour", for_seconds=1.5):
+        response = as_alice.get(reverse("dashboard:sessions"), busiest)
+
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert "data-too-slow" in html
+    assert "longer than 0.2 seconds" in html
+    # Asking again by itself would only take as long.
+    assert "http-equiv" not in html
+    assert as_alice.get(reverse("dashboard:sessions"), busiest).status_code == 200
+    # The slots were given back.
+    slots_hold(other_process, DASHBOARD_SLOTS, 0, 1)

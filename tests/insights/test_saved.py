@@ -198,3 +198,32 @@ def test_it_evaluates_the_insights_of_a_committed_dashboard_side_by_side(store, 
     one_by_one = [insight_evaluate(insight=i) for i in insights]
     assert [e.number for e in together] == [e.number for e in one_by_one] == [1, 4, 3, 3]
     assert [e.result for e in together] == [e.result for e in one_by_one]
+
+
+def test_the_time_limit_of_a_request_reaches_the_threads_its_cards_are_computed_on(
+    store, web_app, carol, settings
+):
+    from events.insight_sql import DASHBOARD_SLOTS, InsightTooSlow
+    from insights.evaluation import insights_evaluate
+    from insights.services import dashboard_create, insight_create
+    from tests.dashboard.support import Put
+    from tests.support import another_connection, table_held
+
+    put = Put()
+    put(web_app, NOW - timedelta(minutes=5), data={"path": "/"})
+    put(web_app, NOW - timedelta(minutes=4), category="form interaction", name="submit")
+    dashboard = dashboard_create(owner=carol, name="Held")
+    for name in ("first", "second"):
+        insight_create(
+            owner=carol, kind="funnel", name=name, query=FUNNEL_QUERY, dashboard=dashboard
+        )
+    insights = list(dashboard.insights.all())
+    settings.EYE_INSIGHT_TIMEOUT_SECONDS = 0.2
+
+    with another_connection() as other, table_held(other, "events", for_seconds=1.5):
+        with pytest.raises(InsightTooSlow):
+            insights_evaluate(insights=insights, range_params=None, slots=DASHBOARD_SLOTS)
+    # Without a request's slot (the worker keeping them fresh) they wait and compute.
+    with another_connection() as other, table_held(other, "events", for_seconds=0.5):
+        computed = insights_evaluate(insights=insights, range_params=None)
+    assert [e.number for e in computed] == [1, 1]
