@@ -76,9 +76,9 @@ def breakdown_series(
     one series of every matching event. A value is the key's JSON value as text (a string
     as itself, `49.0`, `true`), and events without the key count in `other`.
 
-    With `slots` (a web request's pool), a read of the raw events by a key holds one of its
-    slots, or raises InsightsBusy at once: a tracked key's read too, when its counts turn
-    out to hold a value too long to count, which breakdown_reads_raw cannot know before."""
+    With `slots` (a web request's pool), a read of the raw events holds one of its slots,
+    or raises InsightsBusy at once: a tracked key's read too, when its counts turn out to
+    hold a value too long to count, which breakdown_reads_raw cannot know before."""
     rows = None
     if may_use_kept_counts(key=key, granularity=granularity, **filters):
         counted = {

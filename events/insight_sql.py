@@ -7,12 +7,12 @@ spill to disk at a million events. The raised limit holds for the one statement 
 
 One such statement, like ordering a month of sessions by their events (events/stats.py,
 which takes a slot too), can hold a web thread for seconds at 10M events, and the web
-threads also take the events in: eight clients asking for a funnel in a loop held every thread of
-`make run` and kept a single-event POST waiting 2.7 s (median; 14 ms without them). So the
-insights API computes at most EYE_INSIGHT_API_CONCURRENCY of them at once, and the
-dashboard's pages EYE_INSIGHT_DASHBOARD_CONCURRENCY, across every web process on the
-database (advisory locks are the one counter they all share); past that a client or a
-person is told to retry rather than queued on a thread that ingest needs. The worker's
+threads also take the events in: eight clients asking for a funnel in a loop held every
+thread of `make run` and kept a single-event POST waiting 2.7 s (median; 14 ms without
+them). So the insights API computes at most EYE_INSIGHT_API_CONCURRENCY of them at once,
+and the dashboard's pages EYE_INSIGHT_DASHBOARD_CONCURRENCY, across every web process on
+the database (advisory locks are the one counter they all share); past that a client or
+a person is told to retry rather than queued on a thread that ingest needs. The worker's
 computations (dashboards kept fresh, digests, alerts) take no slot: they run on the
 worker, one at a time.
 

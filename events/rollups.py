@@ -334,14 +334,17 @@ def _number(statement: tuple[str, dict | Sequence[object]]) -> int:
         return int(cursor.fetchone()[0])
 
 
+def _part_columns(table: str) -> tuple[str, str]:
+    """A part's time column and how its rows count events: one each, or their `events`."""
+    return ('"timestamp"', "count(*)") if table == "events" else ("bucket", "sum(events)")
+
+
 def _parts_sum_statement(
     parts: Sequence[Part], *, where: str = "true", params: dict | None = None
 ) -> tuple[str, dict]:
     selects, values = [], dict(params or {})
     for number, (table, start, end) in enumerate(parts):
-        column, measure = (
-            ('"timestamp"', "count(*)") if table == "events" else ("bucket", "sum(events)")
-        )
+        column, measure = _part_columns(table)
         clauses = [f"({where})"]
         for bound, moment, operator in (("start", start, ">="), ("end", end, "<")):
             if moment is not None:
@@ -712,9 +715,7 @@ def event_counts_counted_sql(
     selects: list[str] = []
     params: list[object] = []
     for table, part_start, part_end in range_parts(start=start, end=end):
-        column, measure = (
-            ('"timestamp"', "count(*)") if table == "events" else ("bucket", "sum(events)")
-        )
+        column, measure = _part_columns(table)
         selects.append(
             f"""
             SELECT {granularity.truncate_sql(column)}, '', {measure}, false
