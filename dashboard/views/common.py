@@ -53,7 +53,11 @@ def busy_when_slots_are_taken(view: View) -> View:
             return view(request, *args, **kwargs)
         except InsightTooSlow as slow:
             return render_page(
-                request, "dashboard/too_slow.html", {"seconds": slow.seconds}, nav="", status=503
+                request,
+                "dashboard/too_slow.html",
+                {"seconds": f"{slow.seconds:g}"},
+                nav="",
+                status=503,
             )
         except InsightsBusy as busy:
             response = render_page(
