@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from alerts.models import DigestSubscription
+from events.insight_sql import SlotPool
 from events.models import Application
 from events.overview import OverviewNumbers, overview_numbers
 from events.rollups import Granularity
@@ -105,10 +106,16 @@ class InsightNumber:
         return change_text(self.current, self.previous)
 
 
-def dashboard_numbers(*, dashboard: Dashboard, period: DigestPeriod) -> list[InsightNumber]:
+def dashboard_numbers(
+    *, dashboard: Dashboard, period: DigestPeriod, slots: SlotPool | None = None
+) -> list[InsightNumber]:
+    """The dashboard's cards over the period and the one before; `slots` as for
+    insights_evaluate (a preview on a web request)."""
     insights = list(dashboard_insight_list(dashboard=dashboard))
-    current = insights_evaluate(insights=insights, range_params=period.range_params())
-    previous = insights_evaluate(insights=insights, range_params=period.range_params(previous=True))
+    current = insights_evaluate(insights=insights, range_params=period.range_params(), slots=slots)
+    previous = insights_evaluate(
+        insights=insights, range_params=period.range_params(previous=True), slots=slots
+    )
     return [
         InsightNumber(
             name=evaluation.insight.name,
@@ -137,10 +144,15 @@ def digest_build(
     application: Application | None,
     now: datetime,
     dashboard: Dashboard | None = None,
+    slots: SlotPool | None = None,
 ) -> Digest:
+    """The digest of the period that ends before `now`. `slots` is a web request's pool,
+    for the preview of a dashboard's digest (insights_evaluate)."""
     period = digest_period(frequency=frequency, now=now)
     if dashboard is not None:
-        return _dashboard_digest(frequency=frequency, dashboard=dashboard, period=period)
+        return _dashboard_digest(
+            frequency=frequency, dashboard=dashboard, period=period, slots=slots
+        )
     numbers = overview_numbers(
         start=period.start,
         end=period.end,
@@ -184,8 +196,10 @@ def _label(frequency: str) -> str:
     return "day" if frequency == DigestSubscription.Frequency.DAILY else "week"
 
 
-def _dashboard_digest(*, frequency: str, dashboard: Dashboard, period: DigestPeriod) -> Digest:
-    insights = dashboard_numbers(dashboard=dashboard, period=period)
+def _dashboard_digest(
+    *, frequency: str, dashboard: Dashboard, period: DigestPeriod, slots: SlotPool | None
+) -> Digest:
+    insights = dashboard_numbers(dashboard=dashboard, period=period, slots=slots)
     context = {
         "label": _label(frequency),
         "period": period,

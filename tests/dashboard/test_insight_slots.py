@@ -8,7 +8,7 @@ Slots held by another connection are what other web processes computing look lik
 """
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -203,3 +203,24 @@ def test_a_page_whose_computing_runs_past_the_time_limit_says_so(as_alice, other
     assert as_alice.get(reverse("dashboard:sessions"), busiest).status_code == 200
     # The slots were given back.
     slots_hold(other_process, DASHBOARD_SLOTS, 0, 1)
+
+
+def test_the_digest_preview_of_a_tracked_breakdown_that_falls_back_needs_a_slot(
+    as_alice, alice, landing, put, web_app, other_process
+):
+    tracked_key_backfill(tracked_key_id=tracked_key_add(key="path").pk)
+    board = dashboard_create(owner=alice, name="Paths")
+    query = "category=page+interaction&name=pageview&by=path&range=7d"
+    insight_create(owner=alice, kind="breakdown", name="By path", query=query, dashboard=board)
+    digest_subscribe(user=alice, frequency="weekly", application=None, dashboard=board)
+    digest = reverse("dashboard:digest")
+    slots_hold(other_process, DASHBOARD_SLOTS, 0, 1)
+    assert as_alice.get(digest).status_code == 200
+
+    # A value too long to keep a count of, in the weeks the digest reads (the two before
+    # the real now: the preview's period is not the pages' fixed one).
+    now = datetime.now(UTC)
+    for days in range(15):
+        put(web_app, now - timedelta(days=days, hours=1), data={"path": "/" + "x" * 2500})
+
+    assert_busy(as_alice.get(digest))
