@@ -144,6 +144,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "eye.middleware.RequestIdMiddleware",
+    # Above everything that writes a response's body, so that it compresses the last of it.
+    "eye.middleware.DashboardGZipMiddleware",
     # CORS for browsers that send events with a publishable key (api/cors.py).
     "api.cors.BrowserCorsMiddleware",
     # Under /api/, every error answer is JSON, whichever layer below wrote it.

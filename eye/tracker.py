@@ -7,6 +7,7 @@ from functools import cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 
 TRACKER_FILE = settings.BASE_DIR / "tracker" / "dist" / "eye.js"
@@ -30,10 +31,16 @@ def tracker_script() -> tuple[bytes, str, str]:
     return content, f'"{hashlib.sha256(content).hexdigest()[:20]}"', version
 
 
+def _revalidates(if_none_match: str, etag: str) -> bool:
+    """If-None-Match compares tags weakly (RFC 9110): a browser that got the script gzipped
+    holds the weak tag the compression gave it (W/"…"), and must still get a 304."""
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in parse_etags(if_none_match))
+
+
 @require_safe
 def tracker_view(request: HttpRequest) -> HttpResponse:
     content, etag, version = tracker_script()
-    if request.headers.get("If-None-Match") == etag:
+    if _revalidates(request.headers.get("If-None-Match", ""), etag):
         response: HttpResponse = HttpResponseNotModified()
     else:
         response = HttpResponse(content, content_type="text/javascript; charset=utf-8")
