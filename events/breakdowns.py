@@ -78,7 +78,7 @@ def breakdown_series(
 
     With `slots` (a web request's pool), a read of the raw events holds one of its slots,
     or raises InsightsBusy at once: a tracked key's read too, when its counts turn out to
-    hold a value too long to count, which breakdown_reads_raw cannot know before."""
+    hold a value too long to count, which may_use_kept_counts cannot know before."""
     rows = None
     if may_use_kept_counts(key=key, granularity=granularity, **filters):
         counted = {
@@ -144,12 +144,6 @@ def may_use_kept_counts(*, key: str | None, granularity: Granularity, **filters:
     if any(value is not None for name, value in filters.items() if name not in COUNTED_FILTERS):
         return False
     return key is None or tracked_key_is_ready(key=key)
-
-
-def breakdown_reads_raw(*, key: str | None, granularity: Granularity, **filters: Any) -> bool:
-    """Whether a breakdown may read the raw events, and so needs an insight slot on a web
-    thread: kept counts cannot answer it (may_use_kept_counts)."""
-    return not may_use_kept_counts(key=key, granularity=granularity, **filters)
 
 
 def _raw_counted_sql(

@@ -67,7 +67,8 @@ def insight_fetchall(
             # SET LOCAL lasts to the end of the outermost transaction, which is not this
             # block when the caller already holds one.
             cursor.execute("SET LOCAL work_mem TO DEFAULT")
-            cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            if limit_ms is not None:
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
     except OperationalError as exc:
         if limit_ms is None or not isinstance(exc.__cause__, QueryCanceled):
             raise

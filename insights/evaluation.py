@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.http import QueryDict
 from django.utils import timezone
 
-from events.breakdowns import Breakdown, breakdown_reads_raw, breakdown_series
+from events.breakdowns import Breakdown, breakdown_series, may_use_kept_counts
 from events.funnels import DroppedSession, Funnel, funnel_compute, funnel_with_dropoff
 from events.insight_sql import SlotPool, insight_slot
 from events.rollups import Series, event_counts_series
@@ -183,7 +183,9 @@ def insights_read_raw(*, insights: list[Insight], range_params: dict[str, str] |
         match definition:
             case FunnelDefinition():
                 return True
-            case BreakdownDefinition() if breakdown_reads_raw(**_breakdown_arguments(definition)):
+            case BreakdownDefinition() if not may_use_kept_counts(
+                **_breakdown_arguments(definition)
+            ):
                 return True
     return False
 
