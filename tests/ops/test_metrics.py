@@ -1,5 +1,8 @@
 """GET /metrics: the counters move by exactly what was posted, refused and stored."""
 
+import os
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import SEED_EVENT
@@ -73,3 +76,16 @@ def test_it_requires_the_token_when_one_is_set(client, settings):
 
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_it_answers_while_a_process_is_creating_its_file(client, api, web_app):
+    before = sample(client, "eye_events_accepted_total")
+    # What a starting process leaves for a moment: its file created, not yet sized.
+    starting = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"], "counter_4194303.db")
+    starting.touch()
+    try:
+        api.post(SEED_EVENT, key=web_app.writer)
+
+        assert sample(client, "eye_events_accepted_total") - before == 1
+    finally:
+        starting.unlink()
