@@ -120,7 +120,9 @@ def test_it_runs_with_nothing_installed_and_keeps_data_across_restarts(eye):
 def test_it_installs_the_eye_command_with_make_run(tmp_path):
     venv = tmp_path / "venv"
     plan = subprocess.run(
-        ["make", "--dry-run", "run", f"VENV={venv}"],
+        # Inside another make (`make test-postgres`), make would also print the directories
+        # it enters, after the plan.
+        ["make", "--dry-run", "--no-print-directory", "run", f"VENV={venv}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
