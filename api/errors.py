@@ -36,8 +36,9 @@ def api_error(status_code: int, message: str, *, field: str | None = None) -> Ap
 
 
 def _field_of(loc: Iterable) -> str | None:
-    names = [str(part) for part in loc if not isinstance(part, int)]
-    return ".".join(names) or None
+    """The dotted path of a location; a list's items by their index from 0 (`steps.2.name`),
+    so that the one at fault among several is named."""
+    return ".".join(str(part) for part in loc) or None
 
 
 def _field_of_error(error: dict, loc: list) -> str | None:

@@ -54,6 +54,10 @@ def data_value_text(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
+        if "\x00" in value:
+            # No stored text holds one (events with it are refused), and PostgreSQL's
+            # jsonb cannot be asked for it.
+            raise PydanticCustomError("string_nul", "must not contain NUL characters")
         return value
     raise PydanticCustomError("value_type", "must be a string, number, boolean or null")
 

@@ -99,7 +99,14 @@ class Granularity(StrEnum):
 
     def ceil(self, moment: datetime) -> datetime:
         floor = self.floor(moment)
-        return floor if floor == moment else floor + self.step
+        if floor == moment:
+            return floor
+        try:
+            return floor + self.step
+        except OverflowError:
+            # In the last bucket Python can hold (a filter of late 9999): no whole bucket
+            # follows, which the last instant of all says as well as the next bucket would.
+            return datetime.max.replace(tzinfo=UTC)
 
     def buckets(self, *, start: datetime, end: datetime) -> list[datetime]:
         """The starts of every bucket in [start, end), which must be aligned."""
@@ -433,12 +440,20 @@ def event_total_statement(
         )
         sql, params = events.order_by().values("pk").query.sql_with_params()
         return f"SELECT count(*) FROM ({sql}) AS matching", params
-    # Timestamps are stored to the microsecond, so "at or before e" is "before e + 1 µs".
-    end = end_inclusive + MICROSECOND if end_inclusive is not None else end_exclusive
+    end = _exclusive(end_inclusive) if end_inclusive is not None else end_exclusive
     if start is not None and end is not None and start >= end:
         return "SELECT 0", []
     where, params = _filters_where(application_id=application_id, category=category, name=name)
     return _parts_sum_statement(range_parts(start=start, end=end), where=where, params=params)
+
+
+def _exclusive(end_inclusive: datetime) -> datetime | None:
+    """Timestamps are stored to the microsecond, so "at or before e" is "before e + 1 µs";
+    at or before the last instant Python can hold is no bound at all."""
+    try:
+        return end_inclusive + MICROSECOND
+    except OverflowError:
+        return None
 
 
 def event_total_before(*, cutoff: datetime, where: str, params: dict) -> int:

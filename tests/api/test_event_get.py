@@ -353,3 +353,20 @@ def test_a_filter_with_placeholders_or_quotes_matches_only_itself(api, web_app, 
     assert [r["data"]["tag"] for r in results(response)] == ["it"]
     assert response.json()["count"] == 1
     assert [r["data"]["tag"] for r in results(api.get(key=web_app.reader))] == ["other", "it"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"timestamp_start": "9999-12-31T23:59:00Z"},
+        {"timestamp_start": "9999-12-31T23:00:01Z", "category": "page interaction"},
+        {"timestamp_end": "9999-12-31T23:59:59.999999Z"},
+    ],
+)
+def test_it_counts_ranges_that_end_in_the_last_hour_of_9999(api, web_app, params):
+    put(web_app, at=moment(1))
+
+    response = api.get(params, key=web_app.reader)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == (0 if "timestamp_start" in params else 1)

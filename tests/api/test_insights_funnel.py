@@ -99,11 +99,21 @@ def test_it_refuses_a_request_without_a_key(api, web_app):
     [
         ({"steps": [{"category": "page", "name": "view"}]}, "steps"),
         ({"steps": [{"category": "page", "name": "view"}] * 11}, "steps"),
-        ({"steps": [{"category": "", "name": "view"}] * 2}, "steps.category"),
-        ({"steps": [{"category": "page"}] * 2}, "steps.name"),
+        ({"steps": [{"category": "", "name": "view"}] * 2}, "steps.0.category"),
+        # The step at fault is named by its index, from 0.
+        ({"steps": [{"category": "page", "name": "view"}, {"category": "page"}]}, "steps.1.name"),
         (
             {"steps": [{"category": "a", "name": "b", "where": {"key": "path"}}] * 2},
-            "steps.where.value",
+            "steps.1.where.value",
+        ),
+        (
+            {
+                "steps": [
+                    {"category": "a", "name": "b", "where": {"key": "path", "value": "/\x00"}},
+                    {"category": "a", "name": "c"},
+                ]
+            },
+            "steps.0.where.value",
         ),
         ({"start": "yesterday"}, "start"),
         ({"end": "2026-05-03T00:00:00Z"}, "end"),
