@@ -186,10 +186,19 @@ def digest_build(
     scope = f" · {application.name}" if application else ""
     return Digest(
         subject=f"[The Eye] Your {label}: {numbers.events.current:,} events{scope}",
-        text=render_to_string("alerts/digest.txt", context),
+        text=_plain_text("alerts/digest.txt", context),
         html=render_to_string("alerts/digest.html", context),
         numbers=numbers,
     )
+
+
+def _plain_text(template_name: str, context: dict) -> str:
+    """A .txt template rendered as a plain str. render_to_string marks whatever it renders
+    safe for HTML, but a text template renders with autoescape off: the names of events,
+    dashboards and insights in it are as their authors typed them, so a page that shows
+    the text (the Digest page's preview) must escape it, which Django only does to a str
+    not marked safe. str() keeps the mark; str.__str__ makes a plain copy."""
+    return str.__str__(render_to_string(template_name, context))
 
 
 def _label(frequency: str) -> str:
@@ -209,7 +218,7 @@ def _dashboard_digest(
     }
     return Digest(
         subject=f"[The Eye] Your {context['label']}: {dashboard.name}",
-        text=render_to_string("alerts/digest_dashboard.txt", context),
+        text=_plain_text("alerts/digest_dashboard.txt", context),
         html=render_to_string("alerts/digest_dashboard.html", context),
         numbers=None,
         insights=insights,

@@ -1,5 +1,7 @@
 """The POST forms that save insights and dashboards."""
 
+from typing import Any
+
 from django import forms
 
 from insights.models import Insight
@@ -18,6 +20,14 @@ class InsightSaveForm(forms.Form):
     # An existing dashboard, or a new one by this name.
     dashboard = forms.IntegerField(required=False, label="Dashboard")
     new_dashboard = forms.CharField(required=False, max_length=200, label="Or a new dashboard")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Dashboards are the only pages that list saved insights: one saved onto none
+        # would be kept where nobody could open, rename or delete it.
+        if cleaned.get("dashboard") is None and not cleaned.get("new_dashboard"):
+            self.add_error("dashboard", "Choose a dashboard, or name a new one.")
+        return cleaned
 
 
 class NamedForm(forms.Form):

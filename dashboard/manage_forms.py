@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from events.erasure import DeletionScope, ScopeError
+from events.event_schemas import SCHEMA_MAX_DEPTH
 from events.models import ApiKey, Application, AuditEntry, EventSchema
 from events.origins import OriginError, origins_normalize
 from events.tracked_keys import tracked_key_problem
@@ -233,6 +234,12 @@ class EventSchemaForm(forms.Form):
             raise ValidationError(
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
+        except RecursionError:
+            # The standard library's parser recurses once per level, and gives up hundreds
+            # of levels past what event_schema_save accepts.
+            raise ValidationError(
+                f"The schema nests objects and arrays more than {SCHEMA_MAX_DEPTH} levels deep."
+            ) from None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -304,4 +311,21 @@ class LockoutClearForm(forms.Form):
     """Which login lockout to lift: a user name's or an address's."""
 
     kind = forms.ChoiceField(choices=[("user", "user"), ("address", "address")])
-    value = forms.CharField(max_length=255)
+    value = forms.CharField(max_length=255, label="User name or address")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("kind") == "address" and "value" in cleaned:
+            # axes keeps addresses in an inet column, which cannot even be asked for
+            # anything else; this also spells an IPv6 address as that column gives it back.
+            try:
+                cleaned["value"] = forms.GenericIPAddressField().clean(cleaned["value"])
+            except ValidationError as exc:
+                self.add_error("value", exc)
+        return cleaned
+
+    def problems(self) -> str:
+        """The form's errors in one line, each after its field's label, for a message."""
+        return "; ".join(
+            f"{self[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()
+        )

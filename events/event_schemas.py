@@ -21,13 +21,18 @@ from jsonschema.validators import validator_for
 
 from events.audit import Actor, audit_record
 from events.models import Application, AuditEntry, EventSchema
-from events.payloads import data_pointer
+from events.payloads import DATA_MAX_DEPTH, data_pointer
 from events.reloading import Reloading
 
 # Enough to fix a payload; a payload wrong in a thousand places does not need a
 # thousand-line answer.
 MAX_ERRORS_PER_EVENT = 10
 MAX_MESSAGE_CHARS = 200
+# A schema nests no deeper than the data the API takes: the checks below, and
+# jsonschema's check_schema most of all, walk it recursively and run out of Python's stack
+# somewhere past a hundred levels (less inside a request). A schema reaches deeper data
+# through a `$ref` to itself.
+SCHEMA_MAX_DEPTH = DATA_MAX_DEPTH
 
 KindKey = tuple[int | None, str, str]
 
@@ -138,6 +143,17 @@ def _ref_loop(schema: dict) -> list[str] | None:
     return None
 
 
+def _nests_deeper_than(node: Any, levels: int) -> bool:
+    """Whether `node` holds objects and arrays more than `levels` deep (`node` itself is
+    the first); the walk stops one level past, so it recurses `levels` times at most."""
+    if not isinstance(node, dict | list):
+        return False
+    if levels == 0:
+        return True
+    children = node.values() if isinstance(node, dict) else node
+    return any(_nests_deeper_than(child, levels - 1) for child in children)
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
@@ -146,6 +162,8 @@ def event_schema_problem(schema: Any) -> str | None:
     """Why `schema` cannot be used, or None when it can."""
     if not isinstance(schema, dict):
         return "must be a JSON object"
+    if _nests_deeper_than(schema, SCHEMA_MAX_DEPTH):
+        return f"nests objects and arrays more than {SCHEMA_MAX_DEPTH} levels deep"
     try:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
     except SchemaError as exc:

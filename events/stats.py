@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from django.db import OperationalError, connections, transaction
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import TextField
+from django.db.models.expressions import RawSQL
 from psycopg.errors import QueryCanceled
 
 from events.insight_sql import SlotPool, insight_fetchall, insight_slot
@@ -362,7 +363,12 @@ def data_value_counts(
             start=start,
             end_exclusive=end,
         )
-        .annotate(value=KeyTextTransform(key, "data"))
+        # Read as breakdowns read a value (data #>> path), by a path of one object key:
+        # KeyTextTransform would send a key that reads as an integer (`7`) as an array
+        # index, which misses {"7": …} and fails past bigint. The key is a top-level one,
+        # as the keys offered and Explore's filter its values link to take it, so a dot in
+        # it is part of the key.
+        .annotate(value=RawSQL("data #>> %s", ([key],), output_field=TextField()))
         .values("value")[:sample]
     )
     sql, params = newest.query.sql_with_params()

@@ -88,6 +88,13 @@ def dashboard_detail(request: HttpRequest, dashboard_id: int) -> HttpResponse:
         "range_override": range_override,
         "range_choices": RANGE_CHOICES,
         "can_edit": insight_can_edit(user=request.user, owner_id=dashboard.owner_id),
+        # An insight's own owner may change it, not the owner of the dashboard it is on
+        # (staff can put theirs on anyone's).
+        "editable_insights": {
+            evaluation.insight.pk
+            for evaluation in evaluations
+            if insight_can_edit(user=request.user, owner_id=evaluation.insight.owner_id)
+        },
         "form": None,
     }
     return render_page(request, "dashboard/insights_dashboard.html", context, nav="dashboards")
@@ -118,10 +125,10 @@ def insight_save(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _invalid(form)
     cleaned = form.cleaned_data
-    dashboard = None
-    if cleaned.get("dashboard"):
+    # The form names one or the other.
+    if cleaned["dashboard"] is not None:
         dashboard = get_object_or_404(Dashboard, pk=cleaned["dashboard"])
-    elif cleaned.get("new_dashboard"):
+    else:
         dashboard = dashboard_create(owner=request.user, name=cleaned["new_dashboard"])
     insight_create(
         owner=request.user,
@@ -131,9 +138,7 @@ def insight_save(request: HttpRequest) -> HttpResponse:
         query=cleaned["query"],
         dashboard=dashboard,
     )
-    if dashboard is not None:
-        return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
-    return redirect("dashboard:dashboards")
+    return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
 
 
 @write_view

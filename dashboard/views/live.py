@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -39,6 +39,10 @@ LOOKBACK = timedelta(seconds=5)
 # past telling apart anyway, and counting it whole (a bulk load arrives in one instant)
 # would cost every poll a scan.
 WINDOW_CAP = 1_000
+# The earliest position whose LOOKBACK window starts on the calendar. Positions are those
+# of stored arrivals, never this early: an earlier one is forged, and its window would
+# overflow before it reached the database.
+EARLIEST_POSITION = datetime.min.replace(tzinfo=UTC) + LOOKBACK
 
 
 class InvalidPosition(ValueError):
@@ -65,9 +69,12 @@ class Position:
     def decode(cls, token: str) -> "Position":
         try:
             received_at, event_id, window = cursor_fields(token)
-            return cls(cursor_instant(received_at), uuid.UUID(event_id), int(window))
+            position = cls(cursor_instant(received_at), uuid.UUID(event_id), int(window))
         except (ValueError, TypeError):
             raise InvalidPosition(token) from None
+        if position.received_at < EARLIEST_POSITION:
+            raise InvalidPosition(token)
+        return position
 
 
 def live_filters(form: LiveForm) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """The Digest page: every signed-in user subscribes to a daily or weekly digest of the
 overview (of all applications or one), changes it, or unsubscribes."""
 
+from datetime import timedelta
+
 from django.test import Client
 from django.urls import reverse
 
 from alerts.models import DigestSubscription
 from insights.services import dashboard_create, insight_create
+from tests.dashboard.support import NOW
 
 URL = reverse("dashboard:digest")
 
@@ -75,3 +78,34 @@ def test_it_subscribes_to_a_saved_dashboards_digest(as_alice, alice, web_app, kn
     page = as_alice.get(URL).content.decode()
     assert "of the dashboard Growth at a@example.com" in page
     assert "[The Eye] Your week: Growth" in page and "All: " in page
+
+
+def preview_of(response) -> str:
+    return response.content.decode().split('<pre class="digest-preview">')[1].split("</pre>")[0]
+
+
+def test_it_shows_event_categories_and_names_in_the_preview_as_text(
+    as_alice, put, web_app, clock, monkeypatch
+):
+    # The view took utc_now by name when it was imported, before the clock was stopped.
+    monkeypatch.setattr("dashboard.views.digest.utc_now", lambda: clock)
+    # In the weekly digest's period: the week from Monday 2026-03-09 to Monday 2026-03-16.
+    put(web_app, NOW - timedelta(days=5), category='<a href="//evil.test">x</a>', name="<b>n</b>")
+
+    preview = preview_of(as_alice.get(URL))
+
+    assert "&lt;a href=&quot;//evil.test&quot;&gt;x&lt;/a&gt; / &lt;b&gt;n&lt;/b&gt;: 1" in preview
+    assert "<a" not in preview and "<b>" not in preview
+
+
+def test_it_shows_dashboard_and_insight_names_in_the_preview_as_text(as_alice, alice):
+    board = dashboard_create(owner=alice, name="<i>board</i>")
+    insight_create(
+        owner=alice, kind="overview", name="<img src=x>", query="range=7d", dashboard=board
+    )
+    DigestSubscription.objects.create(user=alice, frequency="weekly", dashboard=board)
+
+    preview = preview_of(as_alice.get(URL))
+
+    assert "&lt;i&gt;board&lt;/i&gt;" in preview and "&lt;img src=x&gt;" in preview
+    assert "<i>" not in preview and "<img" not in preview

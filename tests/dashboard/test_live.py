@@ -178,6 +178,15 @@ def test_it_refuses_a_position_it_did_not_give(as_alice, db):
     assert as_alice.get(ROWS, {"after": "not-a-position"}).status_code == 400
 
 
+def test_it_refuses_a_position_whose_window_starts_before_the_calendar(as_alice, db):
+    token = orjson.dumps(["0001-01-01T00:00:00+00:00", str(uuid.uuid4()), 1])
+    forged = base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+    response = as_alice.get(ROWS, {"after": forged})
+
+    assert (response.status_code, response.content) == (400, b"invalid cursor")
+
+
 def test_it_stops_counting_a_crowded_window(as_alice, web_app, monkeypatch):
     monkeypatch.setattr("dashboard.views.live.WINDOW_CAP", 2)
     for i in range(3):

@@ -98,3 +98,14 @@ def test_it_lets_staff_lift_a_lockout(hammered, as_bob):
 def test_it_keeps_the_lockouts_from_viewers(hammered, as_alice):
     assert as_alice.get(LOCKOUTS).status_code == 403
     assert as_alice.post(UNLOCK, {"kind": "user", "value": "alice"}).status_code == 403
+
+
+def test_it_refuses_to_unlock_an_address_that_is_not_one(as_bob, db):
+    response = as_bob.post(UNLOCK, {"kind": "address", "value": "not-an-ip"}, follow=True)
+
+    assert response.redirect_chain == [(LOCKOUTS, 302)]
+    assert (
+        "Nothing to unlock: User name or address: Enter a valid IPv4 or IPv6 address."
+        in response.content.decode()
+    )
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.LOGIN_UNLOCKED).exists()

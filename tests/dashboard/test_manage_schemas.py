@@ -84,6 +84,9 @@ def test_it_applies_a_saved_schema_to_new_events(
         ('{"$ref": "#/nonexistent"}', "Pointer &#x27;/nonexistent&#x27; does not exist"),
         ('{"$ref": "#nope"}', "Anchor &#x27;nope&#x27; does not exist"),
         ('{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}', "$ref loop"),
+        # Past the standard library parser's stack, and past jsonschema's.
+        ('{"a":' * 5000 + "1" + "}" * 5000, "nests objects and arrays more than 64 levels"),
+        ('{"not":' * 150 + "{}" + "}" * 150, "nests objects and arrays more than 64 levels"),
     ],
 )
 def test_it_refuses_a_schema_that_is_not_json_or_not_a_json_schema(as_bob, db, text, error):

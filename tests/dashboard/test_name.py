@@ -87,6 +87,27 @@ def test_it_reads_a_bounded_number_of_keys_newest_payload_first(
     assert as_alice.get(URL, params).context["keys"][0] == "older"
 
 
+def test_it_reads_a_key_that_looks_like_a_number_as_an_object_key(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), data={"7": "seven", "a.b": "dotted"})
+
+    values = {
+        key: as_alice.get(URL, {"name": "pageview", "key": key}).context["values"].rows
+        for key in ("7", "a.b")
+    }
+
+    # A dot is part of a top-level key here, as in Explore's filter that the values link to.
+    assert values == {"7": [("seven", 1)], "a.b": [("dotted", 1)]}
+
+
+def test_it_counts_no_value_for_a_key_past_any_integer(as_alice, put, web_app):
+    put(web_app, NOW - timedelta(hours=1), data={"path": "/"})
+
+    response = as_alice.get(URL, {"name": "pageview", "key": "99999999999999999999999"})
+
+    assert response.status_code == 200
+    assert response.context["values"].rows == [(None, 1)]
+
+
 def test_it_escapes_values_that_hold_markup_in_the_chart(as_alice, put, web_app):
     put(web_app, NOW - timedelta(hours=1), name="cta click", data={"element": "<i>x</i>"})
 

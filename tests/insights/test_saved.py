@@ -149,6 +149,14 @@ def test_it_refuses_an_insight_without_a_name(as_alice, events):
     assert not Insight.objects.exists()
 
 
+def test_it_refuses_an_insight_on_no_dashboard(as_alice, events):
+    response = save(as_alice, kind="overview", name="x")
+
+    assert response.status_code == 400
+    assert "dashboard: Choose a dashboard, or name a new one." in response.content.decode()
+    assert not Insight.objects.exists() and not Dashboard.objects.exists()
+
+
 def test_it_refuses_the_writes_to_get(as_alice, events):
     save(as_alice, new_dashboard="Growth")
     insight = Insight.objects.get()
@@ -227,3 +235,28 @@ def test_the_time_limit_of_a_request_reaches_the_threads_its_cards_are_computed_
     with another_connection() as other, table_held(other, "events", for_seconds=0.5):
         computed = insights_evaluate(insights=insights, range_params=None)
     assert [e.number for e in computed] == [1, 1]
+
+
+def test_it_offers_to_change_an_insight_only_to_those_who_may(as_alice, as_bob, as_carol, events):
+    save(as_alice, new_dashboard="Growth")
+    dashboard = Dashboard.objects.get()
+    # Staff may add to anyone's dashboard; the insight stays theirs.
+    save(as_bob, name="Checked by staff", dashboard=dashboard.pk)
+    mine, staffs = Insight.objects.order_by("id")
+    url = reverse("dashboard:dashboard", args=[dashboard.pk])
+
+    def offered(client) -> set[int]:
+        """The insights whose Edit and Delete forms the page shows."""
+        html = client.get(url).content.decode()
+        return {
+            insight.pk
+            for insight in (mine, staffs)
+            if reverse("dashboard:insight_edit", args=[insight.pk]) in html
+            and reverse("dashboard:insight_delete", args=[insight.pk]) in html
+        }
+
+    assert offered(as_alice) == {mine.pk}
+    assert offered(as_bob) == {mine.pk, staffs.pk}
+    assert offered(as_carol) == set()
+    edit = reverse("dashboard:insight_edit", args=[staffs.pk])
+    assert as_alice.post(edit, {"name": "Mine"}).status_code == 403

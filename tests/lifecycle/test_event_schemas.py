@@ -37,6 +37,13 @@ def signup(data: dict) -> dict:
     }
 
 
+def nested(schema: dict, *, levels: int) -> dict:
+    """`schema` inside `{"not": …}` until it is `levels` objects deep."""
+    for _ in range(levels - 1):
+        schema = {"not": schema}
+    return schema
+
+
 @pytest.fixture
 def signup_schema(db):
     return event_schema_save(
@@ -134,6 +141,7 @@ def test_a_change_applies_to_new_events_only(api, web_app, drain):
         ({"$defs": {"x": {"$anchor": "x", "not": {"$ref": "#x"}}}}, "$ref loop"),
         ({"pattern": "(?=a)b"}, "for the linear-time regex engine"),
         ({"patternProperties": {"(a)\\1": {}}}, "for the linear-time regex engine"),
+        (nested({"type": "string"}, levels=65), "nests objects and arrays more than 64 levels"),
     ],
 )
 def test_a_schema_that_cannot_be_used_is_refused_when_saved(db, schema, problem):
@@ -142,6 +150,10 @@ def test_a_schema_that_cannot_be_used_is_refused_when_saved(db, schema, problem)
         event_schema_save(application=None, category="c", name="n", schema=schema)
     assert not EventSchema.objects.exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_a_schema_as_deep_as_data_may_be_is_allowed(db):
+    assert event_schema_problem(nested({"type": "string"}, levels=64)) is None
 
 
 def test_local_references_are_allowed(api, web_app, db):

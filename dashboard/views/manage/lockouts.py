@@ -33,5 +33,5 @@ def lockout_unlock(request: HttpRequest) -> HttpResponse:
         lockout_clear(kind=kind, value=value, actor=request.user)
         messages.success(request, f"Failed logins of {kind} {value} cleared: it may log in again.")
     else:
-        messages.error(request, "Nothing to unlock: the form was incomplete.")
+        messages.error(request, f"Nothing to unlock: {form.problems()}")
     return redirect("dashboard:manage_lockouts")
