@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from api.auth import ApiKeyAuth, require_read
 from api.errors import ApiError, api_error, pydantic_errors
 from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
+from api.query_parameters import query_parameters_check
 from api.views import ERROR_RESPONSES, read_json_body
 from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
@@ -113,11 +114,7 @@ def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
     without the key) as `other`; without `breakdown`, one series of the whole kind."""
     require_read(request.auth)
     known = set(TrendQuery.model_fields)
-    for parameter in request.GET:
-        if parameter not in known:
-            raise api_error(
-                422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
-            )
+    query_parameters_check(request, known=known)
     arguments = {
         "key": filters.breakdown,
         "granularity": Granularity(filters.interval),

@@ -17,6 +17,7 @@ from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clo
 from api.errors import ApiError, api_error, pydantic_errors
 from api.pagination import PagedEventOut, PageQuery, event_page_response
 from api.policies import event_policies_check
+from api.query_parameters import query_parameters_check
 from api.ratelimit import rate_limit_check
 from api.schemas import AcceptedOut, ErrorOut, EventIn, EventQuery, IngestLimits
 from events.services import Delivery, EventRow
@@ -170,10 +171,6 @@ def event_query(
     require_read(request.auth)
     # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
     known = set(EventQuery.model_fields) | set(PageQuery.model_fields) | {QueryKeyAuth.param_name}
-    for parameter in request.GET:
-        if parameter not in known:
-            raise api_error(
-                422, f"is not a known parameter; known: {', '.join(sorted(known))}", field=parameter
-            )
+    query_parameters_check(request, known=known)
     selection = {"application_id": request.auth.read_application_id, **filters.selection()}
     return event_page_response(request, filters=selection, page=page)

@@ -255,6 +255,9 @@ def test_it_allows_pages_of_1000(api, web_app):
         ({"cursor": forged_cursor("2026-01-01T00:00:00")}, "cursor"),
         ({"categroy": "page interaction"}, "categroy"),
         ({"category": "a\x00b"}, "category"),
+        # Given twice: which one would be the filter?
+        ({"category": ["page interaction", "form interaction"]}, "category"),
+        ({"limit": ["10", "10"]}, "limit"),
     ],
 )
 def test_it_names_a_bad_parameter(api, web_app, params, field):

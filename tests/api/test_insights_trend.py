@@ -84,6 +84,7 @@ def test_it_refuses_a_key_without_read_rights(api, web_app):
         ({"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:59:59Z"}, "end"),
         ({"start": "1899-12-31T23:59:59+00:00"}, "start"),
         ({"colour": "red"}, "colour"),
+        ({"breakdown": ["path", "plan"]}, "breakdown"),
     ],
 )
 def test_it_names_the_field_at_fault(api, web_app, overrides, field):
