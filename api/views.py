@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from api.auth import ApiKeyAuth, require_read, require_write
 from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offset_get
 from api.errors import ApiError, api_error, pydantic_errors
+from api.json_faults import json_fault
 from api.pagination import PagedEventOut, PageQuery, event_page_response
 from api.policies import event_policies_check
 from api.query_parameters import query_parameters_check
@@ -75,7 +76,8 @@ def read_json_body(request: HttpRequest) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise api_error(400, f"body is not valid JSON: {exc}", field="body") from None
+        fault = json_fault(body)
+        raise fault or api_error(400, f"body is not valid JSON: {exc}", field="body") from None
 
 
 def validate_events(

@@ -29,8 +29,10 @@ def assert_named_refusal(response, status: int | None = None) -> list[dict]:
     ("raw", "status"),
     [
         (b"\xff\xfe{}", 400),  # invalid UTF-8
-        (b'{"session_id": "\\ud800"}', 400),  # a lone surrogate
-        (b'{"data": {"n": 1e400}}', 400),  # beyond float range
+        # Valid JSON that the parser cannot read: refused, with the field named.
+        (b'{"session_id": "\\ud800"}', 422),  # a lone surrogate
+        (b'{"data": {"n": 1e400}}', 422),  # beyond float range
+        (b'{"data": {"n": NaN}}', 422),
         (b"[" * 2000 + b"]" * 2000, 400),  # nesting deeper than the parser allows
         (b'{"a": NaN}', 400),
     ],

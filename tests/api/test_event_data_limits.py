@@ -108,6 +108,45 @@ def test_it_refuses_numbers_that_would_not_come_back(api, web_app, data, field):
     assert "send larger numbers as strings" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("raw_data", "field"),
+    [
+        # Valid JSON past a double's range, which the API's parser refuses to read.
+        ('{"big": 1e400}', "data.big"),
+        ('{"items": [1, {"price": -1e999}]}', "data.items[1].price"),
+        ('{"digits": ' + "9" * 5000 + "}", "data.digits"),
+    ],
+)
+def test_it_names_numbers_past_any_double_in_a_batch(api, web_app, raw_data, field):
+    raw = json.dumps([event({"fine": 1}), event("@")]).replace('"@"', raw_data).encode()
+
+    response = api.post(None, raw=raw, key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"]) == (1, field)
+    assert "send larger numbers as strings" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw_event", "field"),
+    [
+        ('"data": {"note": "\\ud800"}', "data.note"),
+        ('"data": {"a": [{"\\udfff": 1}]}', "data.a[0].\\udfff"),
+        ('"name": "cta \\ud83d"', "name"),
+    ],
+)
+def test_it_names_a_lone_surrogate(api, web_app, raw_event, field):
+    raw = json.dumps(event({"x": 1})).replace('"data": {"x": 1}', raw_event).encode()
+
+    response = api.post(None, raw=raw, key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert "lone surrogate" in error["message"]
+
+
 @pytest.mark.parametrize("depth", [DATA_MAX_DEPTH + 1, 251, 253, 254, 255, 1000])
 def test_it_refuses_nesting_past_the_limit_in_a_batch_by_index(api, web_app, depth):
     # Written out by hand: no JSON library here writes 1,000 levels.

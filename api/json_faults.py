@@ -1,0 +1,88 @@
+"""Where a body that orjson refused goes wrong, said in the API's terms.
+
+orjson refuses a number past a double's range (`1e400`, an integer of hundreds of digits)
+and a lone UTF-16 surrogate (`"\\ud800"`), both valid JSON text, with a message about the
+character it stopped at. The body is refused either way; for these two the client is told
+which field, and which event of a batch, as for any other value past the limits. The
+standard library reads them, and reads only bodies already refused, so it costs nothing
+to the bodies that are taken.
+"""
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from api.errors import ApiError
+from events.payloads import DATA_MAX_DEPTH, data_pointer, data_problem
+
+# Digits past which an integer is read as a float (infinite, for the longest): the
+# standard library refuses to read integers of more than 4,300 digits at all.
+_LONG_INTEGER_DIGITS = 19
+
+
+def _integer(text: str) -> int | float:
+    return float(text) if len(text.lstrip("-")) >= _LONG_INTEGER_DIGITS else int(text)
+
+
+def json_fault(body: bytes) -> ApiError | None:
+    """A 422 naming the first value at fault, or None when the body is not JSON at all."""
+    try:
+        payload = json.loads(body, parse_int=_integer)
+    except (ValueError, RecursionError):
+        return None
+    events = payload if isinstance(payload, list) else [payload]
+    for index, event in enumerate(events):
+        fault = _event_fault(event) if isinstance(event, dict) else None
+        if fault is not None:
+            field, message = fault
+            error: dict[str, Any] = {"field": field, "message": message}
+            if isinstance(payload, list):
+                error = {"index": index, **error}
+            return ApiError(422, [error])
+    return None
+
+
+def _event_fault(event: dict[str, Any]) -> tuple[str, str] | None:
+    for field, value in event.items():
+        where = [] if _has_surrogate(field) else _surrogate_at(value, [])
+        if where is not None:
+            place = data_pointer(where) if field == "data" else field
+            # The place itself may hold the surrogate, which no JSON answer can carry.
+            shown = place.encode("utf-8", "backslashreplace").decode()
+            return shown, "must be valid Unicode: it holds a lone surrogate (\\ud800 to \\udfff)"
+    data = event.get("data")
+    if isinstance(data, dict):
+        problem = data_problem(data)
+        if problem is not None:
+            return problem.field, problem.message
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_at(value: Any, path: list[str | int]) -> list[str | int] | None:
+    """The path to the first string (or key) with a lone surrogate, or None. Past the
+    depth data may have, the walk stops: data_problem names that fault instead."""
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if len(path) > DATA_MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        items: Iterable[tuple[str | int, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and _has_surrogate(key):
+            return [*path, key]
+        found = _surrogate_at(item, [*path, key])
+        if found is not None:
+            return found
+    return None
