@@ -76,8 +76,12 @@ def parse_timestamp(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(value.strip().upper())
         except ValueError as exc:
+            # Python's own words, but for the offset's, which speak of timedelta objects.
+            reason = str(exc)
+            if reason.startswith("offset must be"):
+                reason = "the UTC offset must be less than 24 hours either way"
             raise PydanticCustomError(
-                "timestamp_value", "is not a real date and time: {reason}", {"reason": str(exc)}
+                "timestamp_value", "is not a real date and time: {reason}", {"reason": reason}
             ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)

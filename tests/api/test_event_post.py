@@ -396,3 +396,16 @@ def test_it_gives_each_event_its_own_server_id(api, web_app):
     ids = api.post([event(), event()], key=web_app.writer).json()["event_ids"]
 
     assert len({uuid.UUID(i) for i in ids}) == 2
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        ("2021-02-30 09:15:27", "day is out of range for month"),
+        ("2021-01-01T09:15:27+24:00", "the UTC offset must be less than 24 hours either way"),
+    ],
+)
+def test_it_says_why_a_timestamp_is_not_a_real_one(api, web_app, timestamp, reason):
+    [error] = errors_of(api.post(event(timestamp=timestamp), key=web_app.writer))
+
+    assert error == {"field": "timestamp", "message": f"is not a real date and time: {reason}"}
