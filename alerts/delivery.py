@@ -10,8 +10,6 @@ import hashlib
 import hmac
 import json
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +20,7 @@ from django.utils import timezone
 
 from alerts.kinds import rule_describe, rule_kind
 from alerts.models import AlertRule, Notification, plain_number
+from alerts.webhooks import WebhookFailed, webhook_post
 
 SIGNATURE_HEADER = "X-Eye-Signature"
 # A claimed attempt owns the notification for its timeout and this much more; a worker
@@ -75,24 +74,21 @@ def webhook_body(notification: Notification) -> bytes:
 
 def _webhook_send(notification: Notification) -> str:
     body = webhook_body(notification)
-    request = urllib.request.Request(
-        notification.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "The Eye alerts",
-            SIGNATURE_HEADER: webhook_signature(secret=notification.rule.webhook_secret, body=body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "The Eye alerts",
+        SIGNATURE_HEADER: webhook_signature(secret=notification.rule.webhook_secret, body=body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=settings.EYE_ALERT_WEBHOOK_TIMEOUT) as answer:
-            return f"HTTP {answer.status}"
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"no answer: {reason}") from None
+        status = webhook_post(
+            notification.target,
+            body=body,
+            headers=headers,
+            timeout=settings.EYE_ALERT_WEBHOOK_TIMEOUT,
+        )
+    except WebhookFailed as exc:
+        raise DeliveryError(str(exc)) from None
+    return f"HTTP {status}"
 
 
 def _email_send(notification: Notification) -> str:

@@ -1,12 +1,15 @@
 """A webhook receiver and a mail server of the test's own, both real servers on
-127.0.0.1, for notifications sent by a real consumer process."""
+127.0.0.1, for notifications sent by a real consumer process; and a raw TCP receiver for
+answers no HTTP server would give."""
 
 import hashlib
 import hmac
 import json
+import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -112,3 +115,44 @@ class SmtpSink:
 
     def subjects(self) -> list[str]:
         return [message["Subject"] for message in self.messages]
+
+
+class RawReceiver:
+    """A TCP server that answers each connection with `answer(connection)`, as no HTTP
+    server library would: it reads the request's first bytes, then does as it is told."""
+
+    def __init__(self, answer: Callable[[socket.socket], None]) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.recv(65536)
+                self.answer(connection)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def headers_drip(connection: socket.socket) -> None:
+    """A status line, then a header line every 0.2 s for a minute: every read gets bytes
+    well within any socket timeout."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\n")
+    for number in range(300):
+        connection.sendall(b"X-Drip-%d: 1\r\n" % number)
+        time.sleep(0.2)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from alerts import kinds
-from alerts.delivery import retry_delay
+from alerts.delivery import notification_deliver, retry_delay
 from alerts.models import AlertRule, Notification
 from alerts.services import alert_rule_save, alert_rules_check
 from tasks.tasks import alerts_check_run
-from tests.alerts.support import WebhookReceiver
+from tests.alerts.support import RawReceiver, WebhookReceiver, headers_drip
 from tests.support import wait_for
 
 
@@ -85,3 +85,22 @@ def test_it_checks_the_other_rules_when_one_fails(web_app, mobile_app, monkeypat
     assert broken.last_error == "RuntimeError: the rollup is gone"
     assert (fine.state, fine.last_error) == ("firing", "")
     assert outcome.due == [Notification.objects.get(rule=fine).pk]
+
+
+def test_a_receiver_that_drips_its_answer_holds_an_attempt_only_to_its_limit(web_app, settings):
+    """A socket timeout bounds each read, and a receiver sending a header line every
+    0.2 s never trips it: such an attempt held a worker, one that stores events, for
+    minutes."""
+    settings.EYE_ALERT_WEBHOOK_TIMEOUT = 1
+    receiver = RawReceiver(headers_drip)
+    try:
+        silent_rule(web_app, receiver.url, "dripped on")
+        [notification_id] = alert_rules_check(now=datetime.now(UTC)).due
+        # The receiver would go on for a minute.
+        attempt = notification_deliver(notification_id=notification_id)
+    finally:
+        receiver.close()
+    assert attempt is not None and attempt.status == "pending"
+    notification = Notification.objects.get(pk=notification_id)
+    assert notification.attempts == 1
+    assert notification.result == "attempt 1: no answer within 1 s"

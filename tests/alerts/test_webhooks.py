@@ -1,0 +1,83 @@
+"""A webhook attempt ends within its limit and says why, whatever the receiver sends."""
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from alerts.webhooks import WebhookFailed, webhook_post
+from tests.alerts.support import RawReceiver, headers_drip
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[[Callable[[socket.socket], None]], RawReceiver]]:
+    made: list[RawReceiver] = []
+
+    def make(answer: Callable[[socket.socket], None]) -> RawReceiver:
+        made.append(RawReceiver(answer))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def post(url: str, *, timeout: float = 1.0) -> int:
+    return webhook_post(
+        url, body=b"{}", headers={"Content-Type": "application/json"}, timeout=timeout
+    )
+
+
+def test_an_attempt_ends_at_its_limit_however_the_receiver_drips(receivers):
+    receiver = receivers(headers_drip)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            post(receiver.url, timeout=1.0)
+        except WebhookFailed as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    # The receiver would go on for a minute; the attempt is over long before.
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    [failure] = outcome
+    assert str(failure) == "no answer within 1 s"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"",
+    ],
+)
+def test_an_answer_that_is_not_http_is_a_failure_with_a_reason(receivers, reply):
+    receiver = receivers(lambda connection: connection.sendall(reply))
+
+    with pytest.raises(WebhookFailed, match=r"^no answer: "):
+        post(receiver.url)
+
+
+def test_a_redirect_is_an_answer_not_followed(receivers):
+    elsewhere = receivers(lambda connection: connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n"))
+    receiver = receivers(
+        lambda connection: connection.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+            % elsewhere.url.encode()
+        )
+    )
+
+    with pytest.raises(WebhookFailed, match=r"^HTTP 302$"):
+        post(receiver.url)
+    assert elsewhere.connections == 0
+
+
+def test_a_2xx_is_taken(receivers):
+    receiver = receivers(lambda connection: connection.sendall(b"HTTP/1.1 202 Accepted\r\n\r\n"))
+
+    assert post(receiver.url) == 202
