@@ -3,6 +3,7 @@ cannot set headers), gzip bodies, the client's own send time, and per-address li
 on publishable keys. CORS itself is api/cors.py."""
 
 import logging
+import uuid
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from api.errors import api_error
 from api.inflate import TruncatedGzip, gunzip_at_most
 from api.ratelimit import window_count_check
 from api.refusals import refused_key_remember
-from api.schemas import parse_timestamp
+from api.schemas import NO_CLOCK_OFFSETS, ClockOffsets, parse_timestamp
 from events.keys import KeyPrincipal
 from tasks.queue import QUEUE_ERRORS
 
@@ -116,11 +117,11 @@ CLOCK_PIN_FROM = timedelta(seconds=2)
 CLOCK_PIN_SECONDS = 3600
 
 
-def clock_offset_get(request: HttpRequest, *, received_at: datetime, payload: Any) -> timedelta:
+def clock_offsets_get(request: HttpRequest, *, received_at: datetime, payload: Any) -> ClockOffsets:
     """How far the client's clock is behind ours: arrival minus the `sent_at` it reports
-    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds, or the offset already applied to
-    these events by an earlier send; zero when it reports none or its clock is within
-    CLOCK_TOLERANCE of ours. Added to every timestamp before validation, which corrects a
+    (`?sent_at=` or `X-Eye-Sent-At`), in whole seconds, and for each event sent before,
+    the offset it got then; zero when it reports none or its clock is within
+    CLOCK_TOLERANCE of ours. Added to each timestamp before validation, which corrects a
     browser clock that is wrong."""
     field = "sent_at"
     sent_at = request.GET.get("sent_at")
@@ -128,35 +129,53 @@ def clock_offset_get(request: HttpRequest, *, received_at: datetime, payload: An
         field = "X-Eye-Sent-At"
         sent_at = request.headers.get("X-Eye-Sent-At")
     if sent_at is None:
-        return timedelta(0)
+        return NO_CLOCK_OFFSETS
     try:
         measured = received_at - parse_timestamp(sent_at)
     except PydanticCustomError as exc:
         raise api_error(422, exc.message(), field=field) from None
     if abs(measured) < CLOCK_PIN_FROM:
-        return timedelta(0)
+        return NO_CLOCK_OFFSETS
     offset = 0 if abs(measured) < CLOCK_TOLERANCE else round(measured.total_seconds())
-    return timedelta(seconds=_offset_pin(offset, payload))
+    return _offsets_pin(
+        timedelta(seconds=offset), payload, application_id=request.auth.application_id
+    )
 
 
-def _offset_pin(offset: int, payload: Any) -> int:
-    """The offset these events got when first sent, if any of them was; else `offset`,
-    remembered for each of them."""
-    events = payload if isinstance(payload, list) else [payload]
-    names = [
-        f"clock.{event['event_id']}"
-        for event in events[: settings.EYE_MAX_BATCH_EVENTS]
-        if isinstance(event, dict) and isinstance(event.get("event_id"), str)
-    ]
-    if not names:
-        return offset
+def _event_id(event: Any) -> str | None:
+    """An event's id in its canonical spelling, which validation gives it too, so that a
+    resend spelt in capitals finds its pin."""
+    if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
+        return None
     try:
-        pinned = cache.get_many(names)
-        if pinned:
-            offset = next(iter(pinned.values()))
-        cache.set_many(dict.fromkeys(names, offset), timeout=CLOCK_PIN_SECONDS)
+        return str(uuid.UUID(event["event_id"]))
+    except ValueError:
+        return None
+
+
+def _offsets_pin(measured: timedelta, payload: Any, *, application_id: int) -> ClockOffsets:
+    """The offsets the events got when first sent, for those that were; `measured` for
+    the others, and remembered for them. A batch may mix both (a retry sends the events
+    of earlier sends together), and each keeps its own."""
+    events = payload if isinstance(payload, list) else [payload]
+    ids = {
+        event_id
+        for event in events[: settings.EYE_MAX_BATCH_EVENTS]
+        if (event_id := _event_id(event)) is not None
+    }
+    if not ids:
+        return ClockOffsets(measured)
+    # Per application, as events are stored: another's events are not these.
+    prefix = f"clock.{application_id}."
+    pinned: dict[str, timedelta] = {}
+    try:
+        found = cache.get_many([prefix + event_id for event_id in ids])
+        pinned = {name.removeprefix(prefix): timedelta(seconds=s) for name, s in found.items()}
+        new = {prefix + event_id: int(measured.total_seconds()) for event_id in ids - set(pinned)}
+        if new:
+            cache.set_many(new, timeout=CLOCK_PIN_SECONDS)
     except QUEUE_ERRORS:
         # Without the cache a resend may be corrected a second differently; the queue is
         # on the same Redis, so the request is about to get 503 anyway.
         logger.warning("clock offsets not pinned: the cache is unavailable")
-    return offset
+    return ClockOffsets(measured, pinned)

@@ -3,7 +3,9 @@ has one place, and errors name the field that broke it."""
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -159,6 +161,8 @@ class EventIn(BaseModel):
     data: Annotated[
         dict[str, Any], WithJsonSchema({"type": "object", COMPONENT_MARK: "EventData"})
     ] = Field(default_factory=dict)
+    # Before the timestamp, which is corrected by the offset this event got when first sent.
+    event_id: EventUUID | None = None
     timestamp: Annotated[
         datetime,
         WithJsonSchema(
@@ -171,7 +175,6 @@ class EventIn(BaseModel):
             }
         ),
     ]
-    event_id: EventUUID | None = None
 
     @field_validator("data", mode="before")
     @classmethod
@@ -185,9 +188,10 @@ class EventIn(BaseModel):
     def timestamp_not_in_future(cls, value: Any, info: ValidationInfo) -> datetime:
         limits = ingest_limits(info)
         parsed = parse_timestamp(value)
-        if limits.clock_offset:
+        offset = limits.clock.of(info.data.get("event_id"))
+        if offset:
             try:
-                parsed += limits.clock_offset
+                parsed += offset
             except OverflowError:
                 raise PydanticCustomError(
                     "timestamp_range", "is out of range once corrected by sent_at"
@@ -221,6 +225,23 @@ class EventIn(BaseModel):
 
 
 @dataclass(frozen=True)
+class ClockOffsets:
+    """How far a client's clock is behind ours, added to its events' timestamps
+    (api/browser.py): the offset measured for this request, and for events sent before,
+    by their event_id, the one they got then."""
+
+    measured: timedelta = timedelta(0)
+    pinned: Mapping[str, timedelta] = dataclass_field(default_factory=dict)
+
+    def of(self, event_id: str | None) -> timedelta:
+        return self.pinned.get(event_id, self.measured) if event_id else self.measured
+
+
+# A request that says nothing of its clock.
+NO_CLOCK_OFFSETS = ClockOffsets()
+
+
+@dataclass(frozen=True)
 class IngestLimits:
     """The limits one request's events are judged by, read from settings once per request
     rather than once per event (a settings read costs more than the check itself)."""
@@ -228,12 +249,11 @@ class IngestLimits:
     latest_timestamp: datetime
     future_allowance: int
     max_data_bytes: int
-    # Added to every timestamp before it is judged: how far the client's clock is behind
-    # ours, when the request says when it was sent (api/browser.py).
-    clock_offset: timedelta = timedelta(0)
+    # Added to each timestamp before it is judged, when the request says when it was sent.
+    clock: ClockOffsets = NO_CLOCK_OFFSETS
 
     @classmethod
-    def at(cls, now: datetime, *, clock_offset: timedelta = timedelta(0)) -> "IngestLimits":
+    def at(cls, now: datetime, *, clock: ClockOffsets = NO_CLOCK_OFFSETS) -> "IngestLimits":
         # Judged against the moment the request arrived, so a slow batch does not move
         # the line.
         allowance = settings.EYE_MAX_FUTURE_SECONDS
@@ -241,7 +261,7 @@ class IngestLimits:
             now + timedelta(seconds=allowance),
             allowance,
             settings.EYE_MAX_DATA_BYTES,
-            clock_offset,
+            clock,
         )
 
 

@@ -1,7 +1,7 @@
 """POST and GET /api/event/: thin handlers that parse, call a task or a selector, and return."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,14 +13,22 @@ from ninja import Query, Router, Status
 from pydantic import TypeAdapter
 
 from api.auth import ApiKeyAuth, require_read, require_write
-from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offset_get
+from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offsets_get
 from api.errors import ApiError, api_error, pydantic_errors
 from api.json_faults import json_fault
 from api.pagination import PagedEventOut, PageQuery, event_page_response
 from api.policies import event_policies_check
 from api.query_parameters import query_parameters_check
 from api.ratelimit import rate_limit_check
-from api.schemas import AcceptedOut, ErrorOut, EventIn, EventQuery, IngestLimits
+from api.schemas import (
+    NO_CLOCK_OFFSETS,
+    AcceptedOut,
+    ClockOffsets,
+    ErrorOut,
+    EventIn,
+    EventQuery,
+    IngestLimits,
+)
 from events.services import Delivery, EventRow
 from eye.metrics import events_accepted
 from eye.replica import reads_from_replica
@@ -81,10 +89,10 @@ def read_json_body(request: HttpRequest) -> Any:
 
 
 def validate_events(
-    payload: Any, *, now: datetime, clock_offset: timedelta = timedelta(0)
+    payload: Any, *, now: datetime, clock: ClockOffsets = NO_CLOCK_OFFSETS
 ) -> list[EventIn]:
     """Every event of the body, or a 422 naming each fault (with its index in a batch)."""
-    context = {"limits": IngestLimits.at(now, clock_offset=clock_offset)}
+    context = {"limits": IngestLimits.at(now, clock=clock)}
     if isinstance(payload, dict):
         try:
             return [_one_event.validate_python(payload, context=context)]
@@ -127,8 +135,8 @@ def event_create(request: HttpRequest) -> Status:
     rate_limit_check(request.auth)
     client_rate_limit_check(request, request.auth)
     payload = read_json_body(request)
-    clock_offset = clock_offset_get(request, received_at=received_at, payload=payload)
-    events = validate_events(payload, now=received_at, clock_offset=clock_offset)
+    clock = clock_offsets_get(request, received_at=received_at, payload=payload)
+    events = validate_events(payload, now=received_at, clock=clock)
     event_policies_check(
         events,
         application_id=request.auth.application_id,

@@ -362,6 +362,45 @@ def test_a_resent_event_gets_the_same_corrected_timestamp(browser, publishable, 
     assert len({task.args[0][0][1] for task in tasks}) == 1
 
 
+def stored_timestamps(huey) -> list[dict[str, datetime]]:
+    """Each queued store task's timestamps, by event_id, in the order they were queued."""
+    return [
+        {row[0]: row[1] for row in task.args[0]}
+        for task in (huey.deserialize_task(raw) for raw in huey.storage.enqueued_items())
+        if task.name.endswith("store_events")
+    ]
+
+
+def test_events_first_sent_apart_keep_their_own_corrections_when_resent_together(
+    browser, publishable, huey
+):
+    # A retry sends the events of two earlier sends in one batch (the tracker's queue is
+    # cut afresh), measured with another network delay again.
+    now = datetime.now(UTC)
+    first = now_event(timestamp=now.isoformat(), event_id="0d0e1f5a-1111-4c1b-9d54-3a8f0d2b1c11")
+    second = now_event(timestamp=now.isoformat(), event_id="0d0e1f5a-2222-4c1b-9d54-3a8f0d2b1c11")
+    for body, behind in (([first], 100), ([second], 200), ([first, second], 300)):
+        sent_at = quote((datetime.now(UTC) - timedelta(seconds=behind)).isoformat())
+        response = post(browser, orjson.dumps(body), key=publishable, query=f"&sent_at={sent_at}")
+        assert response.status_code == 202
+
+    alone_first, alone_second, together = stored_timestamps(huey)
+    assert together == {**alone_first, **alone_second}
+
+
+def test_a_resent_event_spelt_in_capitals_gets_the_same_correction(browser, publishable, huey):
+    event_id = "0d0e1f5a-3333-4c1b-9d54-3a8f0d2b1c11"
+    event = now_event(event_id=event_id)
+    for spelling, behind in ((event_id, 100), (event_id.upper(), 200)):
+        event = {**event, "event_id": spelling}
+        sent_at = quote((datetime.now(UTC) - timedelta(seconds=behind)).isoformat())
+        response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
+        assert response.status_code == 202
+
+    first, again = stored_timestamps(huey)
+    assert first == again
+
+
 def test_a_clock_within_seconds_of_ours_is_left_alone(browser, publishable, huey):
     stamp = datetime.now(UTC) - timedelta(minutes=5)
     response = post(
