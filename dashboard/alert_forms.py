@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
@@ -164,7 +165,12 @@ class DigestForm(forms.Form):
         empty_label="The overview",
         help_text="A saved dashboard's insights, over the day or week, instead.",
     )
-    email = forms.EmailField(label="To", help_text="Your address; it is kept on your account.")
+    # Kept on the user's account, whose column holds this much.
+    email = forms.EmailField(
+        label="To",
+        max_length=User._meta.get_field("email").max_length,
+        help_text="Your address; it is kept on your account.",
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -48,6 +48,14 @@ def test_it_needs_an_address(as_alice, alice):
     assert not DigestSubscription.objects.exists()
 
 
+def test_it_refuses_an_address_longer_than_an_account_holds(as_alice, alice):
+    response = as_alice.post(URL, {"frequency": "daily", "email": "x" * 250 + "@example.com"})
+
+    assert response.status_code == 400
+    assert 'id="id_email_error"' in response.content.decode()
+    assert not DigestSubscription.objects.exists()
+
+
 def test_it_is_offered_to_everyone_signed_in(as_alice):
     assert f'href="{URL}"' in as_alice.get(reverse("dashboard:overview")).content.decode()
     anonymous = Client().get(URL)
