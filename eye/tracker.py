@@ -7,6 +7,7 @@ from functools import cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 
@@ -45,6 +46,9 @@ def tracker_view(request: HttpRequest) -> HttpResponse:
     else:
         response = HttpResponse(content, content_type="text/javascript; charset=utf-8")
     response["ETag"] = etag
+    # The 200 varies with Accept-Encoding (it may be compressed), and a 304 says what its
+    # 200 would (RFC 9110), or a shared cache could pair the tag with the other encoding.
+    patch_vary_headers(response, ["Accept-Encoding"])
     response["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}"
     response["X-Eye-Tracker-Version"] = version
     # Pages that isolate themselves (Cross-Origin-Embedder-Policy) may still load it.

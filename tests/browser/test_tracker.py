@@ -202,6 +202,7 @@ def test_it_serves_the_script_cacheable_and_versioned(live_server, transactional
         f"{live_server.url}/eye.js", headers={"If-None-Match": response.headers["etag"]}
     )
     assert again.status_code == 304
+    assert again.headers["vary"] == "Accept-Encoding"
     # Compressed for a client that takes gzip, as httpx does, the script's tag is weak;
     # a browser revalidates with the tag it got, either way.
     assert response.headers["content-encoding"] == "gzip"
