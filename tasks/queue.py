@@ -42,19 +42,25 @@ class Backlog:
     oldest_age_seconds: float | None
 
 
+BACKLOG_LOOK_AHEAD = 100
+
+
 def queue_backlog() -> Backlog:
-    """How many tasks wait, and how long the next one to run has waited.
+    """How many tasks wait, and how long the next store task to run has waited.
 
     Every store task carries the time its request arrived (its third argument), so the
-    age of the queue's oldest entry is the delay an event sees between 202 and storage.
+    age of the oldest one is the delay an event sees between 202 and storage. Other tasks
+    (a notification, a deletion) carry no such time and may be at the head, so the first
+    BACKLOG_LOOK_AHEAD entries are looked at, not only the first.
     """
     pending = HUEY.pending_count()
     oldest_age = None
     if pending:
-        for raw in HUEY.storage.enqueued_items(limit=1):
+        for raw in HUEY.storage.enqueued_items(limit=BACKLOG_LOOK_AHEAD):
             task = HUEY.deserialize_task(raw)
             if len(task.args) > 2 and hasattr(task.args[2], "timestamp"):
                 oldest_age = max(0.0, time.time() - task.args[2].timestamp())
+                break
     return Backlog(pending=pending, oldest_age_seconds=oldest_age)
 
 

@@ -158,3 +158,16 @@ def test_it_ignores_the_record_of_a_supervisor_that_is_gone(client, db, settings
     status, body = health(client)
     assert status == 200
     assert body["processes"] is None
+
+
+def test_it_tells_the_age_of_store_tasks_behind_other_tasks(client, db, settings):
+    from tasks.tasks import deliver_notification
+
+    worker_heartbeat_record()
+    deliver_notification(1)
+    store_events([], 1, datetime.now(UTC) - timedelta(seconds=30), "req")
+
+    status, body = health(client)
+
+    assert body["queue"]["pending"] == 2
+    assert 29 <= body["queue"]["oldest_age_seconds"] < 60
