@@ -167,7 +167,7 @@ def test_it_tells_the_age_of_store_tasks_behind_other_tasks(client, db, settings
     deliver_notification(1)
     store_events([], 1, datetime.now(UTC) - timedelta(seconds=30), "req")
 
-    status, body = health(client)
+    _, body = health(client)
 
     assert body["queue"]["pending"] == 2
     assert 29 <= body["queue"]["oldest_age_seconds"] < 60
