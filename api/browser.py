@@ -123,13 +123,17 @@ def clock_offsets_get(request: HttpRequest, *, received_at: datetime, payload: A
     the offset it got then; zero when it reports none or its clock is within
     CLOCK_TOLERANCE of ours. Added to each timestamp before validation, which corrects a
     browser clock that is wrong."""
-    field = "sent_at"
-    sent_at = request.GET.get("sent_at")
-    if sent_at is None:
-        field = "X-Eye-Sent-At"
-        sent_at = request.headers.get("X-Eye-Sent-At")
-    if sent_at is None:
+    given = [("sent_at", value) for value in request.GET.getlist("sent_at")]
+    if "X-Eye-Sent-At" in request.headers:
+        given.append(("X-Eye-Sent-At", request.headers["X-Eye-Sent-At"]))
+    if not given:
         return NO_CLOCK_OFFSETS
+    if len(given) > 1:
+        # Two send times would be two corrections; which one was meant is not ours to guess.
+        raise api_error(
+            422, "give the send time once, as ?sent_at= or X-Eye-Sent-At", field=given[-1][0]
+        )
+    [(field, sent_at)] = given
     try:
         measured = received_at - parse_timestamp(sent_at)
     except PydanticCustomError as exc:

@@ -339,6 +339,30 @@ def test_a_malformed_sent_at_is_422_naming_it(browser, publishable):
     assert response.json()["errors"][0]["field"] == "sent_at"
 
 
+@pytest.mark.parametrize(
+    ("query", "headers", "field"),
+    [
+        ("&sent_at={at}&sent_at={at}", {}, "sent_at"),
+        ("&sent_at={at}", {"X-Eye-Sent-At": "{at}"}, "X-Eye-Sent-At"),
+    ],
+)
+def test_a_send_time_given_twice_is_422_naming_it(
+    browser, publishable, huey, query, headers, field
+):
+    at = datetime.now(UTC).isoformat()
+    response = post(
+        browser,
+        orjson.dumps(now_event()),
+        key=publishable,
+        query=query.format(at=quote(at)),
+        **{name: value.format(at=at) for name, value in headers.items()},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+    assert stored_timestamps(huey) == []
+
+
 def test_a_resent_event_gets_the_same_corrected_timestamp(browser, publishable, huey):
     # Sends of one event by a clock an hour fast, with different times on the network (and
     # one that makes the clock look right): the correction must not tell them apart, or
