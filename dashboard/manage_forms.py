@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from events.erasure import DeletionScope, ScopeError
 from events.event_schemas import SCHEMA_MAX_DEPTH
+from events.keys import MAX_RATE_LIMIT
 from events.models import ApiKey, Application, AuditEntry, EventSchema
 from events.origins import OriginError, origins_normalize
 from events.tracked_keys import tracked_key_problem
@@ -17,8 +18,6 @@ from insights.forms import ApplicationField, UtcDateTimeField
 
 # A hundred years. Longer is "forever", which is what having no rule already means.
 MAX_RETENTION_DAYS = 36_500
-# ApiKey.rate_limit_per_minute is an integer column; no client sends more than this.
-MAX_RATE_LIMIT = 1_000_000
 
 
 def application_choice(

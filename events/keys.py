@@ -46,8 +46,27 @@ class KeyPrincipal:
         return None if self.can_read_all_applications else self.application_id
 
 
+# How much of a key is kept in the clear, to name it (`eye_AbC12345…`).
+PREFIX_LENGTH = 12
+
+
 def key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+# ApiKey.rate_limit_per_minute is an integer column; no client sends more than this.
+MAX_RATE_LIMIT = 1_000_000
+
+
+def application_name_problem(name: str) -> str | None:
+    """Why `name`, once trimmed, cannot name an application, or None when it can."""
+    name = name.strip()
+    if not name:
+        return "must not be empty"
+    limit = Application._meta.get_field("name").max_length
+    if len(name) > limit:
+        return f"must be at most {limit} characters"
+    return None
 
 
 def application_create(*, name: str, actor: Actor = None) -> Application:
@@ -95,7 +114,7 @@ def api_key_create(
     raw_key = (PUBLISHABLE_KEY_PREFIX if publishable else KEY_PREFIX) + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         application=application,
-        prefix=raw_key[:12],
+        prefix=raw_key[:PREFIX_LENGTH],
         key_hash=key_hash(raw_key),
         can_read=can_read and not publishable,
         can_write=can_write or publishable,

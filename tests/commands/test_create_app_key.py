@@ -70,7 +70,7 @@ def test_it_revokes_a_key_by_its_prefix(api, db):
 
 def test_it_refuses_to_revoke_an_unknown_key(db):
     with pytest.raises(CommandError, match="no live key"):
-        call_command("revoke_app_key", "eye_nothing")
+        call_command("revoke_app_key", "eye_nothing0")
 
 
 def test_it_issues_a_publishable_key_with_its_origins(db, settings):
@@ -131,3 +131,44 @@ def test_it_issues_keys_for_one_application_by_default(db):
     create_key("web", "--read")
 
     assert ApiKey.objects.get().can_read_all_applications is False
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a" * 101], "the application name must be at most 100 characters"),
+        (["   "], "the application name must not be empty"),
+        (["web", "--rate-limit", "2147483648"], "--rate-limit must be from 1 to 1,000,000"),
+        (["web", "--rate-limit", "0"], "--rate-limit must be from 1 to 1,000,000"),
+    ],
+)
+def test_it_refuses_what_it_cannot_store_with_a_message(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        create_key(*args)
+    assert not ApiKey.objects.exists()
+
+
+def test_it_revokes_a_key_given_whole_with_spaces_around(db):
+    out, _ = create_key("web")
+    key = out.strip().splitlines()[-1]
+
+    call_command("revoke_app_key", f"  {key}\n", stdout=StringIO())
+
+    assert ApiKey.objects.get().revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        # A prefix with something else after it is not the key it starts.
+        (lambda key: key[:12] + "THIS_IS_NOT_THE_KEY", "no live key is"),
+        (lambda key: key[:11], "give the whole key or its first 12 characters, not 11"),
+    ],
+)
+def test_it_revokes_nothing_for_what_is_not_a_key_or_its_prefix(db, given, message):
+    out, _ = create_key("web")
+    key = out.strip().splitlines()[-1]
+
+    with pytest.raises(CommandError, match=message):
+        call_command("revoke_app_key", given(key))
+    assert ApiKey.objects.get().revoked_at is None

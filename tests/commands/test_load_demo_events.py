@@ -4,7 +4,8 @@ import time
 from datetime import timedelta
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -99,3 +100,25 @@ def test_each_demo_event_arrives_when_it_happened_so_live_shows_the_newest(store
     rows = client.get("/live/rows/").content.decode()
     newest = Event.objects.order_by("-timestamp").first()
     assert newest.timestamp.strftime("%H:%M:%S") in rows
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--events", "0"], "--events must be from 1 to 100,000,000"),
+        (["--events", "99999999999999999999"], "--events must be from 1 to 100,000,000"),
+        (["--days", "1000000000"], "--days must be from 1 to 3,650"),
+        (["--application", "  "], "--application: the name must not be empty"),
+        (["--application", "a" * 300], "--application: the name must be at most 100 characters"),
+    ],
+)
+def test_it_refuses_what_it_cannot_load_with_a_message(store, args, message):
+    with pytest.raises(CommandError, match=message):
+        load(*args)
+    assert Event.objects.count() == 0
+
+
+def test_it_loads_into_the_application_named_without_its_spaces(store):
+    load("--events", "10", "--application", " web ")
+
+    assert list(Application.objects.values_list("name", flat=True)) == ["web"]

@@ -1,6 +1,7 @@
 """Deleting a session, or an application's events in a range: exactly those go, the
 rollups follow, the progress is recorded, and the command does the same."""
 
+import io
 import uuid
 from datetime import timedelta
 
@@ -139,6 +140,15 @@ def test_the_command_asks_then_deletes_with_a_progress_bar(two_sessions, monkeyp
     assert "30/30 events" in captured.err
     assert stored_ids() == kept
     assert AuditEntry.objects.get(action="deletion.requested").actor_name == "command line"
+
+
+def test_the_command_without_a_terminal_asks_for_yes(two_sessions, monkeypatch):
+    doomed, _, kept = two_sessions
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # as under cron: input() meets EOF
+
+    with pytest.raises(CommandError, match="pass --yes"):
+        call_command("delete_events", "--session", str(doomed))
+    assert len(stored_ids()) == len(kept) + 30
 
 
 def test_the_command_deletes_an_application_range(web_app, capsys):

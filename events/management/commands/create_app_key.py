@@ -3,7 +3,12 @@ from argparse import ArgumentParser
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from events.keys import api_key_create, application_create
+from events.keys import (
+    MAX_RATE_LIMIT,
+    api_key_create,
+    application_create,
+    application_name_problem,
+)
 from events.models import Application
 from events.origins import OriginError, origins_normalize
 
@@ -59,8 +64,8 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         name = name.strip()
-        if not name:
-            raise CommandError("the application name must not be empty")
+        if problem := application_name_problem(name):
+            raise CommandError(f"the application name {problem}")
         read = read or read_all_applications
         origins = None
         if publishable:
@@ -78,8 +83,8 @@ class Command(BaseCommand):
         if not (read or write):
             # A key with no rights is useless; the common case is a key that does both.
             read = write = True
-        if rate_limit is not None and rate_limit < 1:
-            raise CommandError("--rate-limit must be at least 1")
+        if rate_limit is not None and not 1 <= rate_limit <= MAX_RATE_LIMIT:
+            raise CommandError(f"--rate-limit must be from 1 to {MAX_RATE_LIMIT:,}")
         application = Application.objects.filter(name=name).first()
         created = application is None
         if application is None:

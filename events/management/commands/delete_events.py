@@ -53,7 +53,12 @@ class Command(BaseCommand):
             self.stderr.write("No event matches; nothing to delete.")
             return
         if not yes:
-            answer = input(f"Delete {count:,} events? This cannot be undone. [y/N] ")
+            try:
+                answer = input(f"Delete {count:,} events? This cannot be undone. [y/N] ")
+            except EOFError:
+                raise CommandError(
+                    "nothing to read a confirmation from (no terminal); pass --yes"
+                ) from None
             if answer.strip().lower() not in ("y", "yes"):
                 raise CommandError("cancelled; nothing was deleted")
         deletion_request = deletion_request_create(scope=scope)

@@ -9,6 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from events.demo import demo_events
+from events.keys import application_name_problem
 from events.management.progress import ProgressBar
 from events.models import Application
 from events.services import EventRow, event_bulk_copy
@@ -29,6 +30,12 @@ def prefetched_chunks(rows: Iterator[EventRow], size: int) -> Iterator[list[Even
     threading.Thread(target=produce, daemon=True).start()
     while chunk := chunks.get():
         yield chunk
+
+
+# A hundred times the default, over an hour of loading; ten years of days, which the
+# dashboard's ranges all reach.
+MAX_EVENTS = 100_000_000
+MAX_DAYS = 3_650
 
 
 class Command(BaseCommand):
@@ -54,8 +61,13 @@ class Command(BaseCommand):
     def handle(
         self, *args, events: int, days: int, application: str, seed: int | None, **options
     ) -> None:
-        if events < 1 or days < 1:
-            raise CommandError("--events and --days must be at least 1")
+        if not 1 <= events <= MAX_EVENTS:
+            raise CommandError(f"--events must be from 1 to {MAX_EVENTS:,}")
+        if not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"--days must be from 1 to {MAX_DAYS:,}")
+        application = application.strip()
+        if problem := application_name_problem(application):
+            raise CommandError(f"--application: the name {problem}")
         try:
             app, _ = Application.objects.get_or_create(name=application)
         except OperationalError as exc:
