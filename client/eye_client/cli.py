@@ -397,9 +397,13 @@ def send_ndjson(args: argparse.Namespace) -> int:
     eye = connect(args, on_failure=report.on_failure, batch_size=args.batch_size, on_full="block")
     bytes_read = read = 0
     interrupted = False
+    # The line it stopped reading before, when it gave up or was stopped midway.
+    stopped_before: int | None = None
+    line_number = 0
     try:
         for line_number, raw in enumerate(stream, start=1):
             if report.stop.is_set():
+                stopped_before = line_number
                 break
             bytes_read += len(raw)
             if raw.strip():
@@ -412,6 +416,7 @@ def send_ndjson(args: argparse.Namespace) -> int:
             progress.update(bytes_read=bytes_read, read=read, sent=eye.stats.sent)
     except KeyboardInterrupt:
         interrupted = True
+        stopped_before = line_number + 1
     finally:
         # After a refused key or an unreachable Eye, the rest would fail the same way, one
         # slow batch after another: give it up at once and say so.
@@ -420,10 +425,18 @@ def send_ndjson(args: argparse.Namespace) -> int:
             stream.close()
     stats = eye.stats
     progress.finish(bytes_read=bytes_read, read=read, sent=stats.sent)
+    # Events of a batch on its way when it stopped: neither answered nor given up on.
+    unknown = read - stats.sent - stats.refused - stats.dropped
     summary = (
         f"sent {stats.sent:,} of {read:,} events"
         + (f", {stats.refused:,} refused" if stats.refused else "")
         + (f", {stats.dropped:,} not delivered" if stats.dropped else "")
+        + (f", {unknown:,} not known to have arrived" if unknown > 0 else "")
+        + (
+            f"; stopped before line {stopped_before:,}: it and the lines after it were not sent"
+            if stopped_before is not None
+            else ""
+        )
         + (f", {report.invalid:,} invalid lines" if report.invalid else "")
         + f" in {time.monotonic() - progress.started:.1f} s"
     )

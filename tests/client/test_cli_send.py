@@ -2,6 +2,7 @@
 EYE_URL and EYE_KEY, with exit codes that say what went wrong."""
 
 import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -203,4 +204,13 @@ def test_it_stops_reading_once_the_eye_cannot_be_reached(web_app):
     assert finished.returncode == 4
     assert time.monotonic() - started < 20
     assert "not delivered" in finished.stderr
-    assert "sent 0 of" in finished.stderr
+    # Every event read is accounted for, and so are the lines never read.
+    summary = re.search(
+        r"sent 0 of ([\d,]+) events, ([\d,]+) not delivered(?:, ([\d,]+) not known to have "
+        r"arrived)?; stopped before line ([\d,]+): it and the lines after it were not sent",
+        finished.stderr,
+    )
+    assert summary, finished.stderr
+    read, dropped, unknown, stopped = (int((g or "0").replace(",", "")) for g in summary.groups())
+    assert dropped + unknown == read
+    assert stopped == read + 1 < 20_000
