@@ -238,6 +238,7 @@ class Eye:
                 self._abort.set()
                 left = self._buffer.discard()
                 self._ledger.dropped([item.body for item in left], reason=CLOSED_REASON)
+            self._ledger.drops_log()
             thread.join(JOIN_GRACE_SECONDS)
             # A thread still inside a request keeps its connection; it is a daemon and
             # will find the abort flag when the request ends.

@@ -66,7 +66,8 @@ class Ledger:
         self._lock = threading.Lock()
         self._on_failure = on_failure
         self._counts = {"tracked": 0, "sent": 0, "refused": 0, "dropped": 0, "retried": 0}
-        self._unlogged_drops = 0
+        # Drops not logged yet, by reason: a full buffer's and a close's are told apart.
+        self._unlogged_drops: dict[str, int] = {}
         self._last_drop_log = -DROP_LOG_INTERVAL
 
     def reset_lock(self) -> None:
@@ -124,12 +125,19 @@ class Ledger:
 
     def _log_drop(self, n: int, reason: str) -> None:
         with self._lock:
-            self._unlogged_drops += n
-            now = time.monotonic()
-            if now - self._last_drop_log < DROP_LOG_INTERVAL:
+            self._unlogged_drops[reason] = self._unlogged_drops.get(reason, 0) + n
+            if time.monotonic() - self._last_drop_log < DROP_LOG_INTERVAL:
                 return
-            n, self._unlogged_drops, self._last_drop_log = self._unlogged_drops, 0, now
-        logger.warning("eye: %d event(s) dropped: %s", n, reason)
+        self.drops_log()
+
+    def drops_log(self) -> None:
+        """Log the drops not logged yet, a line per reason: at most once an interval while
+        the client runs, and once more when it closes, so that none goes unsaid."""
+        with self._lock:
+            pending, self._unlogged_drops = self._unlogged_drops, {}
+            self._last_drop_log = time.monotonic()
+        for reason, n in pending.items():
+            logger.warning("eye: %d event(s) dropped: %s", n, reason)
 
     def _report(self, failure: Failure) -> None:
         assert self._on_failure is not None

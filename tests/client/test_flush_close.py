@@ -8,6 +8,7 @@ import time
 
 import pytest
 from eye_client import Eye, EyeClosed, Failure
+from eye_client.sender import CLOSED_REASON
 
 from tests.client.support import SESSION, Answer, Hold, process_env, script, stored_names
 from tests.support import wait_for
@@ -176,3 +177,36 @@ def test_it_cannot_flush_from_its_own_callback(proxy, make_eye, web_app):
 
     assert eye.flush(timeout=30)
     assert len(raised) == 1
+
+
+def test_it_logs_the_drops_of_each_reason_apart_and_all_of_them_by_the_close(
+    proxy, web_app, caplog
+):
+    """Without on_failure, drops go to the log at most once an interval; those of a full
+    buffer and those of the close are different news, and none may go unsaid."""
+    # The proxy holds the first batch: the rest waits, and overflows.
+    gate = threading.Event()
+    proxy.rule = lambda seen: Hold(gate) if seen.method == "POST" else None
+    eye = Eye(proxy.url, web_app.writer, max_buffer=5, batch_size=1, flush_interval=0)
+    try:
+        eye.track(SESSION, "drops", "in flight")
+        assert proxy.wait_for_requests(1)
+        caplog.set_level("WARNING", logger="eye_client")
+        for i in range(12):
+            eye.track(SESSION, "drops", f"event {i}")
+
+        eye.close(timeout=0.2)
+    finally:
+        gate.set()
+
+    logged: dict[str, int] = {}
+    for record in caplog.records:
+        text = record.getMessage().removeprefix("eye: ")
+        count, _, reason = text.partition(" event(s) dropped: ")
+        if reason:
+            reason = reason.split(" (")[0]
+            logged[reason] = logged.get(reason, 0) + int(count)
+    # Behind the one in flight, 12 tracked and 5 kept: 7 dropped for room, then the 5
+    # kept by the close.
+    assert logged == {"the buffer was full": 7, CLOSED_REASON: 5}
+    assert eye.stats.dropped == 12
