@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _filter_options(query)
     query.add_argument("--start", help="at or after this instant (a bare date: that day)")
     query.add_argument("--end", help="at or before this instant (a bare date: that whole day)")
-    query.add_argument("--limit", type=int, default=100, help="at most N events (100)")
+    query.add_argument("--limit", type=int, default=None, help="at most N events (100)")
     query.add_argument("--all", action="store_true", help="every matching event")
     query.add_argument("--format", choices=("table", "json", "ndjson"), default="table")
 
@@ -473,10 +473,16 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+# Events `eye query` prints without --limit or --all.
+DEFAULT_QUERY_LIMIT = 100
+
+
 def command_query(args: argparse.Namespace) -> int:
-    if args.limit < 1 and not args.all:
+    if args.all and args.limit is not None:
+        raise UsageError("--limit and --all exclude each other: give one")
+    if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1 (or use --all)")
-    limit = None if args.all else args.limit
+    limit = None if args.all else args.limit or DEFAULT_QUERY_LIMIT
     with connect(args) as eye:
         pages = eye.pages(
             **_filters(args),

@@ -14,7 +14,7 @@ import httpx
 
 from eye_client.buffer import ON_FULL_POLICIES, Buffer, OnFull
 from eye_client.events import SessionId, Timestamp, encode_event
-from eye_client.query import Instant, Page, Reader, query_params
+from eye_client.query import MAX_PAGE_SIZE, Instant, Page, Reader, query_params
 from eye_client.reports import FailureHandler, Ledger, Stats
 from eye_client.retry import RetryPolicy
 from eye_client.sender import CLOSED_REASON, BatchSender, run_sender
@@ -322,6 +322,9 @@ class Eye:
         """
         if limit is not None and limit < 0:
             raise ValueError("limit must be 0 or more")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            # Checked before the limit shrinks it, which would hide a page_size of 0.
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if limit is not None:
             page_size = max(1, min(page_size, limit))
         # Built here, not inside a generator, so that a bad argument fails at the call.

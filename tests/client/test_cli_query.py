@@ -94,6 +94,25 @@ def test_it_reads_every_page_with_all(cli_env, web_app):
     assert len(finished.stdout.splitlines()) == 1500
 
 
+def test_it_refuses_a_limit_and_all_at_once(cli_env, five):
+    finished = run_eye("query", "--all", "--limit", "2", env=cli_env)
+
+    assert finished.returncode == 2
+    assert "--limit and --all exclude each other" in finished.stderr
+    assert finished.stdout == ""
+
+
+def test_it_prints_a_hundred_without_a_limit(cli_env, web_app):
+    put_events(
+        web_app, [{"name": f"e{i}", "timestamp": START + timedelta(seconds=i)} for i in range(150)]
+    )
+
+    finished = run_eye("query", "--format", "ndjson", env=cli_env)
+
+    assert finished.returncode == 0, finished.stderr
+    assert len(finished.stdout.splitlines()) == 100
+
+
 def test_it_says_so_when_nothing_matches(cli_env, five):
     finished = run_eye("query", "--name", "nothing like it", env=cli_env)
 

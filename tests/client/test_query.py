@@ -139,4 +139,6 @@ def test_it_checks_its_arguments_when_called(eye_url, make_eye, web_app):
     with pytest.raises(ValueError):
         eye.query(page_size=1001)
     with pytest.raises(ValueError):
+        eye.query(page_size=0, limit=10)
+    with pytest.raises(ValueError):
         eye.query(limit=-1)
