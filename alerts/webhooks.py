@@ -40,18 +40,19 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
     # Connecting has the same limit of its own, so the whole attempt ends within it.
     timer = threading.Timer(timeout, expire)
     timer.start()
+    status = 0
     try:
         connection.request("POST", path, body=body, headers=headers)
         status = connection.getresponse().status
     except (OSError, http.client.HTTPException) as exc:
-        if expired.is_set():
-            raise WebhookFailed(f"no answer within {timeout:g} s") from None
-        raise WebhookFailed(f"no answer: {exc or type(exc).__name__}") from None
+        if not expired.is_set():
+            raise WebhookFailed(f"no answer: {exc or type(exc).__name__}") from None
     finally:
         timer.cancel()
         connection.close()
     if expired.is_set():
-        # The shut socket reads as the end of the headers, so the answer looked whole.
+        # Whether the shut socket broke the exchange or read as the end of the headers
+        # (an answer that looked whole), the receiver did not answer in time.
         raise WebhookFailed(f"no answer within {timeout:g} s")
     if not 200 <= status < 300:
         raise WebhookFailed(f"HTTP {status}")

@@ -3,7 +3,6 @@ cannot set headers), gzip bodies, the client's own send time, and per-address li
 on publishable keys. CORS itself is api/cors.py."""
 
 import logging
-import uuid
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from api.errors import api_error
 from api.inflate import TruncatedGzip, gunzip_at_most
 from api.ratelimit import window_count_check
 from api.refusals import refused_key_remember
-from api.schemas import NO_CLOCK_OFFSETS, ClockOffsets, parse_timestamp
+from api.schemas import NO_CLOCK_OFFSETS, ClockOffsets, canonical_uuid, parse_timestamp
 from events.keys import KeyPrincipal
 from tasks.queue import QUEUE_ERRORS
 
@@ -147,13 +146,13 @@ def clock_offsets_get(request: HttpRequest, *, received_at: datetime, payload: A
 
 
 def _event_id(event: Any) -> str | None:
-    """An event's id in its canonical spelling, which validation gives it too, so that a
-    resend spelt in capitals finds its pin."""
+    """An event's id spelt as validation spells it (canonical_uuid), so that a resend
+    spelt in capitals finds its pin and the timestamp's validator finds the offset."""
     if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
         return None
     try:
-        return str(uuid.UUID(event["event_id"]))
-    except ValueError:
+        return canonical_uuid(event["event_id"])
+    except PydanticCustomError:
         return None
 
 
