@@ -83,15 +83,18 @@ def test_it_shows_every_page_as_a_product_team_would_use_it(page, alice, demo):
     screenshot(page, "name")
 
     page.get_by_role("link", name="Sessions").click()
+    page.wait_for_url("**/sessions/")
     assert page.locator("table tbody tr").count() > 0
     screenshot(page, "sessions")
 
     page.get_by_role("link", name="Errors").click()
+    page.wait_for_url("**/errors/")
     assert page.locator("table.refusals tbody tr").count() == 3
     page.locator("table.refusals details summary").first.click()
     screenshot(page, "errors")
 
     page.get_by_role("link", name="Live").click()
+    page.wait_for_url("**/live/")
     assert page.locator("tr.event-row").count() == 50
     screenshot(page, "live")
 

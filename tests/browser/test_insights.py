@@ -54,6 +54,7 @@ def test_it_builds_a_funnel_saves_it_to_a_dashboard_and_opens_it(page, alice, we
 
     # Who dropped off after step 2: each one link from its timeline.
     page.locator('[data-dropoff="2"]').click()
+    page.wait_for_url("**dropoff=2*")
     assert page.locator("[data-dropped] li").count() == 3
     page.locator("[data-dropped] a").first.click()
     page.wait_for_url("**/sessions/*/")
