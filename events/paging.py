@@ -46,6 +46,14 @@ def cursor_instant(text: str) -> datetime:
         raise ValueError("a cursor's instant is off the calendar") from None
 
 
+def cursor_event_id(text: str) -> uuid.UUID:
+    """A cursor's event id. A forged one that is not text (a number, a list) raises
+    ValueError like a malformed one, where uuid.UUID would raise AttributeError."""
+    if not isinstance(text, str):
+        raise ValueError("a cursor's event id must be text")
+    return uuid.UUID(text)
+
+
 def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) -> str:
     return cursor_token([timestamp.isoformat(), str(event_id), int(backwards)])
 
@@ -53,7 +61,7 @@ def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) 
 def decode_cursor(token: str) -> tuple[datetime, uuid.UUID, bool]:
     try:
         timestamp, event_id, backwards = cursor_fields(token)
-        return cursor_instant(timestamp), uuid.UUID(event_id), bool(backwards)
+        return cursor_instant(timestamp), cursor_event_id(event_id), bool(backwards)
     except (ValueError, TypeError):
         raise InvalidCursor(token) from None
 

@@ -24,7 +24,7 @@ from django.shortcuts import render
 from dashboard.forms import LiveForm
 from dashboard.views.common import application_names, category_colours, dashboard_view, render_page
 from events.models import Event
-from events.paging import cursor_fields, cursor_instant, cursor_token
+from events.paging import cursor_event_id, cursor_fields, cursor_instant, cursor_token
 from events.selectors import event_arrivals
 
 FIRST_ROWS = 50
@@ -69,7 +69,7 @@ class Position:
     def decode(cls, token: str) -> "Position":
         try:
             received_at, event_id, window = cursor_fields(token)
-            position = cls(cursor_instant(received_at), uuid.UUID(event_id), int(window))
+            position = cls(cursor_instant(received_at), cursor_event_id(event_id), int(window))
         except (ValueError, TypeError):
             raise InvalidPosition(token) from None
         if position.received_at < EARLIEST_POSITION:

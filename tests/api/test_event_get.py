@@ -226,8 +226,8 @@ def test_it_defaults_to_pages_of_100(api, web_app):
     assert body["next"] is not None
 
 
-def forged_cursor(instant: str) -> str:
-    token = orjson.dumps([instant, str(uuid.uuid4()), 0])
+def forged_cursor(instant: object, event_id: object = None) -> str:
+    token = orjson.dumps([instant, str(uuid.uuid4()) if event_id is None else event_id, 0])
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
 
@@ -253,6 +253,11 @@ def test_it_allows_pages_of_1000(api, web_app):
         # Forged: an instant PostgreSQL cannot hold once in UTC, and one without an offset.
         ({"cursor": forged_cursor("9999-12-31T23:59:59.999999-23:59")}, "cursor"),
         ({"cursor": forged_cursor("2026-01-01T00:00:00")}, "cursor"),
+        # Fields of the wrong type: an event id that is a number or a list, an instant that
+        # is a number.
+        ({"cursor": forged_cursor("2021-01-01T00:00:00+00:00", 123)}, "cursor"),
+        ({"cursor": forged_cursor("2021-01-01T00:00:00+00:00", ["x"])}, "cursor"),
+        ({"cursor": forged_cursor(20210101)}, "cursor"),
         ({"categroy": "page interaction"}, "categroy"),
         ({"category": "a\x00b"}, "category"),
         # Given twice: which one would be the filter?

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from events.paging import encode_cursor
+from events.paging import cursor_token, encode_cursor
 from tests.dashboard.support import (
     EXTREME_RANGES,
     NOW,
@@ -159,8 +159,16 @@ def test_it_goes_back_to_newer_pages(as_alice, put, web_app):
     assert 'rel="prev"' not in first.content.decode()
 
 
-def test_it_starts_over_on_a_broken_cursor(as_alice, few):
-    response = as_alice.get(URL, {"cursor": "not-a-cursor"})
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        # Well-formed JSON whose event id is a number.
+        cursor_token(["2021-01-01T00:00:00+00:00", 123, 0]),
+    ],
+)
+def test_it_starts_over_on_a_broken_cursor(as_alice, few, cursor):
+    response = as_alice.get(URL, {"cursor": cursor})
 
     assert response.status_code == 200
     assert "This page link is broken" in response.content.decode()

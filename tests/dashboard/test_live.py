@@ -93,8 +93,14 @@ def test_it_links_rows_back_to_the_live_page_filters(as_alice, put, web_app):
 def test_it_refuses_a_broken_cursor_or_filter(as_alice, db):
     assert as_alice.get(ROWS, {"after": "garbage"}).status_code == 400
     # Forged positions: an instant off the calendar once in UTC, and one without an offset.
-    for instant in ("9999-12-31T23:59:59.999999-23:59", "2026-01-01T00:00:00"):
-        token = orjson.dumps([instant, str(uuid.uuid4()), 0])
+    # And fields of the wrong type: an event id that is a number, an instant that is one.
+    for instant, event_id in (
+        ("9999-12-31T23:59:59.999999-23:59", str(uuid.uuid4())),
+        ("2026-01-01T00:00:00", str(uuid.uuid4())),
+        ("2026-01-01T00:00:00+00:00", 123),
+        (20260101, str(uuid.uuid4())),
+    ):
+        token = orjson.dumps([instant, event_id, 0])
         forged = base64.urlsafe_b64encode(token).decode().rstrip("=")
         assert as_alice.get(ROWS, {"after": forged}).status_code == 400
     assert as_alice.get(ROWS, {"session": "garbage"}).status_code == 400
