@@ -109,11 +109,13 @@ def body_inflate(request: HttpRequest, *, limit: int) -> bytes:
 # twice (a retry after a lost answer, a beacon racing a fetch) must get the same timestamp
 # both times, or its (event_id, timestamp) key would not recognise it and it would be
 # stored twice. So the offset applied to an event is remembered by its event_id for
-# CLOCK_PIN_SECONDS, and a resend gets it again. Clocks within CLOCK_PIN_FROM of ours (most
-# of them) cost nothing here: no network time moves them past the tolerance.
+# CLOCK_PIN_SECONDS, and a resend gets it again; the first send to pin it wins. Every event
+# sent with a send time is pinned, also those left alone: a first send measured within the
+# tolerance and a retry slowed past it on the network would otherwise get two timestamps.
+# The tracker gives up on a batch after 8 sends over about two minutes, so a quarter of an
+# hour covers its retries many times, and bounds the cache to that much browser traffic.
 CLOCK_TOLERANCE = timedelta(seconds=10)
-CLOCK_PIN_FROM = timedelta(seconds=2)
-CLOCK_PIN_SECONDS = 3600
+CLOCK_PIN_SECONDS = 900
 
 
 def clock_offsets_get(request: HttpRequest, *, received_at: datetime, payload: Any) -> ClockOffsets:
@@ -137,8 +139,6 @@ def clock_offsets_get(request: HttpRequest, *, received_at: datetime, payload: A
         measured = received_at - parse_timestamp(sent_at)
     except PydanticCustomError as exc:
         raise api_error(422, exc.message(), field=field) from None
-    if abs(measured) < CLOCK_PIN_FROM:
-        return NO_CLOCK_OFFSETS
     offset = 0 if abs(measured) < CLOCK_TOLERANCE else round(measured.total_seconds())
     return _offsets_pin(
         timedelta(seconds=offset), payload, application_id=request.auth.application_id
@@ -169,16 +169,23 @@ def _offsets_pin(measured: timedelta, payload: Any, *, application_id: int) -> C
     if not ids:
         return ClockOffsets(measured)
     # Per application, as events are stored: another's events are not these.
-    prefix = f"clock.{application_id}."
-    pinned: dict[str, timedelta] = {}
+    keys = {f"clock.{application_id}.{event_id}": event_id for event_id in ids}
+    seconds = int(measured.total_seconds())
+    found: dict[str, int] = {}
     try:
-        found = cache.get_many([prefix + event_id for event_id in ids])
-        pinned = {name.removeprefix(prefix): timedelta(seconds=s) for name, s in found.items()}
-        new = {prefix + event_id: int(measured.total_seconds()) for event_id in ids - set(pinned)}
-        if new:
-            cache.set_many(new, timeout=CLOCK_PIN_SECONDS)
+        found = cache.get_many(list(keys))
+        # `add` pins only where no send has yet: one that pinned the event since the read
+        # (a beacon racing a fetch) was first, and its offset is the one to apply.
+        lost = [
+            key
+            for key in keys.keys() - found.keys()
+            if not cache.add(key, seconds, CLOCK_PIN_SECONDS)
+        ]
+        if lost:
+            found.update(cache.get_many(lost))
     except QUEUE_ERRORS:
         # Without the cache a resend may be corrected a second differently; the queue is
         # on the same Redis, so the request is about to get 503 anyway.
         logger.warning("clock offsets not pinned: the cache is unavailable")
+    pinned = {keys[key]: timedelta(seconds=s) for key, s in found.items()}
     return ClockOffsets(measured, pinned)

@@ -425,6 +425,52 @@ def test_a_resent_event_spelt_in_capitals_gets_the_same_correction(browser, publ
     assert first == again
 
 
+def test_a_resend_slowed_past_the_tolerance_keeps_the_first_sends_timestamp(
+    browser, publishable, huey
+):
+    # The first send measures the clocks as agreeing (left alone); the retry spends 12 s on
+    # the network, which alone would make it look 12 s behind and shift it.
+    event = now_event(event_id="0d0e1f5a-4444-4c1b-9d54-3a8f0d2b1c11")
+    for behind in (1, 12):
+        sent_at = quote((datetime.now(UTC) - timedelta(seconds=behind)).isoformat())
+        response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
+        assert response.status_code == 202
+
+    first, again = stored_timestamps(huey)
+    assert first == again
+
+
+def test_a_send_that_pins_an_event_first_decides_its_correction(
+    browser, publishable, huey, monkeypatch
+):
+    # Two sends of one event race: the other one pins it (100 s behind) just after this one
+    # looked and found no pin. This one must apply the other's correction, not its own.
+    from django.core.cache import cache
+
+    event = now_event(event_id="0d0e1f5a-5555-4c1b-9d54-3a8f0d2b1c11")
+    sent_at = quote((datetime.now(UTC) - timedelta(seconds=100)).isoformat())
+    response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
+    assert response.status_code == 202
+    looked = cache.get_many
+    raced = []
+
+    def get_many_before_the_other_send_pinned(keys):
+        # This send's first look comes before the other's pin; any later look sees it.
+        if not raced:
+            raced.append(keys)
+            return {}
+        return looked(keys)
+
+    monkeypatch.setattr(cache, "get_many", get_many_before_the_other_send_pinned)
+    sent_at = quote((datetime.now(UTC) - timedelta(seconds=300)).isoformat())
+    response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
+    assert response.status_code == 202
+
+    assert raced, "the race was not staged"
+    first, again = stored_timestamps(huey)
+    assert first == again
+
+
 def test_a_clock_within_seconds_of_ours_is_left_alone(browser, publishable, huey):
     stamp = datetime.now(UTC) - timedelta(minutes=5)
     response = post(
