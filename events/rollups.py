@@ -681,6 +681,16 @@ def value_counts_span() -> tuple[datetime, datetime] | None:
     return Granularity.DAY.floor(first), Granularity.DAY.floor(last) + DAY
 
 
+def events_day_from(day: datetime) -> datetime | None:
+    """The first day at or after `day` that holds a stored event, or None: a backfill
+    walks the days that have events, not the calendar between an event stamped in year 1
+    and today (739,000 days). One probe of the timestamp index."""
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT min("timestamp") FROM events WHERE "timestamp" >= %s', [day])
+        (first,) = cursor.fetchone()
+    return None if first is None else Granularity.DAY.floor(first)
+
+
 def value_counts_recount(*, key: str, start: datetime, end: datetime) -> None:
     """Count `key`'s values again from the raw events of the hour-aligned [start, end).
     The caller holds value_counts_lock in the same transaction."""

@@ -10,6 +10,7 @@ its counts.
 """
 
 import logging
+import time
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -18,6 +19,7 @@ from events.audit import Actor, audit_record
 from events.models import AuditEntry, TrackedKey
 from events.rollups import (
     DAY,
+    events_day_from,
     value_counts_forget,
     value_counts_lock,
     value_counts_recount,
@@ -95,26 +97,33 @@ def tracked_key_is_ready(*, key: str) -> bool:
     return TrackedKey.objects.filter(key=key, ready_at__isnull=False).exists()
 
 
-def tracked_key_backfill(*, tracked_key_id: int) -> None:
+def tracked_key_backfill(*, tracked_key_id: int, seconds: float | None = None) -> bool:
     """Count a newly tracked key's values in the events stored before it, one day per
     transaction (ingest waits on each for as long as a day's recount takes, never
-    longer), then mark the key ready. An interrupted backfill resumes where it stopped;
-    one whose key was removed meanwhile stops."""
+    longer), then mark the key ready. Days without events are passed over. With `seconds`,
+    it stops after the first day that ends past them and returns False, so that the worker
+    can take the tasks queued meanwhile before it goes on; True once the key is ready (or
+    was removed). An interrupted backfill resumes where it stopped; one whose key was
+    removed meanwhile stops."""
     # Every event not counted by ingest is in these days (an event stored since, at any
     # time, is counted by ingest; recounting its day is harmless).
     first, end = value_counts_span() or (None, None)
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         with transaction.atomic():
             value_counts_lock()
             tracked = TrackedKey.objects.filter(pk=tracked_key_id).first()
             if tracked is None or tracked.is_ready:
-                return
+                return True
             day = max(first, tracked.backfilled_until or first) if first else None
+            day = events_day_from(day) if day is not None else None
             if day is None or end is None or day >= end:
                 tracked.ready_at = timezone.now()
                 tracked.save(update_fields=["ready_at"])
                 logger.info("tracked key %s is ready", tracked.key)
-                return
+                return True
             value_counts_recount(key=tracked.key, start=day, end=day + DAY)
             tracked.backfilled_until = day + DAY
             tracked.save(update_fields=["backfilled_until"])
+        if deadline is not None and time.monotonic() >= deadline:
+            return False

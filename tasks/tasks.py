@@ -207,17 +207,30 @@ def delete_events_enqueue(*, deletion_request: DeletionRequest) -> None:
     transaction.on_commit(lambda: delete_events(deletion_request.pk))
 
 
+# A backfill gives its worker back to the queue this often: several keys added at once
+# would otherwise hold as many workers for as long as their backfills take, and the
+# events sent meanwhile would wait behind them.
+BACKFILL_SLICE_SECONDS = 2.0
+
+
 @db_task()
 def backfill_tracked_key(tracked_key_id: int, attempt: int = 0) -> None:
-    """Count a newly tracked key's values in the events stored before it; if the database
-    is unreachable, try again later (a backfill resumes at the day it stopped at)."""
+    """Count a newly tracked key's values in the events stored before it, a slice at a
+    time, each queued behind the tasks that came meanwhile; if the database is
+    unreachable, try again later (a backfill resumes at the day it stopped at)."""
+    finished: list[bool] = []
     done = run_maintenance(
-        "backfill_tracked_key", lambda: tracked_key_backfill(tracked_key_id=tracked_key_id)
+        "backfill_tracked_key",
+        lambda: finished.append(
+            tracked_key_backfill(tracked_key_id=tracked_key_id, seconds=BACKFILL_SLICE_SECONDS)
+        ),
     )
     if not done:
         backfill_tracked_key.schedule(
             args=(tracked_key_id, attempt + 1), delay=retry_delay(attempt)
         )
+    elif finished == [False]:
+        backfill_tracked_key(tracked_key_id)
 
 
 def backfill_tracked_key_enqueue(*, tracked_key: TrackedKey) -> None:

@@ -206,3 +206,70 @@ def test_a_backfill_stops_when_its_key_is_removed(web_app):
 
     assert value_total("path") == 0
     assert not TrackedKey.objects.exists()
+
+
+def test_a_backfill_passes_over_the_days_without_events(web_app, monkeypatch):
+    # One accepted event stamped in year 1: walking the calendar from it, a day per
+    # transaction, would take hours and hold a worker all that while.
+    import events.tracked_keys
+
+    app = web_app.application.pk
+    events_store(app, pageviews(20, step=timedelta(hours=5)))
+    ancient = datetime(1, 1, 1, 12, tzinfo=UTC)
+    events_store(app, [Stored(str(uuid.uuid4()), ancient, "page", "view", {"path": "/old"})])
+    recounted: list[datetime] = []
+    recount = events.tracked_keys.value_counts_recount
+
+    def counted_recount(*, key: str, start: datetime, end: datetime) -> None:
+        recounted.append(start)
+        assert len(recounted) < 100, "the backfill walks days without events"
+        recount(key=key, start=start, end=end)
+
+    monkeypatch.setattr(events.tracked_keys, "value_counts_recount", counted_recount)
+    tracked = tracked_key_add(key="path")
+
+    assert tracked_key_backfill(tracked_key_id=tracked.pk) is True
+
+    tracked.refresh_from_db()
+    assert tracked.is_ready
+    assert recounted[0] == datetime(1, 1, 1, tzinfo=UTC)
+    assert recounted[1:] == [START.replace(hour=0, minute=0) + i * DAY for i in range(5)]
+    assert value_total("path") == 15 + 1
+    assert_rollups_match_raw()
+
+
+def test_a_backfill_in_slices_stops_after_a_day_and_goes_on_from_it(web_app):
+    events_store(web_app.application.pk, pageviews(300, step=timedelta(minutes=31)))
+    tracked = tracked_key_add(key="form.plan")
+
+    slices = 1
+    while not tracked_key_backfill(tracked_key_id=tracked.pk, seconds=0):
+        slices += 1
+        assert not TrackedKey.objects.get(pk=tracked.pk).is_ready
+
+    # 300 events 31 minutes apart, from 22:10 on 2 March, touch 8 days: a slice each, and
+    # one that finds none left.
+    assert slices == 9
+    assert TrackedKey.objects.get(pk=tracked.pk).is_ready
+    assert value_total("form.plan") == 100
+    assert_rollups_match_raw()
+
+
+def test_the_backfill_task_queues_its_next_slice_behind_what_came_meanwhile(
+    web_app, huey, monkeypatch
+):
+    import tasks.tasks
+    from tasks.tasks import backfill_tracked_key
+
+    events_store(web_app.application.pk, pageviews(100, step=timedelta(minutes=31)))
+    tracked = tracked_key_add(key="path")
+    huey.storage.flush_all()
+    monkeypatch.setattr(tasks.tasks, "BACKFILL_SLICE_SECONDS", 0)
+
+    backfill_tracked_key.call_local(tracked.pk)
+
+    queued = [huey.deserialize_task(raw) for raw in huey.storage.enqueued_items()]
+    assert [(t.name.rsplit(".", 1)[-1], t.args) for t in queued] == [
+        ("backfill_tracked_key", (tracked.pk,))
+    ]
+    assert not TrackedKey.objects.get(pk=tracked.pk).is_ready
