@@ -217,10 +217,6 @@ class EventIn(BaseModel):
             raise PydanticCustomError(
                 "data_too_large", "must be at most {limit} bytes serialized", {"limit": limit}
             )
-        if b"\\u0000" in serialized:
-            # jsonb cannot hold NUL in a string; refusing it here keeps the promise
-            # that an accepted event can be stored.
-            raise PydanticCustomError("data_nul", "strings must not contain NUL (\\u0000)")
         return value
 
 

@@ -36,6 +36,11 @@ def data_pointer(path: Iterable[str | int]) -> str:
     return text if len(text) <= MAX_POINTER_CHARS else text[: MAX_POINTER_CHARS - 1] + "…"
 
 
+# jsonb cannot hold NUL in a string: refusing it keeps the promise that an accepted event
+# can be stored.
+NUL_MESSAGE = "must not contain NUL (\\u0000)"
+
+
 @dataclass(frozen=True)
 class DataProblem:
     field: str
@@ -69,10 +74,14 @@ def data_problem(data: dict[str, Any]) -> DataProblem | None:
             items = value.items() if kind is dict else enumerate(value)
             for key, item in items:
                 path.append(key)
+                if kind is dict and "\x00" in key:
+                    return DataProblem(data_pointer(path), f"keys {NUL_MESSAGE}")
                 problem = walk(item, depth + 1)
                 path.pop()
                 if problem is not None:
                     return problem
+        elif kind is str and "\x00" in value:
+            return DataProblem(data_pointer(path), NUL_MESSAGE)
         elif (kind is int or kind is float) and not _number_fits(value):
             return DataProblem(
                 data_pointer(path),
@@ -85,8 +94,10 @@ def data_problem(data: dict[str, Any]) -> DataProblem | None:
 
 
 # In orjson's output, a number past the limits has 19 digits or more, or a positive
-# exponent. Text that has neither cannot hold one, which spares most events the walk.
+# exponent; a NUL is written \u0000. Text that has none of them cannot hold one, which
+# spares most events the walk (text that merely spells a backslash and u0000 takes it).
 MAYBE_BIG_NUMBER = re.compile(rb"\d{19}|e\+")
+MAYBE_NUL = b"\\u0000"
 
 
 class DataLimitExceeded(ValueError):
@@ -109,6 +120,7 @@ def data_serialized(data: dict[str, Any]) -> bytes:
         serialized is None
         or serialized.count(b"{") + serialized.count(b"[") > DATA_MAX_DEPTH
         or MAYBE_BIG_NUMBER.search(serialized) is not None
+        or MAYBE_NUL in serialized
     )
     if suspect:
         problem = data_problem(data)

@@ -147,6 +147,35 @@ def test_it_names_a_lone_surrogate(api, web_app, raw_event, field):
     assert "lone surrogate" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"note": "a\x00b"}, "data.note"),
+        ({"a": [1, {"b": ["ok", "\x00"]}]}, "data.a[1].b[1]"),
+        ({"a": [{"k\x00": 1}]}, "data.a[0].k\x00"),
+    ],
+)
+def test_it_names_a_nul_in_data_by_its_place_in_a_batch(api, web_app, data, field):
+    response = api.post([event({"fine": 1}), event(data)], key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"]) == (1, field)
+    assert "NUL" in error["message"]
+
+
+def test_text_that_spells_a_backslash_and_u0000_is_kept(api, web_app, consumer, viewer):
+    # A Windows path, a regex, a JSON snippet: a backslash then "u0000" is six characters
+    # of text, not a NUL, though orjson writes it as \\u0000, which holds a NUL's escape.
+    data = {"path": "C:\\u0000dir", "snippet": '{"nul": "\\u0000"}', "at_end": "x\\"}
+    assert api.post(event(data), key=web_app.writer).status_code == 202
+    assert wait_for(lambda: len(stored_events()) == 1, timeout=30)
+
+    seen = read_back(api, web_app.reader, viewer)
+    for where in ("get", "csv", "ndjson"):
+        assert seen[where] == [data], where
+
+
 @pytest.mark.parametrize("depth", [DATA_MAX_DEPTH + 1, 251, 253, 254, 255, 1000])
 def test_it_refuses_nesting_past_the_limit_in_a_batch_by_index(api, web_app, depth):
     # Written out by hand: no JSON library here writes 1,000 levels.

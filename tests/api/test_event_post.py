@@ -256,7 +256,7 @@ def errors_of(response) -> list[dict]:
         ({"name": "a\x00b"}, "name"),
         ({"data": [1, 2]}, "data"),
         ({"data": "text"}, "data"),
-        ({"data": {"note": "a\x00b"}}, "data"),
+        ({"data": {"note": "a\x00b"}}, "data.note"),
         ({"timestamp": "01/01/2021 09:15"}, "timestamp"),
         ({"timestamp": "2021-02-30 09:15:27"}, "timestamp"),
         ({"timestamp": 1609492527}, "timestamp"),
