@@ -5,10 +5,12 @@ and a lone UTF-16 surrogate (`"\\ud800"`), both valid JSON text, with a message 
 character it stopped at. The body is refused either way; for these two the client is told
 which field, and which event of a batch, as for any other value past the limits. The
 standard library reads them, and reads only bodies already refused, so it costs nothing
-to the bodies that are taken.
+to the bodies that are taken. Past about 1,000 levels of nesting neither reads a body at
+all, and a scan of its tokens names where it passes the depth that data may have.
 """
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,17 +30,68 @@ def json_fault(body: bytes) -> ApiError | None:
     """A 422 naming the first value at fault, or None when the body is not JSON at all."""
     try:
         payload = json.loads(body, parse_int=_integer)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None
+    except RecursionError:
+        return _nesting_fault(body)
     events = payload if isinstance(payload, list) else [payload]
     for index, event in enumerate(events):
         fault = _event_fault(event) if isinstance(event, dict) else None
         if fault is not None:
-            field, message = fault
-            error: dict[str, Any] = {"field": field, "message": message}
-            if isinstance(payload, list):
-                error = {"index": index, **error}
-            return ApiError(422, [error])
+            return _fault_error(fault, index if isinstance(payload, list) else None)
+    return None
+
+
+def _fault_error(fault: tuple[str, str], index: int | None) -> ApiError:
+    field, message = fault
+    error: dict[str, Any] = {"field": field, "message": message}
+    if index is not None:
+        error = {"index": index, **error}
+    return ApiError(422, [error])
+
+
+# A JSON string (its escapes included) or a structural character; numbers, literals and
+# white space between them do not change the nesting.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+
+
+def _nesting_fault(body: bytes) -> ApiError | None:
+    """For a body nested past what any parser here reads (about 1,000 levels): the event,
+    and the place in its field, where the nesting passes the depth data may have; None
+    when that place is not inside an event's field. A scan of the tokens up to there,
+    holding for each open object its current key and for each array its current index."""
+    open_: list[list[Any]] = []  # [is_array, current key or index]
+    last_string = b'""'
+    for match in _TOKEN.finditer(body):
+        token = match.group()
+        if token[:1] == b'"':
+            last_string = token
+        elif token in (b"{", b"["):
+            open_.append([token == b"[", 0 if token == b"[" else None])
+            batch = open_[0][0]
+            event_at = 1 if batch else 0
+            # The event's field holds the containers past it: data itself is level 1.
+            levels = open_[event_at + 1 :]
+            if len(levels) > DATA_MAX_DEPTH:
+                field = open_[event_at][1]
+                # Not inside an event's field (a batch of arrays): no place to name.
+                if open_[event_at][0] or not isinstance(field, str):
+                    return None
+                path = [level[1] for level in levels[:-1]]
+                place = data_pointer(path) if field == "data" else field
+                message = f"nests objects and arrays more than {DATA_MAX_DEPTH} levels deep"
+                return _fault_error((place, message), open_[0][1] if batch else None)
+        elif token in (b"}", b"]"):
+            if not open_:
+                return None
+            open_.pop()
+        elif token == b":" and open_ and not open_[-1][0]:
+            try:
+                open_[-1][1] = json.loads(last_string)
+            except ValueError:
+                return None
+        elif token == b"," and open_ and open_[-1][0]:
+            open_[-1][1] += 1
     return None
 
 

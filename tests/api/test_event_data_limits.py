@@ -176,20 +176,37 @@ def test_text_that_spells_a_backslash_and_u0000_is_kept(api, web_app, consumer, 
         assert seen[where] == [data], where
 
 
-@pytest.mark.parametrize("depth", [DATA_MAX_DEPTH + 1, 251, 253, 254, 255, 1000])
-def test_it_refuses_nesting_past_the_limit_in_a_batch_by_index(api, web_app, depth):
-    # Written out by hand: no JSON library here writes 1,000 levels.
+def deep_data_text(depth: int) -> str:
+    """nested(depth) as JSON text, written out by hand: no JSON library here writes
+    1,000 levels."""
     inner = '{"k":' + '[{"k":' * ((depth - 1) // 2) + "[" * ((depth - 1) % 2)
-    inner += '"leaf"' + "]" * ((depth - 1) % 2) + "}]" * ((depth - 1) // 2) + "}"
-    raw = json.dumps([event({"fine": 1}), event("@")]).replace('"@"', inner).encode()
+    return inner + '"leaf"' + "]" * ((depth - 1) % 2) + "}]" * ((depth - 1) // 2) + "}"
+
+
+# Past about 1,000 levels neither orjson nor the standard library reads a body at all.
+@pytest.mark.parametrize("depth", [DATA_MAX_DEPTH + 1, 251, 253, 254, 255, 1000, 1100, 100_000])
+def test_it_refuses_nesting_past_the_limit_in_a_batch_by_index(api, web_app, depth):
+    raw = json.dumps([event({"fine": 1}), event("@"), event({"fine": 2})])
+    raw = raw.replace('"@"', deep_data_text(depth)).encode()
 
     response = api.post(None, raw=raw, key=web_app.writer)
 
     assert response.status_code == 422, response.content
     [error] = response.json()["errors"]
     assert error["index"] == 1
-    assert error["field"].startswith("data.k")
+    # The container at level 65, as the walk over a parsed body names it.
+    assert error["field"] == "data" + ".k[0]" * (DATA_MAX_DEPTH // 2) + ".k" * (DATA_MAX_DEPTH % 2)
     assert f"more than {DATA_MAX_DEPTH} levels" in error["message"]
+
+
+def test_it_names_nesting_past_any_parser_in_another_field_or_one_event(api, web_app):
+    raw = json.dumps(event({"fine": 1}, name="@")).replace('"@"', "[" * 2000 + "]" * 2000)
+
+    response = api.post(None, raw=raw.encode(), key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "name" and "index" not in error
 
 
 def test_it_reads_back_rows_stored_before_the_limits(api, web_app, store, viewer):
