@@ -369,11 +369,16 @@ else:
         "huey_class": "tasks.consumer.OrphanSafeSqliteHuey",
         "filename": str(DATA_DIR / "queue.db"),
     }
+    # Shared by the web processes and the worker in SQLite files (diskcache): `add` is
+    # atomic across processes, as the clock pins and rate limits need, and the cache is
+    # bounded by size, where Django's file cache keeps 300 entries and drops a random
+    # third past them, which every browser event's clock pin would have forced.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "diskcache.DjangoCache",
             "LOCATION": str(DATA_DIR / "cache"),
             "KEY_PREFIX": EYE_QUEUE_NAME,
+            "OPTIONS": {"size_limit": 256 * 2**20},
         }
     }
 
