@@ -4,11 +4,13 @@ on publishable keys. CORS itself is api/cors.py."""
 
 import logging
 import zlib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from ninja.security import APIKeyQuery
 from pydantic_core import PydanticCustomError
@@ -156,6 +158,35 @@ def _event_id(event: Any) -> str | None:
         return None
 
 
+def _pins_first(keys: Iterable[str], seconds: int) -> dict[str, int]:
+    """Pin `seconds` under each key that no send has pinned yet, and return every key's
+    pin: this one, or the one a send made first (a beacon racing a fetch).
+
+    On Redis, one round trip for the whole batch (SET NX, then GET, per key) through the
+    cache's own client, which follows its Sentinel master; integers are stored as the
+    cache stores them, unpickled. Elsewhere (the SQLite cache of a self-contained run),
+    the cache's own atomic `add`, a key at a time."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        found = backend.get_many(list(keys))
+        for key in keys:
+            if key not in found:
+                added = backend.add(key, seconds, CLOCK_PIN_SECONDS)
+                found[key] = seconds if added else backend.get(key)
+        return {key: pin for key, pin in found.items() if pin is not None}
+    names = {backend.make_and_validate_key(key): key for key in keys}
+    pipeline = backend._cache.get_client(write=True).pipeline(transaction=False)
+    for name in names:
+        pipeline.set(name, seconds, nx=True, ex=CLOCK_PIN_SECONDS)
+        pipeline.get(name)
+    replies = pipeline.execute()[1::2]
+    return {
+        key: int(reply)
+        for key, reply in zip(names.values(), replies, strict=True)
+        if reply is not None
+    }
+
+
 def _offsets_pin(measured: timedelta, payload: Any, *, application_id: int) -> ClockOffsets:
     """The offsets the events got when first sent, for those that were; `measured` for
     the others, and remembered for them. A batch may mix both (a retry sends the events
@@ -170,19 +201,9 @@ def _offsets_pin(measured: timedelta, payload: Any, *, application_id: int) -> C
         return ClockOffsets(measured)
     # Per application, as events are stored: another's events are not these.
     keys = {f"clock.{application_id}.{event_id}": event_id for event_id in ids}
-    seconds = int(measured.total_seconds())
     found: dict[str, int] = {}
     try:
-        found = cache.get_many(list(keys))
-        # `add` pins only where no send has yet: one that pinned the event since the read
-        # (a beacon racing a fetch) was first, and its offset is the one to apply.
-        lost = [
-            key
-            for key in keys.keys() - found.keys()
-            if not cache.add(key, seconds, CLOCK_PIN_SECONDS)
-        ]
-        if lost:
-            found.update(cache.get_many(lost))
+        found = _pins_first(keys, int(measured.total_seconds()))
     except QUEUE_ERRORS:
         # Without the cache a resend may be corrected a second differently; the queue is
         # on the same Redis, so the request is about to get 503 anyway.

@@ -2,8 +2,10 @@
 bodies, and the client's clock corrected by sent_at."""
 
 import gzip
+import threading
 import tracemalloc
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -440,35 +442,47 @@ def test_a_resend_slowed_past_the_tolerance_keeps_the_first_sends_timestamp(
     assert first == again
 
 
-def test_a_send_that_pins_an_event_first_decides_its_correction(
-    browser, publishable, huey, monkeypatch
+def test_racing_sends_of_one_event_all_get_the_first_pins_correction(
+    transactional_db, publishable, huey
 ):
-    # Two sends of one event race: the other one pins it (100 s behind) just after this one
-    # looked and found no pin. This one must apply the other's correction, not its own.
-    from django.core.cache import cache
+    # A beacon racing a fetch, many times over: sends of one event at once, each measured
+    # a different number of seconds behind. Whichever pins first decides for them all.
+    from django.db import connection
 
     event = now_event(event_id="0d0e1f5a-5555-4c1b-9d54-3a8f0d2b1c11")
-    sent_at = quote((datetime.now(UTC) - timedelta(seconds=100)).isoformat())
-    response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
-    assert response.status_code == 202
-    looked = cache.get_many
-    raced = []
+    start = threading.Barrier(12)
 
-    def get_many_before_the_other_send_pinned(keys):
-        # This send's first look comes before the other's pin; any later look sees it.
-        if not raced:
-            raced.append(keys)
-            return {}
-        return looked(keys)
+    def send(behind: int) -> int:
+        sent_at = quote((datetime.now(UTC) - timedelta(seconds=behind)).isoformat())
+        start.wait()
+        try:
+            response = post(
+                Client(), orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}"
+            )
+        finally:
+            connection.close()
+        return response.status_code
 
-    monkeypatch.setattr(cache, "get_many", get_many_before_the_other_send_pinned)
-    sent_at = quote((datetime.now(UTC) - timedelta(seconds=300)).isoformat())
-    response = post(browser, orjson.dumps(event), key=publishable, query=f"&sent_at={sent_at}")
-    assert response.status_code == 202
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, range(100, 112)))
 
-    assert raced, "the race was not staged"
-    first, again = stored_timestamps(huey)
-    assert first == again
+    assert statuses == [202] * 12
+    assert len({tuple(sent.values()) for sent in stored_timestamps(huey)}) == 1
+
+
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+def test_a_pin_is_kept_by_the_first_send_on_either_cache(backend, tmp_path, settings):
+    from api.browser import _pins_first
+
+    if backend == "sqlite":
+        # The cache of a self-contained run (eye/settings.py).
+        settings.CACHES = {
+            "default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(tmp_path)}
+        }
+
+    assert _pins_first(["clock.1.a", "clock.1.b"], 5) == {"clock.1.a": 5, "clock.1.b": 5}
+    assert _pins_first(["clock.1.a", "clock.1.c"], -9) == {"clock.1.a": 5, "clock.1.c": -9}
+    assert _pins_first(["clock.2.a"], 7) == {"clock.2.a": 7}
 
 
 def test_a_clock_within_seconds_of_ours_is_left_alone(browser, publishable, huey):
