@@ -5,6 +5,7 @@ turned into the same shape by the handlers registered in `register_error_handler
 """
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
 import pydantic
@@ -47,18 +48,52 @@ def _field_of_error(error: dict, loc: list) -> str | None:
     return (error.get("ctx") or {}).get("field") or _field_of(loc)
 
 
+# An event can hold a fault in every field it sends (60,000 unknown ones fit in a body),
+# and the answer, and the refusal log that keeps it, must stay small: at most this many
+# errors are listed per event; past MAX_ERRORS in all, only each event's first, so that
+# every event at fault is still named by its index (a client drops those and resends the
+# rest). A field named after a client's key is cut at MAX_FIELD_CHARS.
+MAX_ERRORS_PER_EVENT = 10
+MAX_ERRORS = 1_000
+MAX_FIELD_CHARS = 200
+
+
 def pydantic_errors(exc: pydantic.ValidationError, *, batch: bool) -> list[dict]:
     """Field-level errors; in a batch each names the index of its event."""
-    errors = []
+    errors: list[dict] = []
+    per_event: Counter[int | None] = Counter()
+    unlisted = 0
     for error in exc.errors(include_url=False, include_input=False):
         loc = list(error["loc"])
-        entry: dict = {}
-        if batch and loc and isinstance(loc[0], int):
-            entry["index"] = loc.pop(0)
-        entry["field"] = _field_of_error(error, loc)
+        index = loc.pop(0) if batch and loc and isinstance(loc[0], int) else None
+        per_event[index] += 1
+        if per_event[index] > MAX_ERRORS_PER_EVENT:
+            unlisted += 1
+            continue
+        entry: dict = {} if index is None else {"index": index}
+        entry["field"] = _shortened(_field_of_error(error, loc))
         entry["message"] = _message(error)
         errors.append(entry)
+    if len(errors) > MAX_ERRORS:
+        firsts: dict[int | None, dict] = {}
+        for entry in errors:
+            firsts.setdefault(entry.get("index"), entry)
+        unlisted += len(errors) - len(firsts)
+        errors = list(firsts.values())
+    if unlisted:
+        errors.append(
+            {
+                "message": f"{unlisted:,} more errors not listed: at most "
+                f"{MAX_ERRORS_PER_EVENT} an event, and one an event past {MAX_ERRORS:,} in all"
+            }
+        )
     return errors
+
+
+def _shortened(field: str | None) -> str | None:
+    if field is None or len(field) <= MAX_FIELD_CHARS:
+        return field
+    return field[: MAX_FIELD_CHARS - 1] + "…"
 
 
 def _message(error: dict) -> str:

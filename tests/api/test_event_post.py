@@ -409,3 +409,36 @@ def test_it_says_why_a_timestamp_is_not_a_real_one(api, web_app, timestamp, reas
     [error] = errors_of(api.post(event(timestamp=timestamp), key=web_app.writer))
 
     assert error == {"field": "timestamp", "message": f"is not a real date and time: {reason}"}
+
+
+def test_an_event_with_thousands_of_faults_gets_a_short_answer(api, web_app, huey):
+    # 5,000 unknown fields, each a fault of its own, one of them named by a long key.
+    body = event(**{f"extra_{i}": i for i in range(5000)}, **{"k" * 100_000: 1})
+
+    response = api.post(body, key=web_app.writer)
+
+    errors = errors_of(response)
+    assert len(response.content) < 5_000
+    assert len(errors) == 11
+    assert all(
+        e["message"] == "is not a known field; put custom values inside data" for e in errors[:10]
+    )
+    assert errors[-1]["message"].startswith("4,991 more errors not listed")
+    assert "field" not in errors[-1]
+    assert len(store_tasks(huey)) == 0
+
+
+def test_a_batch_of_faulty_events_names_each_of_them(api, web_app, huey):
+    # 3,000 faults, three an event: past 1,000 in all, each event's first is listed.
+    body = [event(color=1, size=2, shape=3) for _ in range(1000)]
+
+    errors = errors_of(api.post(body, key=web_app.writer))
+
+    assert [e["index"] for e in errors[:-1]] == list(range(1000))
+    assert errors[-1]["message"].startswith("2,000 more errors not listed")
+
+
+def test_a_field_named_after_a_long_key_is_cut(api, web_app):
+    [error] = errors_of(api.post(event(**{"k" * 100_000: 1}), key=web_app.writer))
+
+    assert error["field"] == "k" * 199 + "…"
