@@ -9,6 +9,7 @@ queued twice (a retry and the check's sweep of overdue ones) sends it once.
 import hashlib
 import hmac
 import json
+import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from django.utils import timezone
 from alerts.kinds import rule_describe, rule_kind
 from alerts.models import AlertRule, Notification, plain_number
 from alerts.webhooks import WebhookFailed, webhook_post
+
+logger = logging.getLogger("eye.alerts")
 
 SIGNATURE_HEADER = "X-Eye-Signature"
 # A claimed attempt owns the notification for its timeout and this much more; a worker
@@ -132,11 +135,20 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     ).get(pk=notification_id)
     send = _webhook_send if notification.channel == Notification.Channel.WEBHOOK else _email_send
     retry_in = None
+    failure = None
     try:
         result = send(notification)
         status = Notification.Status.SENT
     except DeliveryError as exc:
-        result = f"attempt {notification.attempts}: {exc}"
+        failure = str(exc)
+    except Exception as exc:
+        # A fault of ours, not the receiver's: logged, and a failed attempt like any
+        # other, so that the notification ends after its attempts instead of being
+        # claimed again for ever.
+        logger.exception("notification %s could not be sent", notification_id)
+        failure = f"could not be sent: {type(exc).__name__}"
+    if failure is not None:
+        result = f"attempt {notification.attempts}: {failure}"
         if notification.attempts >= settings.EYE_ALERT_DELIVERY_ATTEMPTS:
             status = Notification.Status.FAILED
         else:

@@ -18,6 +18,20 @@ class WebhookFailed(Exception):
     """The receiver did not take the POST; the text says why."""
 
 
+# What a request line may carry as it is: RFC 3986's unreserved and sub-delims, ':' and
+# '@' of a path, and '%' of escapes already made. Anything else (an IRI's "é", a space)
+# is sent percent-encoded as UTF-8, as a browser sends it.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+
+
+def request_target(parts: urllib.parse.SplitResult) -> str:
+    """The path and query of a webhook URL as its request line sends them: ASCII only,
+    where staff may have typed any character."""
+    path = urllib.parse.quote(parts.path or "/", safe=_PATH_SAFE)
+    query = urllib.parse.quote(parts.query, safe=_PATH_SAFE + "?")
+    return path + (f"?{query}" if query else "")
+
+
 def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """The receiver's 2xx status; WebhookFailed for any other answer, or none in time."""
     parts = urllib.parse.urlsplit(url)
@@ -28,7 +42,7 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
         connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
     except (ValueError, http.client.InvalidURL) as exc:
         raise WebhookFailed(f"not a URL that can be reached: {exc}") from None
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = request_target(parts)
     expired = threading.Event()
 
     def expire() -> None:
@@ -47,6 +61,9 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
     except (OSError, http.client.HTTPException) as exc:
         if not expired.is_set():
             raise WebhookFailed(f"no answer: {exc or type(exc).__name__}") from None
+    except (UnicodeError, ValueError) as exc:
+        # A header or host http.client cannot write: no attempt could ever succeed.
+        raise WebhookFailed(f"not a URL that can be reached: {exc}") from None
     finally:
         timer.cancel()
         connection.close()

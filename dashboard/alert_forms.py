@@ -1,6 +1,7 @@
 """Forms of the Alerts page (staff) and of a user's digest subscription."""
 
 import re
+import urllib.parse
 from typing import Any
 
 from django import forms
@@ -112,6 +113,12 @@ class AlertRuleForm(forms.Form):
         url = self.cleaned_data["webhook_url"]
         if url and not url.startswith(("http://", "https://")):
             raise ValidationError("A webhook is an http:// or https:// URL.")
+        try:
+            port = urllib.parse.urlsplit(url).port
+        except ValueError:
+            port = 0
+        if url and port == 0:
+            raise ValidationError("A webhook's port is a number from 1 to 65535.")
         return url
 
     def clean(self) -> dict[str, Any]:

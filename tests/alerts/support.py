@@ -124,6 +124,8 @@ class RawReceiver:
     def __init__(self, answer: Callable[[socket.socket], None]) -> None:
         self.answer = answer
         self.connections = 0
+        # The first bytes of each request, as they came.
+        self.requests: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
         threading.Thread(target=self._serve, daemon=True).start()
@@ -140,7 +142,7 @@ class RawReceiver:
     def _answer(self, connection: socket.socket) -> None:
         with connection:
             try:
-                connection.recv(65536)
+                self.requests.append(connection.recv(65536))
                 self.answer(connection)
             except OSError:
                 pass

@@ -104,3 +104,26 @@ def test_a_receiver_that_drips_its_answer_holds_an_attempt_only_to_its_limit(web
     notification = Notification.objects.get(pk=notification_id)
     assert notification.attempts == 1
     assert notification.result == "attempt 1: no answer within 1 s"
+
+
+def test_a_fault_of_ours_is_a_failed_attempt_that_ends_like_the_others(
+    web_app, settings, monkeypatch
+):
+    import alerts.delivery
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(alerts.delivery, "webhook_post", broken)
+    settings.EYE_ALERT_DELIVERY_ATTEMPTS = 2
+    silent_rule(web_app, "http://127.0.0.1:9/hook", "broken")
+    [notification_id] = alert_rules_check(now=datetime.now(UTC)).due
+
+    first = notification_deliver(notification_id=notification_id)
+    assert first is not None and first.status == "pending"
+    Notification.objects.filter(pk=notification_id).update(next_attempt_at=datetime.now(UTC))
+    second = notification_deliver(notification_id=notification_id)
+
+    assert second is not None and second.status == "failed"
+    notification = Notification.objects.get(pk=notification_id)
+    assert notification.result == "attempt 2: could not be sent: RuntimeError"

@@ -81,3 +81,11 @@ def test_a_2xx_is_taken(receivers):
     receiver = receivers(lambda connection: connection.sendall(b"HTTP/1.1 202 Accepted\r\n\r\n"))
 
     assert post(receiver.url) == 202
+
+
+def test_a_url_typed_with_any_character_is_sent_percent_encoded(receivers):
+    receiver = receivers(lambda connection: connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n"))
+
+    assert post(receiver.url + "/é?team=ü&x=a%20b") == 204
+    [request] = receiver.requests
+    assert request.startswith(b"POST /hook/%C3%A9?team=%C3%BC&x=a%20b HTTP/1.1\r\n")
