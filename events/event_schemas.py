@@ -6,6 +6,7 @@ place in the payload. Events already queued were checked when they arrived, so a
 change applies to new events only.
 """
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,17 @@ MAX_MESSAGE_CHARS = 200
 SCHEMA_MAX_DEPTH = DATA_MAX_DEPTH
 
 KindKey = tuple[int | None, str, str]
+
+# What checking one event's data against a schema's patterns may cost, measured when staff
+# save it. The engine is linear in the text, but by a factor that grows with the pattern:
+# `(?:\w{300}){100}` takes 4 s over 60 KB, and a schema may repeat it (`allOf`). Each
+# pattern is timed over as much text as an event's data holds (a shorter probe would not
+# do: the engine rejects text shorter than a pattern's shortest match at once), and their
+# sum is the schema's. Real patterns (an e-mail, a UUID, a date) take a fraction of a
+# millisecond each. Compiling each costs too, hence a number of them at most.
+PATTERN_BUDGET_SECONDS = 0.02
+MAX_PATTERNS = 100
+PROBE_CHARS = 65_536
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -154,6 +166,47 @@ def _nests_deeper_than(node: Any, levels: int) -> bool:
     return any(_nests_deeper_than(child, levels - 1) for child in children)
 
 
+def _patterns(schema: dict) -> Iterator[tuple[str, str]]:
+    """Every regular expression of the schema, with where it is: the `pattern`s, and the
+    keys of `patternProperties`."""
+    for pointer, node in _nodes(schema):
+        if isinstance(node.get("pattern"), str):
+            yield f"{pointer}/pattern", node["pattern"]
+        if isinstance(node.get("patternProperties"), dict):
+            for key in node["patternProperties"]:
+                yield f"{pointer}/patternProperties/{_escaped(key)}", key
+
+
+# Text of every kind a pattern may have to walk: word characters, digits, spaces and
+# punctuation, and characters of two, three and four bytes.
+_PROBE_TEXTS = (
+    "a" * PROBE_CHARS,
+    ("Lorem ipsum 42, dolor-sit_amet. é€😀 " * PROBE_CHARS)[:PROBE_CHARS],
+)
+
+
+def _slowest_patterns(schema: dict) -> tuple[float, str] | None:
+    """The patterns' cost over an event's largest data, and where the costliest is, once
+    the sum passes PATTERN_BUDGET_SECONDS; None within it. It stops at the pattern that
+    passes the budget, so a hostile schema costs one probe more than the budget."""
+    total, costliest, where = 0.0, 0.0, ""
+    for pointer, pattern in _patterns(schema):
+        check = jsonschema_rs.validator_for(
+            {"pattern": pattern}, pattern_options=jsonschema_rs.RegexOptions()
+        )
+        cost = 0.0
+        for text in _PROBE_TEXTS:
+            started = time.perf_counter()
+            check.is_valid(text)
+            cost = max(cost, time.perf_counter() - started)
+        total += cost
+        if cost > costliest:
+            costliest, where = cost, pointer
+        if total > PATTERN_BUDGET_SECONDS:
+            return total, where
+    return None
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
@@ -184,6 +237,17 @@ def event_schema_problem(schema: Any) -> str | None:
         if 'is not a "regex"' in reason:
             reason += " for the linear-time regex engine (no lookaround, no backreferences)"
         return f"cannot be used: {reason}"
+    patterns = sum(1 for _ in _patterns(schema))
+    if patterns > MAX_PATTERNS:
+        return f"has {patterns:,} patterns; at most {MAX_PATTERNS} are checked per event"
+    slow = _slowest_patterns(schema)
+    if slow is not None:
+        total, where = slow
+        return (
+            f"has patterns that would take {total * 1000:,.0f} ms or more to check an event "
+            f"(the limit is {PATTERN_BUDGET_SECONDS * 1000:.0f} ms); the costliest is at "
+            f"{where}: make its repetitions shorter, or check lengths with maxLength"
+        )
     return None
 
 

@@ -142,6 +142,13 @@ def test_a_change_applies_to_new_events_only(api, web_app, drain):
         ({"pattern": "(?=a)b"}, "for the linear-time regex engine"),
         ({"patternProperties": {"(a)\\1": {}}}, "for the linear-time regex engine"),
         (nested({"type": "string"}, levels=65), "nests objects and arrays more than 64 levels"),
+        # Linear in the text, but 4 s over 60 KB: the cost of a pattern grows with its size.
+        (
+            {"properties": {"s": {"pattern": "(?:\\w{300}){100}"}}},
+            "the costliest is at /properties/s/pattern",
+        ),
+        ({"patternProperties": {"(?:\\w{300}){100}": {}}}, "at /patternProperties/"),
+        ({"allOf": [{"pattern": "a"}] * 101}, "has 101 patterns; at most 100"),
     ],
 )
 def test_a_schema_that_cannot_be_used_is_refused_when_saved(db, schema, problem):
@@ -150,6 +157,23 @@ def test_a_schema_that_cannot_be_used_is_refused_when_saved(db, schema, problem)
         event_schema_save(application=None, category="c", name="n", schema=schema)
     assert not EventSchema.objects.exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_everyday_patterns_are_allowed(db):
+    patterns = [
+        "^[\\w.+-]+@[\\w-]+\\.[\\w.]+$",
+        "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        "^\\d{4}-\\d{2}-\\d{2}$",
+        "^.{1,255}$",
+        "pricing|checkout|sign.?up",
+        "^https?://[^\\s/$.?#].[^\\s]*$",
+    ]
+    schema = {
+        "properties": {f"p{i}": {"type": "string", "pattern": p} for i, p in enumerate(patterns)},
+        "patternProperties": {"^utm_[a-z]+$": {"type": "string"}},
+    }
+
+    assert event_schema_problem(schema) is None
 
 
 def test_a_schema_as_deep_as_data_may_be_is_allowed(db):
