@@ -18,6 +18,7 @@ computes one dashboard after another, never two rounds at once.
 import hashlib
 import logging
 import time
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -102,8 +103,11 @@ def kept_dashboards_refresh(*, now: datetime) -> int:
     fresh_for = settings.EYE_INSIGHT_KEEP_FRESH_SECONDS
     if not keep_for or not fresh_for or deletions_version() is None:
         return 0
+    # The round's own token: a round that outlasted the lock must not, when it ends, let
+    # go of the lock of the round that took it over meanwhile.
+    token = uuid.uuid4().hex
     try:
-        if not cache.add(FRESH_ROUND_LOCK, now.isoformat(), timeout=FRESH_ROUND_LOCK_SECONDS):
+        if not cache.add(FRESH_ROUND_LOCK, token, timeout=FRESH_ROUND_LOCK_SECONDS):
             return 0
     except (RedisError, OSError):
         logger.warning("kept dashboards not refreshed: the cache is unreachable", exc_info=True)
@@ -126,7 +130,8 @@ def kept_dashboards_refresh(*, now: datetime) -> int:
             looked_at += 1
         return looked_at
     finally:
-        cache.delete(FRESH_ROUND_LOCK)
+        if cache.get(FRESH_ROUND_LOCK) == token:
+            cache.delete(FRESH_ROUND_LOCK)
 
 
 def _key(insight: Insight, range_params: dict[str, str] | None, version: str) -> str:

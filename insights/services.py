@@ -22,6 +22,15 @@ def _require_edit(*, user: User, owner_id: int) -> None:
         raise PermissionDenied("only its owner or staff may change this")
 
 
+# Opening a dashboard computes every card it holds, and the worker keeps the dashboards
+# people have open fresh, card by card: the number of cards bounds what one costs.
+MAX_DASHBOARD_CARDS = 20
+
+
+class DashboardFull(ValueError):
+    pass
+
+
 def dashboard_create(*, owner: User, name: str, description: str = "") -> Dashboard:
     return Dashboard.objects.create(owner=owner, name=name, description=description)
 
@@ -60,7 +69,7 @@ def insight_create(
     dashboard: Dashboard | None = None,
 ) -> Insight:
     """A saved insight, last on `dashboard`'s grid. Adding to a dashboard changes it, so
-    it takes the dashboard's edit rights."""
+    it takes the dashboard's edit rights; DashboardFull past MAX_DASHBOARD_CARDS."""
     if kind not in Insight.Kind.values:
         raise ValueError(f"unknown kind of insight {kind!r}")
     with transaction.atomic():
@@ -69,6 +78,11 @@ def insight_create(
             _require_edit(user=owner, owner_id=dashboard.owner_id)
             # Locked so that two saves at once do not take the same place.
             Dashboard.objects.select_for_update().filter(pk=dashboard.pk).first()
+            if dashboard.insights.count() >= MAX_DASHBOARD_CARDS:
+                raise DashboardFull(
+                    f"a dashboard holds at most {MAX_DASHBOARD_CARDS} cards; "
+                    "save this one onto another, or remove one first"
+                )
             last = dashboard.insights.aggregate(last=Max("position"))["last"]
             position = 0 if last is None else last + 1
         return Insight.objects.create(

@@ -19,6 +19,7 @@ from insights.models import Dashboard, Insight
 from insights.ranges import PRESET_CHOICES
 from insights.selectors import dashboard_insight_list, dashboard_list
 from insights.services import (
+    DashboardFull,
     dashboard_create,
     dashboard_delete,
     dashboard_update,
@@ -130,14 +131,18 @@ def insight_save(request: HttpRequest) -> HttpResponse:
         dashboard = get_object_or_404(Dashboard, pk=cleaned["dashboard"])
     else:
         dashboard = dashboard_create(owner=request.user, name=cleaned["new_dashboard"])
-    insight_create(
-        owner=request.user,
-        kind=cleaned["kind"],
-        name=cleaned["name"],
-        description=cleaned["description"],
-        query=cleaned["query"],
-        dashboard=dashboard,
-    )
+    try:
+        insight_create(
+            owner=request.user,
+            kind=cleaned["kind"],
+            name=cleaned["name"],
+            description=cleaned["description"],
+            query=cleaned["query"],
+            dashboard=dashboard,
+        )
+    except DashboardFull as exc:
+        form.add_error("dashboard", str(exc))
+        return _invalid(form)
     return redirect("dashboard:dashboard", dashboard_id=dashboard.pk)
 
 

@@ -269,3 +269,23 @@ def test_a_round_past_its_budget_leaves_the_dashboards_opened_longest_ago(
     assert kept_dashboards_refresh(now=near_expiry(settings)) == 1
 
     assert (shown(as_alice, dashboard), shown(as_alice, older)) == (2, 1)
+
+
+def test_a_round_that_outlasted_its_lock_leaves_the_next_rounds_lock(
+    as_alice, put, web_app, dashboard, settings, monkeypatch
+):
+    # While this round computes, its lock expires and another worker's round takes it.
+    import insights.kept
+
+    pageview(put, web_app, minutes_ago=30)
+    shown(as_alice, dashboard)
+    evaluate = insights.kept.insights_evaluate_kept
+
+    def slow_evaluate(**kwargs):
+        cache.set(FRESH_ROUND_LOCK, "the next round's", timeout=60)
+        return evaluate(**kwargs)
+
+    monkeypatch.setattr(insights.kept, "insights_evaluate_kept", slow_evaluate)
+
+    assert kept_dashboards_refresh(now=near_expiry(settings)) == 1
+    assert cache.get(FRESH_ROUND_LOCK) == "the next round's"

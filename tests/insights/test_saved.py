@@ -260,3 +260,17 @@ def test_it_offers_to_change_an_insight_only_to_those_who_may(as_alice, as_bob, 
     assert offered(as_carol) == set()
     edit = reverse("dashboard:insight_edit", args=[staffs.pk])
     assert as_alice.post(edit, {"name": "Mine"}).status_code == 403
+
+
+def test_a_dashboard_holds_at_most_its_cards(as_alice, alice):
+    from insights.services import MAX_DASHBOARD_CARDS
+
+    board = Dashboard.objects.create(owner=alice, name="Everything")
+    for _ in range(MAX_DASHBOARD_CARDS):
+        assert save(as_alice, dashboard=board.pk).status_code == 302
+
+    refused = save(as_alice, dashboard=board.pk)
+
+    assert refused.status_code == 400
+    assert f"at most {MAX_DASHBOARD_CARDS} cards" in refused.content.decode()
+    assert board.insights.count() == MAX_DASHBOARD_CARDS
