@@ -45,6 +45,11 @@ REASONS_READ = 1_000
 SPARK_POINTS = 24
 
 
+class RuleUncheckable(ValueError):
+    """What a rule watches is gone or no longer reads (a deleted saved funnel): staff have
+    to change the rule, and until then each check says so."""
+
+
 @dataclass(frozen=True)
 class Measure:
     """What a check found: the value shown and compared, and the window it covers."""
@@ -226,12 +231,14 @@ class FunnelConversion:
         name rather than only the kinds stored lately, so that a funnel whose events
         stopped still reads, and fires, instead of turning invalid."""
         if rule.insight is None:
-            raise ValueError("its saved funnel was deleted")
+            raise RuleUncheckable("its saved funnel was deleted")
         form = funnel_form(query=insight_query(insight=rule.insight), any_kind=True)
         try:
             return funnel_definition(form=form)
         except InvalidDefinition:
-            raise ValueError(f"its saved funnel “{rule.insight.name}” has no valid steps") from None
+            raise RuleUncheckable(
+                f"its saved funnel “{rule.insight.name}” has no valid steps"
+            ) from None
 
     def _compute(self, rule: AlertRule, *, start: datetime, end: datetime) -> Funnel:
         definition = self._definition(rule)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from alerts.kinds import KINDS, rule_describe, rule_kind
+from alerts.kinds import KINDS, RuleUncheckable, rule_describe, rule_kind
 from alerts.models import AlertRule, Notification
 from events.audit import Actor, audit_record
 from events.models import AuditEntry
@@ -266,7 +266,10 @@ def alert_rules_check(*, now: datetime) -> CheckOutcome:
             outcome.checked += 1
         except Exception as exc:
             outcome.failed += 1
-            logger.exception("alert rule %s could not be checked", rule_id)
+            if isinstance(exc, RuleUncheckable):
+                logger.warning("alert rule %s cannot be checked: %s", rule_id, exc)
+            else:
+                logger.exception("alert rule %s could not be checked", rule_id)
             try:
                 AlertRule.objects.filter(pk=rule_id).update(
                     last_error=f"{exc.__class__.__name__}: {exc}"[:1000],

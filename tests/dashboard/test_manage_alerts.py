@@ -256,3 +256,22 @@ def test_it_removes_a_rule_after_confirmation(as_bob, bob, web_app):
     entry = AuditEntry.objects.get(action=AuditEntry.Action.ALERT_REMOVED)
     assert entry.actor == bob and entry.details["rule"] == "no events from web for 5 minutes"
     assert "Alert removed" in as_bob.get(reverse("dashboard:manage_audit")).content.decode()
+
+
+def test_a_rule_whose_funnel_was_deleted_is_shown_as_not_checked(as_bob, bob, caplog):
+    funnel = insight_create(
+        owner=bob, kind="funnel", name="signups", query="step1=a%09b&step2=c%09d&window=3600"
+    )
+    rule = AlertRule.objects.create(name="r", kind="funnel", insight=funnel, days=1, threshold=10)
+    funnel.delete()
+
+    outcome = alert_rules_check(now=timezone.now())
+
+    assert outcome.failed == 1
+    rule.refresh_from_db()
+    assert rule.last_error == "RuleUncheckable: its saved funnel was deleted"
+    # Something for staff to change, not a fault of the program: no traceback.
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    page = as_bob.get(URL).content.decode()
+    assert 'data-state="unchecked">not checked</span>' in page
+    assert "its saved funnel was deleted" in page
