@@ -369,16 +369,16 @@ else:
         "huey_class": "tasks.consumer.OrphanSafeSqliteHuey",
         "filename": str(DATA_DIR / "queue.db"),
     }
-    # Shared by the web processes and the worker in SQLite files (diskcache): `add` is
-    # atomic across processes, as the clock pins and rate limits need, and the cache is
-    # bounded by size, where Django's file cache keeps 300 entries and drops a random
-    # third past them, which every browser event's clock pin would have forced.
+    # Shared by the web processes and the worker in one SQLite file (eye/sqlite_cache.py):
+    # `add` and `incr` are atomic across processes, as the clock pins and rate limits
+    # need, where Django's file cache keeps 300 entries and drops a random third past
+    # them, which every browser event's clock pin would force.
     CACHES = {
         "default": {
-            "BACKEND": "diskcache.DjangoCache",
-            "LOCATION": str(DATA_DIR / "cache"),
+            "BACKEND": "eye.sqlite_cache.SqliteCache",
+            "LOCATION": str(DATA_DIR / "cache.sqlite3"),
             "KEY_PREFIX": EYE_QUEUE_NAME,
-            "OPTIONS": {"size_limit": 256 * 2**20},
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
 

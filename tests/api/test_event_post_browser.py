@@ -477,7 +477,10 @@ def test_a_pin_is_kept_by_the_first_send_on_either_cache(backend, tmp_path, sett
     if backend == "sqlite":
         # The cache of a self-contained run (eye/settings.py).
         settings.CACHES = {
-            "default": {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(tmp_path)}
+            "default": {
+                "BACKEND": "eye.sqlite_cache.SqliteCache",
+                "LOCATION": str(tmp_path / "cache.sqlite3"),
+            }
         }
 
     assert _pins_first(["clock.1.a", "clock.1.b"], 5) == {"clock.1.a": 5, "clock.1.b": 5}
