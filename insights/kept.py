@@ -17,6 +17,7 @@ computes one dashboard after another, never two rounds at once.
 
 import hashlib
 import logging
+import sqlite3
 import time
 import uuid
 from dataclasses import replace
@@ -34,6 +35,10 @@ from insights.models import Dashboard, Insight
 from insights.selectors import dashboard_insight_list
 
 logger = logging.getLogger("eye.insights")
+
+# What the shared cache raises when it cannot be reached: Redis, or the SQLite file of a
+# self-contained run (eye/sqlite_cache.py).
+CACHE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
 # Part of every key: a change to what an Evaluation holds changes it, so that no process
 # reads a result pickled by another version of the code.
@@ -109,7 +114,7 @@ def kept_dashboards_refresh(*, now: datetime) -> int:
     try:
         if not cache.add(FRESH_ROUND_LOCK, token, timeout=FRESH_ROUND_LOCK_SECONDS):
             return 0
-    except (RedisError, OSError):
+    except CACHE_ERRORS:
         logger.warning("kept dashboards not refreshed: the cache is unreachable", exc_info=True)
         return 0
     try:
@@ -155,5 +160,5 @@ def _keep(evaluations: dict[str, Evaluation], seconds: int) -> None:
         return
     try:
         cache.set_many(evaluations, timeout=seconds)
-    except (RedisError, OSError):
+    except CACHE_ERRORS:
         logger.warning("insight results could not be kept", exc_info=True)

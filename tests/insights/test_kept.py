@@ -126,15 +126,19 @@ def test_keeping_can_be_turned_off(as_alice, put, web_app, dashboard, settings):
     assert shown(as_alice, dashboard) == 2
 
 
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
 def test_a_cache_that_cannot_be_reached_leaves_the_cards_computed(
-    put, web_app, dashboard, settings
+    put, web_app, dashboard, settings, tmp_path, backend
 ):
-    # Nothing listens on port 1: every read and write of the cache fails.
+    # Nothing listens on port 1, and a directory is no SQLite file: every read and write of
+    # the cache fails.
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
+        if backend == "redis"
+        else {"BACKEND": "eye.sqlite_cache.SqliteCache", "LOCATION": str(tmp_path)}
     }
     insights = list(dashboard.insights.all())
     pageview(put, web_app, minutes_ago=30)
@@ -144,6 +148,9 @@ def test_a_cache_that_cannot_be_reached_leaves_the_cards_computed(
     [second] = insights_evaluate_kept(insights=insights, range_params=None)
 
     assert (first.number, second.number) == (1, 2)
+    dashboard.viewed_at = timezone.now()
+    dashboard.save(update_fields=["viewed_at"])
+    assert kept_dashboards_refresh(now=timezone.now()) == 0
 
 
 def near_expiry(settings) -> datetime:
