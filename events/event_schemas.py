@@ -6,13 +6,13 @@ place in the payload. Events already queued were checked when they arrived, so a
 change applies to new events only.
 """
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import jsonschema_rs
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -37,16 +37,25 @@ SCHEMA_MAX_DEPTH = DATA_MAX_DEPTH
 
 KindKey = tuple[int | None, str, str]
 
-# What checking one event's data against a schema's patterns may cost, measured when staff
-# save it. The engine is linear in the text, but by a factor that grows with the pattern:
-# `(?:\w{300}){100}` takes 4 s over 60 KB, and a schema may repeat it (`allOf`). Each
-# pattern is timed over as much text as an event's data holds (a shorter probe would not
-# do: the engine rejects text shorter than a pattern's shortest match at once), and their
-# sum is the schema's. Real patterns (an e-mail, a UUID, a date) take a fraction of a
-# millisecond each. Compiling each costs too, hence a number of them at most.
-PATTERN_BUDGET_SECONDS = 0.02
+# What checking an event against a schema's patterns may cost. The engine is linear in the
+# text, but by a factor that grows with the compiled pattern, past what its lazy DFA can
+# cache most of all: `(?:\w{300}){100}` (4 MB compiled) takes 4 s over 60 KB, and a schema
+# may repeat it (`allOf`). So the patterns of a schema may compile to PATTERN_BYTES in
+# all, measured when staff save it (each compiled under limits doubling from 1 KiB): the
+# costliest that fit, `\d{3000}` and the like, take 32 ms over 64 KB of text that runs
+# them to the end. Everyday patterns (an e-mail, a UUID, a date) compile to 1 to 4 KiB;
+# `.` matches any of Unicode's characters and weighs most (`^.{1,255}$`: 512 KiB, where
+# maxLength says the same). Compiling each costs too, hence a number of them at most.
+PATTERN_BYTES = 256 * 1024
 MAX_PATTERNS = 100
-PROBE_CHARS = 65_536
+# Listing an event's faults costs, for each one, a copy of the value at fault, and a
+# schema of a thousand `allOf` branches fails a thousand times over one 64 KB object (1.1 s
+# an event). A schema's weight, its subschemas and required names, bounds how many faults
+# one value can have: every fault is listed while weight times the event's data bytes stays
+# within ERROR_LISTING_BUDGET (a schema of 64 parts, for the largest data), and past it
+# only the first (1.5 ms in that case). Valid events cost no listing at all.
+MAX_SCHEMA_WEIGHT = 2_000
+ERROR_LISTING_BUDGET = 64 * 65_536
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -74,7 +83,9 @@ def validator_build(schema: dict) -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(
         schema,
         validate_formats=True,
-        pattern_options=jsonschema_rs.RegexOptions(),
+        # No one pattern past what all of a schema's may compile to (_patterns_problem):
+        # a schema saved before that check, with a costlier one, cannot be built.
+        pattern_options=jsonschema_rs.RegexOptions(size_limit=PATTERN_BYTES),
         offline=True,
     )
 
@@ -177,33 +188,49 @@ def _patterns(schema: dict) -> Iterator[tuple[str, str]]:
                 yield f"{pointer}/patternProperties/{_escaped(key)}", key
 
 
-# Text of every kind a pattern may have to walk: word characters, digits, spaces and
-# punctuation, and characters of two, three and four bytes.
-_PROBE_TEXTS = (
-    "a" * PROBE_CHARS,
-    ("Lorem ipsum 42, dolor-sit_amet. é€😀 " * PROBE_CHARS)[:PROBE_CHARS],
-)
+def _compiled_bytes(pattern: str) -> int | None:
+    """About what `pattern` compiles to: the first of the limits doubling from 1 KiB to
+    PATTERN_BYTES under which it compiles, or None past them (or when it does not compile
+    at all, which the validator's build has said already)."""
+    limit = 1024
+    while limit <= PATTERN_BYTES:
+        try:
+            jsonschema_rs.validator_for(
+                {"pattern": pattern}, pattern_options=jsonschema_rs.RegexOptions(size_limit=limit)
+            )
+        except jsonschema_rs.ValidationError:
+            limit *= 2
+        else:
+            return limit
+    return None
 
 
-def _slowest_patterns(schema: dict) -> tuple[float, str] | None:
-    """The patterns' cost over an event's largest data, and where the costliest is, once
-    the sum passes PATTERN_BUDGET_SECONDS; None within it. It stops at the pattern that
-    passes the budget, so a hostile schema costs one probe more than the budget."""
-    total, costliest, where = 0.0, 0.0, ""
-    for pointer, pattern in _patterns(schema):
-        check = jsonschema_rs.validator_for(
-            {"pattern": pattern}, pattern_options=jsonschema_rs.RegexOptions()
-        )
-        cost = 0.0
-        for text in _PROBE_TEXTS:
-            started = time.perf_counter()
-            check.is_valid(text)
-            cost = max(cost, time.perf_counter() - started)
-        total += cost
-        if cost > costliest:
-            costliest, where = cost, pointer
-        if total > PATTERN_BUDGET_SECONDS:
-            return total, where
+def schema_weight(schema: dict) -> int:
+    """How many faults one value can have at most against `schema`, about: its objects
+    (subschemas, and the maps that hold them) and the names its `required` lists."""
+    weight = 0
+    for _, node in _nodes(schema):
+        weight += 1
+        if isinstance(node.get("required"), list):
+            weight += len(node["required"])
+    return weight
+
+
+def _patterns_problem(schema: dict) -> str | None:
+    patterns = list(_patterns(schema))
+    if len(patterns) > MAX_PATTERNS:
+        return f"has {len(patterns):,} patterns; at most {MAX_PATTERNS} are checked per event"
+    total = 0
+    for pointer, pattern in patterns:
+        size = _compiled_bytes(pattern)
+        total += size or PATTERN_BYTES + 1
+        if total > PATTERN_BYTES:
+            return (
+                f"has patterns that compile to more than {PATTERN_BYTES // 1024} KiB together, "
+                f"which would make each event slow to check (at {pointer}, and before it): "
+                "make repetitions shorter, match fewer kinds of character than `.`, or "
+                "check lengths with maxLength"
+            )
     return None
 
 
@@ -235,20 +262,18 @@ def event_schema_problem(schema: Any) -> str | None:
     except jsonschema_rs.ValidationError as exc:
         reason = _first_line(exc)
         if 'is not a "regex"' in reason:
-            reason += " for the linear-time regex engine (no lookaround, no backreferences)"
+            reason += (
+                " for the linear-time regex engine (no lookaround, no backreferences, "
+                f"at most {PATTERN_BYTES // 1024} KiB compiled)"
+            )
         return f"cannot be used: {reason}"
-    patterns = sum(1 for _ in _patterns(schema))
-    if patterns > MAX_PATTERNS:
-        return f"has {patterns:,} patterns; at most {MAX_PATTERNS} are checked per event"
-    slow = _slowest_patterns(schema)
-    if slow is not None:
-        total, where = slow
+    weight = schema_weight(schema)
+    if weight > MAX_SCHEMA_WEIGHT:
         return (
-            f"has patterns that would take {total * 1000:,.0f} ms or more to check an event "
-            f"(the limit is {PATTERN_BUDGET_SECONDS * 1000:.0f} ms); the costliest is at "
-            f"{where}: make its repetitions shorter, or check lengths with maxLength"
+            f"has {weight:,} subschemas and required names; at most {MAX_SCHEMA_WEIGHT:,} "
+            "are checked per event"
         )
-    return None
+    return _patterns_problem(schema)
 
 
 def _audit_details(event_schema: EventSchema) -> dict:
@@ -307,20 +332,26 @@ class BrokenSchema:
     reason: str
 
 
-def _load_validators() -> dict[KindKey, jsonschema_rs.Validator | BrokenSchema]:
-    validators: dict[KindKey, jsonschema_rs.Validator | BrokenSchema] = {}
+@dataclass(frozen=True)
+class SchemaCheck:
+    validator: jsonschema_rs.Validator
+    weight: int
+
+
+def _load_validators() -> dict[KindKey, SchemaCheck | BrokenSchema]:
+    validators: dict[KindKey, SchemaCheck | BrokenSchema] = {}
     for event_schema in EventSchema.objects.all():
         key = (event_schema.application_id, event_schema.category, event_schema.name)
         try:
-            validators[key] = validator_build(event_schema.schema)
+            validators[key] = SchemaCheck(
+                validator_build(event_schema.schema), schema_weight(event_schema.schema)
+            )
         except (jsonschema_rs.ValidationError, ValueError, TypeError) as exc:
             validators[key] = BrokenSchema(_first_line(exc))
     return validators
 
 
-_validators: Reloading[dict[KindKey, jsonschema_rs.Validator | BrokenSchema]] = Reloading(
-    _load_validators
-)
+_validators: Reloading[dict[KindKey, SchemaCheck | BrokenSchema]] = Reloading(_load_validators)
 
 
 @dataclass(frozen=True)
@@ -370,21 +401,29 @@ def event_data_checker() -> DataChecker | None:
     return check
 
 
-def _schema_errors(
-    validator: jsonschema_rs.Validator | BrokenSchema, data: dict[str, Any]
-) -> list[DataError]:
-    if isinstance(validator, BrokenSchema):
+def _schema_errors(check: SchemaCheck | BrokenSchema, data: dict[str, Any]) -> list[DataError]:
+    if isinstance(check, BrokenSchema):
         # Refused rather than let through unchecked: staff asked for this kind to be
         # checked, and the refusals on the error page say what to fix.
         return [
             DataError(
                 "data",
                 f"cannot be checked: the event schema of this kind is not usable "
-                f"({_short(validator.reason)}); staff must fix or remove it",
+                f"({_short(check.reason)}); staff must fix or remove it",
             )
         ]
+    if check.validator.is_valid(data):
+        return []
+    if check.weight * len(orjson.dumps(data)) <= ERROR_LISTING_BUDGET:
+        faults = list(check.validator.iter_errors(data))
+    else:
+        try:
+            check.validator.validate(data)
+            faults = []
+        except jsonschema_rs.ValidationError as first:
+            faults = [first]
     errors = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.instance_path))):
+    for error in sorted(faults, key=lambda e: list(map(str, e.instance_path))):
         path = list(error.instance_path)
         if error.kind.name == "required":
             # Named where it is missing.
