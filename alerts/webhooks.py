@@ -7,6 +7,7 @@ shuts the connection's socket at the deadline, which ends any read or write bloc
 Redirects are not followed: a receiver's URL is the one staff gave, and a 3xx is its answer.
 """
 
+import base64
 import http.client
 import socket
 import threading
@@ -35,14 +36,23 @@ def request_target(parts: urllib.parse.SplitResult) -> str:
 def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """The receiver's 2xx status; WebhookFailed for any other answer, or none in time."""
     parts = urllib.parse.urlsplit(url)
-    connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
+    secure = parts.scheme == "https"
+    connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
     try:
-        connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+        # The port always given: without one, http.client reads the last group of an IPv6
+        # address (`[::1:9411]`, urlsplit's hostname `::1:9411`) as a port.
+        port = parts.port or (443 if secure else 80)
+        connection = connection_class(parts.hostname or "", port, timeout=timeout)
     except (ValueError, http.client.InvalidURL) as exc:
         raise WebhookFailed(f"not a URL that can be reached: {exc}") from None
     path = request_target(parts)
+    if parts.username is not None:
+        # Credentials in the URL (`https://user:secret@host/`) are sent as Basic auth, as
+        # curl and browsers send them.
+        pair = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
     expired = threading.Event()
 
     def expire() -> None:

@@ -89,3 +89,32 @@ def test_a_url_typed_with_any_character_is_sent_percent_encoded(receivers):
     assert post(receiver.url + "/é?team=ü&x=a%20b") == 204
     [request] = receiver.requests
     assert request.startswith(b"POST /hook/%C3%A9?team=%C3%BC&x=a%20b HTTP/1.1\r\n")
+
+
+def test_an_ipv6_address_without_a_port_is_that_address_on_port_80(receivers, monkeypatch):
+    # urlsplit gives the hostname "::1:9411"; taken alone, http.client reads "9411" as the
+    # port and "::1" as the host, and posted to another receiver.
+    import http.client
+
+    connected: list[tuple[str, int]] = []
+    real = http.client.HTTPConnection.connect
+
+    def recorded(connection) -> None:
+        connected.append((connection.host, connection.port))
+        real(connection)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", recorded)
+    with pytest.raises(WebhookFailed):
+        post("http://[::1:9411]/hook", timeout=0.5)
+
+    assert connected == [("::1:9411", 80)]
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(receivers):
+    receiver = receivers(lambda connection: connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n"))
+    url = receiver.url.replace("http://", "http://alert%20bot:s%3Acret@")
+
+    assert post(url) == 204
+    [request] = receiver.requests
+    assert b"\r\nAuthorization: Basic YWxlcnQgYm90OnM6Y3JldA==\r\n" in request
+    assert b"alert" not in request.split(b"\r\n")[0]
