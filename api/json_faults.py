@@ -27,7 +27,9 @@ def _integer(text: str) -> int | float:
 
 
 def json_fault(body: bytes) -> ApiError | None:
-    """A 422 naming the first value at fault, or None when the body is not JSON at all."""
+    """A 422 naming the first value at fault in each event that holds one, or None when
+    the body is not JSON at all. Those events' other faults, and the other events', are
+    named once these are mended: only orjson's parse is validated further."""
     try:
         payload = json.loads(body, parse_int=_integer)
     except ValueError:
@@ -35,19 +37,18 @@ def json_fault(body: bytes) -> ApiError | None:
     except RecursionError:
         return _nesting_fault(body)
     events = payload if isinstance(payload, list) else [payload]
+    errors = []
     for index, event in enumerate(events):
         fault = _event_fault(event) if isinstance(event, dict) else None
         if fault is not None:
-            return _fault_error(fault, index if isinstance(payload, list) else None)
-    return None
+            errors.append(_fault_entry(fault, index if isinstance(payload, list) else None))
+    return ApiError(422, errors) if errors else None
 
 
-def _fault_error(fault: tuple[str, str], index: int | None) -> ApiError:
+def _fault_entry(fault: tuple[str, str], index: int | None) -> dict[str, Any]:
     field, message = fault
     error: dict[str, Any] = {"field": field, "message": message}
-    if index is not None:
-        error = {"index": index, **error}
-    return ApiError(422, [error])
+    return error if index is None else {"index": index, **error}
 
 
 # A JSON string (its escapes included) or a structural character; numbers, literals and
@@ -80,7 +81,9 @@ def _nesting_fault(body: bytes) -> ApiError | None:
                 path = [level[1] for level in levels[:-1]]
                 place = data_pointer(path) if field == "data" else field
                 message = f"nests objects and arrays more than {DATA_MAX_DEPTH} levels deep"
-                return _fault_error((place, message), open_[0][1] if batch else None)
+                return ApiError(
+                    422, [_fault_entry((place, message), open_[0][1] if batch else None)]
+                )
         elif token in (b"}", b"]"):
             if not open_:
                 return None

@@ -243,3 +243,16 @@ def test_it_reads_back_rows_stored_before_the_limits(api, web_app, store, viewer
     assert b"1e+20" in explore.content
     session = viewer.get(reverse("dashboard:session", args=[SESSION]))
     assert session.status_code == 200
+
+
+def test_it_names_every_event_that_holds_a_value_past_the_parser(api, web_app):
+    events = [event({"fine": 1}), event("@1"), event({"fine": 2}), event("@2"), event("@3")]
+    raw = json.dumps(events)
+    raw = raw.replace('"@1"', '{"x": 1e400}').replace('"@2"', '{"y": "\\ud800"}')
+    raw = raw.replace('"@3"', '{"z": [-1e999]}')
+
+    response = api.post(None, raw=raw.encode(), key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    named = [(e["index"], e["field"]) for e in response.json()["errors"]]
+    assert named == [(1, "data.x"), (3, "data.y"), (4, "data.z[0]")]
