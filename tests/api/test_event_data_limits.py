@@ -256,3 +256,11 @@ def test_it_names_every_event_that_holds_a_value_past_the_parser(api, web_app):
     assert response.status_code == 422, response.content
     named = [(e["index"], e["field"]) for e in response.json()["errors"]]
     assert named == [(1, "data.x"), (3, "data.y"), (4, "data.z[0]")]
+
+
+@pytest.mark.parametrize("raw", [b'[{"a":' * 100_000, b"[" * 1_000_000, b'{"data":' * 5000 + b"1"])
+def test_a_deep_body_cut_short_is_not_json(api, web_app, raw):
+    response = api.post(None, raw=raw, key=web_app.writer)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "body"
