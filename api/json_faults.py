@@ -10,6 +10,7 @@ all, and a scan of its tokens names where it passes the depth that data may have
 """
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -106,14 +107,23 @@ def _nesting_fault(body: bytes) -> ApiError | None:
     return None
 
 
+def _place(field: str, where: list[str | int]) -> str:
+    """`data.items[1].price` inside data, as its limits name places; `steps.0.where.value`
+    elsewhere, as validation names them (a funnel's body goes through here too)."""
+    return data_pointer(where) if field == "data" else ".".join([field, *map(str, where)])
+
+
 def _event_fault(event: dict[str, Any]) -> tuple[str, str] | None:
     for field, value in event.items():
         where = [] if _has_surrogate(field) else _surrogate_at(value, [])
         if where is not None:
-            place = data_pointer(where) if field == "data" else field
             # The place itself may hold the surrogate, which no JSON answer can carry.
-            shown = place.encode("utf-8", "backslashreplace").decode()
+            shown = _place(field, where).encode("utf-8", "backslashreplace").decode()
             return shown, "must be valid Unicode: it holds a lone surrogate (\\ud800 to \\udfff)"
+        # Inside data its own limits say it (below), with the range data's numbers have.
+        where = None if field == "data" else _infinite_at(value, [])
+        if where is not None:
+            return _place(field, where), "must be a finite number: it is past any double"
     data = event.get("data")
     if isinstance(data, dict):
         problem = data_problem(data)
@@ -128,6 +138,26 @@ def _has_surrogate(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _infinite_at(value: Any, path: list[str | int]) -> list[str | int] | None:
+    """The path to the first number the standard library read as infinite (`1e400`), or
+    None; as deep as data may be, no deeper."""
+    if isinstance(value, float):
+        return path if math.isinf(value) else None
+    if len(path) > DATA_MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        items: Iterable[tuple[str | int, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _infinite_at(item, [*path, key])
+        if found is not None:
+            return found
+    return None
 
 
 def _surrogate_at(value: Any, path: list[str | int]) -> list[str | int] | None:

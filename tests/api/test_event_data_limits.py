@@ -264,3 +264,13 @@ def test_a_deep_body_cut_short_is_not_json(api, web_app, raw):
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["field"] == "body"
+
+
+def test_it_names_a_number_past_any_double_outside_data_by_its_field(api, web_app):
+    raw = json.dumps(event({"fine": 1}, timestamp="@")).replace('"@"', "1e400")
+
+    response = api.post(None, raw=raw.encode(), key=web_app.writer)
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "timestamp" and "must be a finite number" in error["message"]

@@ -135,6 +135,30 @@ def test_it_names_the_field_at_fault(api, web_app, overrides, field):
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+@pytest.mark.parametrize(
+    ("value", "field", "message"),
+    [
+        # Valid JSON that no double holds, and a lone surrogate: the API's parser refuses
+        # to read either, and the place is named as validation would name it.
+        ("1e400", "steps.1.where.value", "must be a finite number"),
+        ('"\\ud800"', "steps.1.where.value", "lone surrogate"),
+    ],
+)
+def test_it_names_a_value_past_the_parser_in_its_step(api, web_app, value, field, message):
+    raw = orjson.dumps(body()).decode().replace('"/pricing"', value)
+
+    response = api.client.post(
+        "/api/insights/funnel/",
+        data=raw.encode(),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {web_app.reader}"},
+    )
+
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field and message in error["message"]
+
+
 def test_it_refuses_a_body_that_is_not_an_object(api, web_app):
     response = post(api, [body()], key=web_app.reader)
 
