@@ -12,7 +12,7 @@ all, and a scan of its tokens names where it passes the depth that data may have
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from api.errors import ApiError
@@ -115,13 +115,13 @@ def _place(field: str, where: list[str | int]) -> str:
 
 def _event_fault(event: dict[str, Any]) -> tuple[str, str] | None:
     for field, value in event.items():
-        where = [] if _has_surrogate(field) else _surrogate_at(value, [])
+        where = [] if _has_surrogate(field) else _first_at(value, [], _lone_surrogate)
         if where is not None:
             # The place itself may hold the surrogate, which no JSON answer can carry.
             shown = _place(field, where).encode("utf-8", "backslashreplace").decode()
             return shown, "must be valid Unicode: it holds a lone surrogate (\\ud800 to \\udfff)"
         # Inside data its own limits say it (below), with the range data's numbers have.
-        where = None if field == "data" else _infinite_at(value, [])
+        where = None if field == "data" else _first_at(value, [], _infinite)
         if where is not None:
             return _place(field, where), "must be a finite number: it is past any double"
     data = event.get("data")
@@ -140,11 +140,22 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def _infinite_at(value: Any, path: list[str | int]) -> list[str | int] | None:
-    """The path to the first number the standard library read as infinite (`1e400`), or
-    None; as deep as data may be, no deeper."""
-    if isinstance(value, float):
-        return path if math.isinf(value) else None
+def _lone_surrogate(value: Any) -> bool:
+    return isinstance(value, str) and _has_surrogate(value)
+
+
+def _infinite(value: Any) -> bool:
+    """A number the standard library read as infinite (`1e400`)."""
+    return isinstance(value, float) and math.isinf(value)
+
+
+def _first_at(
+    value: Any, path: list[str | int], at_fault: Callable[[Any], bool]
+) -> list[str | int] | None:
+    """The path to the first value (or key) `at_fault` says is, or None. Past the depth
+    data may have, the walk stops: data_problem names that fault instead."""
+    if at_fault(value):
+        return path
     if len(path) > DATA_MAX_DEPTH:
         return None
     if isinstance(value, dict):
@@ -154,29 +165,9 @@ def _infinite_at(value: Any, path: list[str | int]) -> list[str | int] | None:
     else:
         return None
     for key, item in items:
-        found = _infinite_at(item, [*path, key])
-        if found is not None:
-            return found
-    return None
-
-
-def _surrogate_at(value: Any, path: list[str | int]) -> list[str | int] | None:
-    """The path to the first string (or key) with a lone surrogate, or None. Past the
-    depth data may have, the walk stops: data_problem names that fault instead."""
-    if isinstance(value, str):
-        return path if _has_surrogate(value) else None
-    if len(path) > DATA_MAX_DEPTH:
-        return None
-    if isinstance(value, dict):
-        items: Iterable[tuple[str | int, Any]] = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and _has_surrogate(key):
+        if at_fault(key):
             return [*path, key]
-        found = _surrogate_at(item, [*path, key])
+        found = _first_at(item, [*path, key], at_fault)
         if found is not None:
             return found
     return None

@@ -11,11 +11,16 @@ replicas'); `?sentinel_password=` gives the sentinels' own if they have one.
 Settings import this module before Django's apps are loaded, so it knows nothing of them.
 """
 
+import sqlite3
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis import ConnectionPool
+from redis import ConnectionPool, RedisError
 from redis.sentinel import Sentinel, SentinelConnectionPool
+
+# What the queue and the shared cache raise when their store cannot be reached: Redis, or
+# the SQLite files of a self-contained run, or the file system under either.
+STORE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
 SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379

@@ -17,7 +17,6 @@ computes one dashboard after another, never two rounds at once.
 
 import hashlib
 import logging
-import sqlite3
 import time
 import uuid
 from dataclasses import replace
@@ -25,20 +24,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from redis.exceptions import RedisError
 
 from events.erasure import deletions_version
 from events.insight_sql import SlotPool
+from eye.redis_connections import STORE_ERRORS
 from insights.definitions import insight_query
 from insights.evaluation import Evaluation, insights_evaluate
 from insights.models import Dashboard, Insight
 from insights.selectors import dashboard_insight_list
 
 logger = logging.getLogger("eye.insights")
-
-# What the shared cache raises when it cannot be reached: Redis, or the SQLite file of a
-# self-contained run (eye/sqlite_cache.py).
-CACHE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
 # Part of every key: a change to what an Evaluation holds changes it, so that no process
 # reads a result pickled by another version of the code.
@@ -114,7 +109,7 @@ def kept_dashboards_refresh(*, now: datetime) -> int:
     try:
         if not cache.add(FRESH_ROUND_LOCK, token, timeout=FRESH_ROUND_LOCK_SECONDS):
             return 0
-    except CACHE_ERRORS:
+    except STORE_ERRORS:
         logger.warning("kept dashboards not refreshed: the cache is unreachable", exc_info=True)
         return 0
     try:
@@ -160,5 +155,5 @@ def _keep(evaluations: dict[str, Evaluation], seconds: int) -> None:
         return
     try:
         cache.set_many(evaluations, timeout=seconds)
-    except CACHE_ERRORS:
+    except STORE_ERRORS:
         logger.warning("insight results could not be kept", exc_info=True)

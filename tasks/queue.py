@@ -2,7 +2,6 @@
 (for health checks and metrics), and how a worker takes extra work or keeps its lease."""
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -11,14 +10,14 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from huey.contrib.djhuey import HUEY
-from redis import RedisError
 
 from events.services import Delivery, EventRow
+from eye.redis_connections import STORE_ERRORS
 from tasks.reliable import QueueFull, ReliableRedisStorage
 
-# What the queue raises when it cannot take or give tasks: Redis in production, the
-# SQLite file of the embedded setup, the file system under either, or the queue's bound.
-QUEUE_ERRORS = (RedisError, sqlite3.Error, OSError, QueueFull)
+# What the queue raises when it cannot take or give tasks: its store unreachable, or its
+# bound reached.
+QUEUE_ERRORS = (*STORE_ERRORS, QueueFull)
 
 HEARTBEAT_KEY = "worker-heartbeat"
 
