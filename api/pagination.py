@@ -1,8 +1,9 @@
 """Cursor pagination of GET /api/event/ with the total count the contract promises.
 
 ninja's CursorPagination has no count and pages on one column; this pages on
-(timestamp, event_id) through events.paging, shared with the dashboard, and takes the
-count from events.rollups, which reads the rollups rather than counting millions of rows.
+(timestamp, event_id, application_id) through events.paging, shared with the dashboard,
+and takes the count from events.rollups, which reads the rollups rather than counting
+millions of rows.
 
 The page is written here rather than by ninja's response model: validating a hundred rows
 into models only to dump them again was most of a page's time in Python. The OpenAPI

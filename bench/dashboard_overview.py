@@ -243,13 +243,15 @@ def time_pages(runs: int) -> list[tuple[str, list[float], list[float]]]:
     with connection.cursor() as cursor:
         # The cursor of page 1,000 of Explore (50 events a page).
         cursor.execute(
-            'SELECT "timestamp", event_id FROM events ORDER BY "timestamp" DESC, event_id DESC '
-            "OFFSET 49950 LIMIT 1"
+            'SELECT "timestamp", event_id, application_id FROM events '
+            'ORDER BY "timestamp" DESC, event_id DESC, application_id DESC OFFSET 49950 LIMIT 1'
         )
-        timestamp, event_id = cursor.fetchone()
+        timestamp, event_id, application_id = cursor.fetchone()
         cursor.execute("SELECT session_id FROM events ORDER BY timestamp DESC LIMIT 1")
         session_id = cursor.fetchone()[0]
-    deep = encode_cursor(timestamp=timestamp, event_id=event_id, backwards=False)
+    deep = encode_cursor(
+        timestamp=timestamp, event_id=event_id, application_id=application_id, backwards=False
+    )
     pages = [
         ("overview, 30 days", "/?range=30d"),
         ("overview, 30 days, one app", "/?range=30d&app=web"),

@@ -71,8 +71,9 @@ class Event(models.Model):
     """One stored event. The table is created by SQL in migrations (a hypertable on
     TimescaleDB), so Django only reads it.
 
-    Rows are unique on (event_id, timestamp), not on event_id alone: a hypertable's unique
-    keys must include its partitioning column. event_id is declared the primary key only so
+    Rows are unique on (timestamp, event_id, application_id), not on event_id alone: a
+    hypertable's unique keys must include its partitioning column, and an id is the
+    idempotency key of the application that sent it. event_id is declared the primary key only so
     that the ORM has one; nothing relies on it being unique by itself.
     """
 

@@ -1,8 +1,9 @@
-"""Keyset paging over the event order (timestamp, event_id), newest first.
+"""Keyset paging over the event order (timestamp, event_id, application_id), newest first.
 
 A page deep in the chain costs the same as the first, because each page starts from an
 index position rather than an offset, and events sharing a timestamp are never repeated or
-skipped because event_id breaks the tie. The API and the dashboard page the same way.
+skipped because event_id breaks the tie (and the application, for two applications' events
+with the same id and timestamp). The API and the dashboard page the same way.
 """
 
 import base64
@@ -54,14 +55,32 @@ def cursor_event_id(text: str) -> uuid.UUID:
     return uuid.UUID(text)
 
 
-def encode_cursor(*, timestamp: datetime, event_id: uuid.UUID, backwards: bool) -> str:
-    return cursor_token([timestamp.isoformat(), str(event_id), int(backwards)])
+class Position(NamedTuple):
+    """Where a cursor points in the event order. `application_id` is None in the cursors
+    issued before events were unique per application, which point at every application's
+    event with that timestamp and id at once (there was only one)."""
+
+    timestamp: datetime
+    event_id: uuid.UUID
+    application_id: int | None
+    backwards: bool
 
 
-def decode_cursor(token: str) -> tuple[datetime, uuid.UUID, bool]:
+def encode_cursor(
+    *, timestamp: datetime, event_id: uuid.UUID, application_id: int, backwards: bool
+) -> str:
+    return cursor_token([timestamp.isoformat(), str(event_id), int(backwards), application_id])
+
+
+def decode_cursor(token: str) -> Position:
     try:
-        timestamp, event_id, backwards = cursor_fields(token)
-        return cursor_instant(timestamp), cursor_event_id(event_id), bool(backwards)
+        timestamp, event_id, backwards, *rest = cursor_fields(token)
+        if len(rest) > 1 or not all(type(field) is int for field in rest):
+            raise ValueError("a cursor's application must be one whole number")
+        application_id = rest[0] if rest else None
+        return Position(
+            cursor_instant(timestamp), cursor_event_id(event_id), application_id, bool(backwards)
+        )
     except (ValueError, TypeError):
         raise InvalidCursor(token) from None
 
@@ -85,6 +104,7 @@ class EventValues(NamedTuple):
     category: str
     name: str
     data: str
+    application_id: int
 
 
 def keyset_page(events: QuerySet[Event], *, cursor: str | None, limit: int) -> KeysetPage[Event]:
@@ -113,16 +133,32 @@ def keyset_values_page(
 def _from_cursor(events: QuerySet[Event], cursor: str | None) -> tuple[QuerySet[Event], bool]:
     if not cursor:
         return events, False
-    timestamp, event_id, backwards = decode_cursor(cursor)
+    position = decode_cursor(cursor)
     # The plain bound on timestamp says the same as the OR beside it, in a form the
     # planner can use as the start of an index range scan rather than as a filter on
     # every row it walks past.
-    if backwards:
-        newer = Q(timestamp__gt=timestamp) | Q(timestamp=timestamp, event_id__gt=event_id)
-        newer_events = events.filter(newer, timestamp__gte=timestamp)
-        return newer_events.order_by("timestamp", "event_id"), True
-    older = Q(timestamp__lt=timestamp) | Q(timestamp=timestamp, event_id__lt=event_id)
-    return events.filter(older, timestamp__lte=timestamp), False
+    if position.backwards:
+        newer_events = events.filter(_past(position, "gt"), timestamp__gte=position.timestamp)
+        return newer_events.order_by("timestamp", "event_id", "application_id"), True
+    return events.filter(_past(position, "lt"), timestamp__lte=position.timestamp), False
+
+
+def _past(position: Position, direction: str) -> Q:
+    """The events past `position` in the direction of `direction` ("gt", "lt")."""
+    timestamp, event_id, application_id = (
+        position.timestamp,
+        position.event_id,
+        position.application_id,
+    )
+    past = Q(**{f"timestamp__{direction}": timestamp})
+    past |= Q(timestamp=timestamp, **{f"event_id__{direction}": event_id})
+    if application_id is not None:
+        past |= Q(
+            timestamp=timestamp,
+            event_id=event_id,
+            **{f"application_id__{direction}": application_id},
+        )
+    return past
 
 
 def _page(rows: list[Row], *, cursor: str | None, limit: int, backwards: bool) -> KeysetPage[Row]:
@@ -141,4 +177,9 @@ def _page(rows: list[Row], *, cursor: str | None, limit: int, backwards: bool) -
 
 
 def _cursor_at(row: Event | EventValues, *, backwards: bool) -> str:
-    return encode_cursor(timestamp=row.timestamp, event_id=row.event_id, backwards=backwards)
+    return encode_cursor(
+        timestamp=row.timestamp,
+        event_id=row.event_id,
+        application_id=row.application_id,
+        backwards=backwards,
+    )

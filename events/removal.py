@@ -17,11 +17,13 @@ from events.rollups import TOUCHED_BUCKETS, WITHOUT_JIT, rollup_upserts, rollups
 DELETE_BATCH = (
     """
 WITH doomed AS (
-    SELECT event_id, "timestamp" FROM events WHERE {where} LIMIT %(batch_size)s
+    SELECT "timestamp", event_id, application_id FROM events WHERE {where}
+    LIMIT %(batch_size)s
 ),
 gone AS (
     DELETE FROM events e USING doomed d
-    WHERE e.event_id = d.event_id AND e."timestamp" = d."timestamp"
+    WHERE e."timestamp" = d."timestamp" AND e.event_id = d.event_id
+      AND e.application_id = d.application_id
     RETURNING e."timestamp", e.session_id, e.category, e.name, e.application_id, e.data
 ),"""
     + rollup_upserts(rows="gone", sign="-")

@@ -11,10 +11,12 @@ from django.db.models import Q, QuerySet
 
 from events.models import Event
 
-# Newest first, ties on timestamp broken by event_id: a total order, which keyset paging
+# Newest first, ties on timestamp broken by event_id, then by the application (two may
+# have sent an event with the same id and timestamp): a total order, which keyset paging
 # needs so that it never repeats or skips an event. Every index on the table ends in
-# these two columns for the same reason.
-EVENT_ORDERING = ("-timestamp", "-event_id")
+# (timestamp, event_id) for the same reason; within one application, which most reads
+# filter on, the last column is a constant and the index order is the whole order.
+EVENT_ORDERING = ("-timestamp", "-event_id", "-application_id")
 
 
 def event_list(

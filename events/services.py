@@ -53,7 +53,7 @@ WITH new_events AS (
                         application_id, received_at)
     SELECT event_id, ts, session_id, category, name, data::jsonb, application_id, received_at
     FROM {STAGING_TABLE}
-    ON CONFLICT ("timestamp", event_id) DO NOTHING
+    ON CONFLICT ("timestamp", event_id, application_id) DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id, data
 ),{rollup_upserts(rows="new_events", sign="")}
 SELECT count(*) FROM new_events

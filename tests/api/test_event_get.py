@@ -326,6 +326,47 @@ def test_it_stores_what_a_key_reading_every_application_sends_in_its_own(
     assert results(api.get(key=mobile_app.reader)) == []
 
 
+def test_it_pages_every_application_s_events_alike_in_id_and_timestamp(
+    api, web_app, mobile_app, operator_key
+):
+    # Two applications' copies of each of three events, all at one instant: six events,
+    # which a key reading every application walks one by one, each once, and back.
+    event_ids = [str(uuid.uuid4()) for _ in range(3)]
+    for app in (web_app, mobile_app):
+        for event_id in event_ids:
+            put(app, at=moment(1), event_id=event_id, name=app.application.name)
+
+    pages, url, params = [], "/api/event/", {"limit": 1}
+    while url:
+        body = api.get(params, key=operator_key, url=url).json()
+        pages.append(body)
+        url, params = body["next"], None
+    seen = [(r["event_id"], r["name"]) for page in pages for r in page["results"]]
+
+    assert len(seen) == 6
+    assert set(seen) == {
+        (e, app.application.name) for e in event_ids for app in (web_app, mobile_app)
+    }
+    walked_back, url = [], pages[-1]["previous"]
+    while url:
+        body = api.get(key=operator_key, url=url).json()
+        walked_back += [(r["event_id"], r["name"]) for r in body["results"]]
+        url = body["previous"]
+    assert walked_back == seen[-2::-1]
+
+
+def test_it_follows_a_cursor_issued_before_events_were_unique_per_application(api, web_app):
+    # [timestamp, event_id, backwards]: what a client may hold across the upgrade.
+    for minute in range(3):
+        put(web_app, at=moment(1, minute=minute), data=f'{{"minute": {minute}}}')
+    [newest] = results(api.get({"limit": 1}, key=web_app.reader))
+    old_cursor = forged_cursor(moment(1, minute=2).isoformat(), newest["event_id"])
+
+    rest = results(api.get({"cursor": old_cursor}, key=web_app.reader))
+
+    assert [r["data"]["minute"] for r in rest] == [1, 0]
+
+
 def test_a_connection_that_died_while_idle_is_reopened_rather_than_answered_503(
     api, web_app, store
 ):

@@ -180,7 +180,10 @@ def test_it_finds_a_page_far_down_through_the_index(as_alice, put, web_app):
     for i in range(5):
         put(web_app, NOW - timedelta(days=20, minutes=i))
     deep = encode_cursor(
-        timestamp=NOW - timedelta(days=20), event_id=uuid.UUID(int=0), backwards=False
+        timestamp=NOW - timedelta(days=20),
+        event_id=uuid.UUID(int=0),
+        application_id=web_app.application.pk,
+        backwards=False,
     )
 
     response = as_alice.get(URL, {"range": "all", "cursor": deep})

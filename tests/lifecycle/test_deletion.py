@@ -16,7 +16,8 @@ from events.erasure import (
     deletion_request_create,
     deletion_request_run,
 )
-from events.models import AuditEntry, DeletionRequest
+from events.models import AuditEntry, DeletionRequest, Event
+from events.services import EventRow, event_bulk_create
 from tests.lifecycle.support import assert_rollups_match_raw, put_events, stored_ids
 from tests.support import wait_for
 
@@ -80,6 +81,27 @@ def test_an_application_in_a_time_range(web_app, mobile_app):
 
     assert stored_ids() == set(before + at_end + other_app)
     assert not stored_ids() & set(within)
+    assert_rollups_match_raw()
+
+
+def test_an_application_s_events_go_without_another_s_with_the_same_ids(web_app, mobile_app):
+    # Two applications' events alike in id and timestamp are two events: deleting one
+    # application's leaves the other's and its counts.
+    now = timezone.now().replace(microsecond=0)
+    rows = [EventRow(str(uuid.uuid4()), now - timedelta(minutes=i), str(uuid.uuid4()), "page",
+                     "view", "{}") for i in range(3)]  # fmt: skip
+    for app in (web_app, mobile_app):
+        event_bulk_create(rows=rows, application_id=app.application.pk, received_at=now)
+    scope = DeletionScope(
+        application_id=web_app.application.pk, start=now - timedelta(days=1), end=now + timedelta(1)
+    )
+
+    request = deletion_request_create(scope=scope)
+    assert deletion_request_run(deletion_request_id=request.pk).deleted == 3
+
+    assert stored_ids() == {row.event_id for row in rows}
+    assert Event.objects.filter(application_id=mobile_app.application.pk).count() == 3
+    assert not Event.objects.filter(application_id=web_app.application.pk).exists()
     assert_rollups_match_raw()
 
 

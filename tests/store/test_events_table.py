@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
+from events.selectors import event_list
 from events.services import EventRow, event_bulk_create
 
 
@@ -60,9 +61,9 @@ def test_it_has_the_unique_key_that_makes_storage_idempotent(db):
     # Led by the timestamp, so that new events land at the right edge of the index.
     definition = scalar(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conname = 'events_timestamp_event_id_key'"
+        "WHERE conname = 'events_timestamp_event_id_application_id_key'"
     )
-    assert definition == 'UNIQUE ("timestamp", event_id)'
+    assert definition == 'UNIQUE ("timestamp", event_id, application_id)'
 
 
 def test_it_indexes_every_filter_of_the_query_api(db):
@@ -71,8 +72,8 @@ def test_it_indexes_every_filter_of_the_query_api(db):
         definitions = " | ".join(row[0] for row in cursor.fetchall())
     # The unique key, read backwards, gives the newest-first order of unfiltered pages.
     for columns in (
-        'UNIQUE INDEX events_timestamp_event_id_key ON public.events USING btree ("timestamp", '
-        "event_id)",
+        "UNIQUE INDEX events_timestamp_event_id_application_id_key ON public.events USING btree "
+        '("timestamp", event_id, application_id)',
         '(session_id, "timestamp" DESC, event_id DESC)',
         '(category, "timestamp" DESC, event_id DESC)',
         '(category, name, "timestamp" DESC, event_id DESC)',
@@ -99,9 +100,24 @@ def test_it_pages_newest_first_through_the_unique_key_read_backwards(web_app, db
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             "EXPLAIN SELECT * FROM events WHERE timestamp < now() "
-            "ORDER BY timestamp DESC, event_id DESC LIMIT 10"
+            "ORDER BY timestamp DESC, event_id DESC, application_id DESC LIMIT 10"
         )
         plan = " ".join(row[0] for row in cursor.fetchall())
     assert "Index Scan Backward" in plan
-    assert "timestamp_event_id_key" in plan
+    assert "timestamp_event_id_application_id_key" in plan
+    assert "Sort" not in plan
+
+
+def test_one_application_s_page_needs_no_sort_for_the_application_tie_break(web_app, db):
+    # Within one application the last column of the order is a constant, so a filtered
+    # page is still one index range scan in order.
+    put_days(web_app, 2)
+    page = event_list(application_id=web_app.application.pk, category="page interaction")
+    sql, params = page[:10].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan" in plan
     assert "Sort" not in plan

@@ -37,14 +37,17 @@ def test_it_keeps_rollups_equal_to_raw_counts(web_app, mobile_app, db):
             application_id=web_app.application.pk,
             received_at=received,
         )
-    # A redelivered batch, and the same events from another application.
+    # A redelivered batch, counted once, and the same events from another application,
+    # which are that application's own.
     event_bulk_create(rows=rows[:40], application_id=web_app.application.pk, received_at=received)
     event_bulk_create(
         rows=rows[:25], application_id=mobile_app.application.pk, received_at=received
     )
 
     assert_rollups_match_raw()
-    assert query("SELECT sum(events) FROM event_counts_hour") == [(300,)]
+    assert query("SELECT application_id, sum(events) FROM event_counts_hour GROUP BY 1") == sorted(
+        [(web_app.application.pk, 300), (mobile_app.application.pk, 25)]
+    )
 
 
 def test_it_counts_only_new_rows(web_app, db):

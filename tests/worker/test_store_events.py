@@ -52,6 +52,21 @@ def test_it_stores_the_same_event_id_posted_twice_once(api, web_app, drain):
     assert str(stored["event_id"]) == event["event_id"]
 
 
+def test_an_event_id_is_the_key_of_its_application_only(api, web_app, mobile_app, drain):
+    # The same event sent to two applications (mirrored to a staging app, say): each
+    # stores it once, and neither's copy stops the other's.
+    event = {**SEED_EVENT, "event_id": "6f1c2b1e-4a56-4c1e-9b1a-0f7a3a5e9d21"}
+
+    for key in (web_app.writer, mobile_app.writer, web_app.writer, mobile_app.writer):
+        assert api.post(event, key=key).status_code == 202
+    drain()
+
+    stored = stored_events(event_id=event["event_id"])
+    assert sorted(e["application_id"] for e in stored) == sorted(
+        [web_app.application.pk, mobile_app.application.pk]
+    )
+
+
 def test_it_sets_aside_a_row_the_database_refuses_and_stores_the_rest(web_app, drain):
     batch = rows(7)
     # Past the API's checks (a task enqueued directly): jsonb refuses a NUL escape.
