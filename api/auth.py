@@ -6,6 +6,7 @@ from ninja.security import HttpBearer
 from api.cors import origin_check
 from api.errors import api_error
 from api.refusals import refused_key_remember
+from events.applications import application_id_named
 from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
 
 
@@ -62,3 +63,22 @@ def require_read(principal: KeyPrincipal) -> None:
         raise api_error(
             403, "this key may not query events; it needs read rights", field="Authorization"
         )
+
+
+def readable_application_id(principal: KeyPrincipal, name: str | None) -> int | None:
+    """The application a read asks for by `name` (None: the key's own, or every one for a
+    key that reads them all), as an id for the selectors (None: every application)."""
+    if name is None:
+        return principal.read_application_id
+    if principal.read_application_id is not None:
+        if name == principal.application_name:
+            return principal.application_id
+        # The same answer whether or not that application exists: a key does not learn the
+        # names of applications it may not read.
+        raise api_error(
+            403, "this key reads only its own application's events", field="application"
+        )
+    application_id = application_id_named(name)
+    if application_id is None:
+        raise api_error(422, "is not an application of this Eye", field="application")
+    return application_id

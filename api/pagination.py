@@ -74,6 +74,7 @@ def _event_out(row: EventValues) -> dict[str, Any]:
         "name": row.name,
         "data": data_from_json(row.data),
         "event_id": row.event_id,
+        "application": row.application_name,
     }
 
 

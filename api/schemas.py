@@ -281,6 +281,9 @@ class EventOut(BaseModel):
     # After the seed's keys, which stay as they were: the id POST returned (or was sent),
     # so that a client can tell two events apart without comparing their contents.
     event_id: uuid.UUID = Field(description="The event's id, as POST returned it.")
+    # Two applications may hold events alike in everything else (the same event sent to
+    # both); a key that reads every application tells them apart by this.
+    application: str = Field(description="The name of the application that sent it.")
 
     @field_validator("data")
     @classmethod
@@ -315,6 +318,11 @@ QueryInstant = Annotated[
 class EventQuery(Schema):
     """Filters of GET /api/event/. Each is exact, and all combine."""
 
+    application: QueryText = Field(
+        None,
+        description="An application's name, for a key that reads every application; "
+        "other keys read their own only.",
+    )
     session_id: QueryUUID = Field(None, description="A UUID; exact match.")
     category: QueryText = Field(None, description="Exact match.")
     name: QueryText = Field(None, description="Exact match.")
@@ -327,7 +335,7 @@ class EventQuery(Schema):
     )
     timestamp_before: QueryInstant = Field(None, description="Alias of timestamp_end.")
 
-    @field_validator("category", "name")
+    @field_validator("application", "category", "name")
     @classmethod
     def storable_text(cls, value: str | None) -> str | None:
         # No stored value holds NUL (the API refuses it), and PostgreSQL cannot even

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 from pydantic import TypeAdapter
 
-from api.auth import ApiKeyAuth, require_read, require_write
+from api.auth import ApiKeyAuth, readable_application_id, require_read, require_write
 from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offsets_get
 from api.errors import ApiError, api_error, pydantic_errors
 from api.json_faults import json_fault
@@ -182,5 +182,6 @@ def event_query(
     # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
     known = set(EventQuery.model_fields) | set(PageQuery.model_fields) | {QueryKeyAuth.param_name}
     query_parameters_check(request, known=known)
-    selection = {"application_id": request.auth.read_application_id, **filters.selection()}
+    application_id = readable_application_id(request.auth, filters.application)
+    selection = {"application_id": application_id, **filters.selection()}
     return event_page_response(request, filters=selection, page=page)

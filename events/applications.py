@@ -112,3 +112,8 @@ def application_daily_volume(*, application_id: int, days: int = 30) -> list[tup
     return [
         (first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(days)
     ]
+
+
+def application_id_named(name: str) -> int | None:
+    """The id of the application called `name`, or None when there is none."""
+    return Application.objects.filter(name=name).values_list("pk", flat=True).first()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from events.models import Event
+from events.models import Application, Event
 from events.round_trips import Statement, statements_fetch
 
 
@@ -105,6 +105,7 @@ class EventValues(NamedTuple):
     name: str
     data: str
     application_id: int
+    application_name: str
 
 
 def keyset_page(events: QuerySet[Event], *, cursor: str | None, limit: int) -> KeysetPage[Event]:
@@ -124,7 +125,14 @@ def keyset_values_page(
     standard json module. Here the rows come as tuples, timestamps through psycopg's C
     loader, and data stays the JSON text the database sent."""
     page, backwards = _from_cursor(events, cursor)
-    rows_statement = page.values_list(*EventValues._fields)[: limit + 1].query.sql_with_params()
+    # The name as a subquery of each row, not a join: it is looked up for the rows the
+    # page returns only, and leaves the plan of the page itself as it was.
+    named = page.annotate(
+        application_name=Subquery(
+            Application.objects.filter(pk=OuterRef("application_id")).values("name")
+        )
+    )
+    rows_statement = named.values_list(*EventValues._fields)[: limit + 1].query.sql_with_params()
     rows, [(count,)] = statements_fetch(page.db, [rows_statement, total])
     values = [EventValues(*row) for row in rows]
     return _page(values, cursor=cursor, limit=limit, backwards=backwards), int(count)

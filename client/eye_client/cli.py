@@ -39,6 +39,10 @@ EXIT_INTERRUPTED = 130
 
 EVENT_FIELDS = {"session_id", "category", "name", "data", "timestamp", "event_id"}
 REQUIRED_FIELDS = ("session_id", "category", "name")
+# What `eye query` prints besides an event's own fields: the application it was read from.
+# The key that sends decides where an event goes, so a line read back and sent again
+# leaves this behind (into the key's application, whichever it was read from).
+READ_ONLY_FIELDS = {"application"}
 # Past this many, problems are counted rather than printed: a bad file has a bad line on
 # every line, and the summary says how many.
 MAX_PROBLEMS_SHOWN = 20
@@ -75,6 +79,10 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session-id", help="only this session (a UUID)")
     parser.add_argument("--category", help="only this category (exact)")
     parser.add_argument("--name", help="only this name (exact)")
+    parser.add_argument(
+        "--application",
+        help="only this application's events, by name (for a key that reads every one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,6 +327,8 @@ def parse_line(text: bytes) -> dict[str, Any]:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(event, dict):
         raise ValueError("not a JSON object")
+    for field in READ_ONLY_FIELDS:
+        event.pop(field, None)
     unknown = sorted(set(event) - EVENT_FIELDS)
     if unknown:
         raise ValueError(f"unknown field {', '.join(unknown)}; custom values belong in data")
@@ -469,7 +479,12 @@ def _track_line(eye: Eye, raw: bytes, line_number: int, ids: LineIds, report: Se
 
 
 def _filters(args: argparse.Namespace) -> dict[str, str]:
-    given = {"session_id": args.session_id, "category": args.category, "name": args.name}
+    given = {
+        "session_id": args.session_id,
+        "category": args.category,
+        "name": args.name,
+        "application": args.application,
+    }
     return {key: value for key, value in given.items() if value is not None}
 
 

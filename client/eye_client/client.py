@@ -285,6 +285,7 @@ class Eye:
         session_id: str | None = None,
         category: str | None = None,
         name: str | None = None,
+        application: str | None = None,
         timestamp_start: Instant | None = None,
         timestamp_end: Instant | None = None,
         page_size: int = 100,
@@ -296,6 +297,7 @@ class Eye:
             session_id=session_id,
             category=category,
             name=name,
+            application=application,
             timestamp_start=timestamp_start,
             timestamp_end=timestamp_end,
             page_size=page_size,
@@ -308,6 +310,7 @@ class Eye:
         session_id: str | None = None,
         category: str | None = None,
         name: str | None = None,
+        application: str | None = None,
         timestamp_start: Instant | None = None,
         timestamp_end: Instant | None = None,
         limit: int | None = None,
@@ -315,7 +318,8 @@ class Eye:
     ) -> Iterator[dict[str, Any]]:
         """The matching events, newest first, fetched page by page as you iterate.
 
-        Filters are exact matches; `timestamp_start`/`timestamp_end` are inclusive and take
+        Filters are exact matches (`application` names one application, for a key that
+        reads every application); `timestamp_start`/`timestamp_end` are inclusive and take
         a datetime, a date (the whole day) or an ISO 8601 string. `limit` stops after that
         many events (None: all of them); `page_size` is the events per request (at most
         1,000). Raises as `pages()` does.
@@ -332,6 +336,7 @@ class Eye:
             session_id=session_id,
             category=category,
             name=name,
+            application=application,
             timestamp_start=timestamp_start,
             timestamp_end=timestamp_end,
             page_size=page_size,

@@ -32,6 +32,7 @@ def query_params(
     session_id: str | None = None,
     category: str | None = None,
     name: str | None = None,
+    application: str | None = None,
     timestamp_start: Instant | None = None,
     timestamp_end: Instant | None = None,
     page_size: int = 100,
@@ -41,7 +42,13 @@ def query_params(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     params = {"limit": str(page_size)}
-    for key, value in (("session_id", session_id), ("category", category), ("name", name)):
+    filters = {
+        "session_id": session_id,
+        "category": category,
+        "name": name,
+        "application": application,
+    }
+    for key, value in filters.items():
         if value is not None:
             params[key] = str(value)
     for key, instant in (("timestamp_start", timestamp_start), ("timestamp_end", timestamp_end)):

@@ -64,6 +64,7 @@ def test_it_returns_the_seed_example_field_for_field(api, web_app, drain):
                 "name": "cta click",
                 "data": {"host": "www.xxxxx.com", "path": "/", "element": "chat bubble"},
                 "event_id": event_id,
+                "application": "web",
             }
         ],
     }
@@ -316,6 +317,47 @@ def test_it_shows_every_application_to_a_key_with_that_right(
     assert filtered.json()["count"] == 1
 
 
+def test_a_key_reading_every_application_picks_one_by_name(api, web_app, mobile_app, operator_key):
+    put(web_app, at=moment(1), name="web thing")
+    put(mobile_app, at=moment(2), name="mobile thing")
+
+    everything = results(api.get(key=operator_key))
+    mobile = api.get({"application": "mobile"}, key=operator_key)
+
+    assert [(r["name"], r["application"]) for r in everything] == [
+        ("mobile thing", "mobile"),
+        ("web thing", "web"),
+    ]
+    assert [r["name"] for r in results(mobile)] == ["mobile thing"]
+    assert mobile.json()["count"] == 1
+    unknown = api.get({"application": "mobil"}, key=operator_key)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "application"
+
+
+@pytest.mark.parametrize("name", ["mobile", "no such app"])
+def test_a_key_of_one_application_reads_no_other_by_name(api, web_app, mobile_app, name):
+    put(mobile_app, at=moment(2), name="mobile thing")
+
+    response = api.get({"application": name}, key=web_app.reader)
+
+    # Alike for an application that exists and one that does not: a key learns no names.
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["field"] == "application"
+    assert response.json()["errors"][0]["message"] == (
+        "this key reads only its own application's events"
+    )
+
+
+def test_a_key_of_one_application_may_name_its_own(api, web_app, mobile_app):
+    put(web_app, at=moment(1), name="web thing")
+    put(mobile_app, at=moment(2), name="mobile thing")
+
+    named = results(api.get({"application": "web"}, key=web_app.reader))
+
+    assert [(r["name"], r["application"]) for r in named] == [("web thing", "web")]
+
+
 def test_it_stores_what_a_key_reading_every_application_sends_in_its_own(
     api, web_app, mobile_app, operator_key, drain
 ):
@@ -334,14 +376,14 @@ def test_it_pages_every_application_s_events_alike_in_id_and_timestamp(
     event_ids = [str(uuid.uuid4()) for _ in range(3)]
     for app in (web_app, mobile_app):
         for event_id in event_ids:
-            put(app, at=moment(1), event_id=event_id, name=app.application.name)
+            put(app, at=moment(1), event_id=event_id)
 
     pages, url, params = [], "/api/event/", {"limit": 1}
     while url:
         body = api.get(params, key=operator_key, url=url).json()
         pages.append(body)
         url, params = body["next"], None
-    seen = [(r["event_id"], r["name"]) for page in pages for r in page["results"]]
+    seen = [(r["event_id"], r["application"]) for page in pages for r in page["results"]]
 
     assert len(seen) == 6
     assert set(seen) == {
@@ -350,7 +392,7 @@ def test_it_pages_every_application_s_events_alike_in_id_and_timestamp(
     walked_back, url = [], pages[-1]["previous"]
     while url:
         body = api.get(key=operator_key, url=url).json()
-        walked_back += [(r["event_id"], r["name"]) for r in body["results"]]
+        walked_back += [(r["event_id"], r["application"]) for r in body["results"]]
         url = body["previous"]
     assert walked_back == seen[-2::-1]
 

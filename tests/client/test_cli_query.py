@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.client.support import SESSION, process_env, put_events, run_eye
+from tests.support import wait_for
 
 START = datetime(2021, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -41,6 +42,7 @@ def test_it_prints_json(cli_env, five):
         "name": "event 4",
         "data": {"i": 4},
         "event_id": str(Event.objects.get(name="event 4").event_id),
+        "application": "web",
     }
 
 
@@ -81,6 +83,38 @@ def test_it_prints_ndjson_of_the_filtered_events(cli_env, five):
     assert finished.returncode == 0, finished.stderr
     events = [json.loads(line) for line in finished.stdout.splitlines()]
     assert [e["name"] for e in events] == ["event 3"]
+
+
+def test_it_passes_the_application_on(cli_env, five, mobile_app):
+    own = run_eye("query", "--application", "web", "--format", "ndjson", env=cli_env)
+    other = run_eye("query", "--application", "mobile", env=cli_env)
+
+    assert own.returncode == 0, own.stderr
+    assert {json.loads(line)["application"] for line in own.stdout.splitlines()} == {"web"}
+    assert len(own.stdout.splitlines()) == 5
+    # The key reads its own application only: a refusal of its rights.
+    assert other.returncode == 3, other.stderr
+    assert "reads only its own application" in other.stderr
+
+
+def test_what_it_prints_as_ndjson_can_be_sent_again_into_another_application(
+    cli_env, five, mobile_app, consumer
+):
+    from events.models import Event
+
+    exported = run_eye("query", "--format", "ndjson", env=cli_env)
+    assert exported.returncode == 0, exported.stderr
+    assert '"application": "web"' in exported.stdout or '"application":"web"' in exported.stdout
+
+    sent = run_eye("send", "-", input=exported.stdout, env={**cli_env, "EYE_KEY": mobile_app.both})
+
+    # The key decides the application: the same five events, now mobile's too.
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 5 of 5 events" in sent.stderr
+    mobile = Event.objects.filter(application_id=mobile_app.application.pk)
+    assert wait_for(lambda: mobile.count() == 5, timeout=30)
+    web_ids = set(Event.objects.filter(application__name="web").values_list("event_id", flat=True))
+    assert set(mobile.values_list("event_id", flat=True)) == web_ids
 
 
 def test_it_reads_every_page_with_all(cli_env, web_app):

@@ -48,6 +48,7 @@ def test_it_follows_next_across_pages(proxy, make_eye, web_app, twenty_three):
         "name": "event 22",
         "data": {"i": 22},
         "event_id": str(stored.event_id),
+        "application": "web",
     }
     gets = proxy.requests("GET")
     assert len(gets) == 5
@@ -67,6 +68,27 @@ def test_it_passes_each_filter_to_the_eye(eye_url, make_eye, web_app, twenty_thr
         timestamp_start=START + timedelta(minutes=3), timestamp_end="2021-01-01T09:05:00Z"
     ) == ["event 05", "event 04", "event 03"]
     assert len(names(timestamp_start="2021-01-01", timestamp_end="2021-01-01")) == 23
+
+
+def test_it_reads_one_application_with_a_key_that_reads_every_one(
+    eye_url, make_eye, web_app, mobile_app, twenty_three
+):
+    from events.keys import api_key_create
+
+    put_events(mobile_app, [{"name": "mobile thing", "timestamp": START}])
+    _, operator_key = api_key_create(
+        application=web_app.application,
+        can_read=True,
+        can_write=False,
+        can_read_all_applications=True,
+    )
+    eye = make_eye(eye_url, operator_key)
+
+    mobile = list(eye.query(application="mobile"))
+
+    assert [(e["name"], e["application"]) for e in mobile] == [("mobile thing", "mobile")]
+    assert len(list(eye.query(application="web"))) == 23
+    assert len(list(eye.query())) == 24
 
 
 def test_it_stops_at_the_limit_without_reading_further_pages(
