@@ -17,6 +17,25 @@ from events.audit import Actor, audit_record
 from events.models import Application, AuditEntry, DeletionRequest
 from events.removal import events_delete
 
+# A deletion covers every event received before it was requested, those still on their
+# way to the store included (queued, or retried while the database was away): the store
+# leaves out, as they arrive, the rows a request made after their arrival covers. For
+# that to leave no gap, every store transaction holds this lock shared and a request is
+# made holding it alone: the request's row is committed either before a store statement
+# starts (which then sees it) or after the store's rows are committed (which the
+# request's own pass then deletes).
+DELETION_LOCK = 0x657965_0001  # "eye" and 1: a key no other advisory lock of ours takes
+STORE_LOCK_SHARE = f"SELECT pg_advisory_xact_lock_shared({DELETION_LOCK})"
+# Over the staged rows of events.services (alias s: ts, session_id, application_id and
+# received_at), true for a row that a deletion request made after it arrived covers.
+STAGED_ROW_ERASED = """EXISTS (
+    SELECT 1 FROM events_deletionrequest d
+    WHERE d.created_at >= s.received_at
+      AND (d.session_id IS NULL OR d.session_id = s.session_id)
+      AND (d.application_id IS NULL OR d.application_id = s.application_id)
+      AND (d.start IS NULL OR (s.ts >= d.start AND s.ts < d."end"))
+)"""
+
 
 class ScopeError(ValueError):
     """The scope does not say which events to delete."""
@@ -71,6 +90,9 @@ def deletion_count(*, scope: DeletionScope) -> int:
 @transaction.atomic
 def deletion_request_create(*, scope: DeletionScope, actor: Actor = None) -> DeletionRequest:
     """Record a confirmed request; the caller starts the task that carries it out."""
+    with connection.cursor() as cursor:
+        # Waits for the store transactions under way; new ones wait for this one.
+        cursor.execute(f"SELECT pg_advisory_xact_lock({DELETION_LOCK})")
     application = Application.objects.get(pk=scope.application_id) if scope.application_id else None
     deletion_request = DeletionRequest.objects.create(
         application=application,

@@ -257,6 +257,8 @@ class DeletionRequest(models.Model):
                 name="deletion_has_scope",
             ),
         ]
+        # The store looks for the requests made after its rows arrived (events.erasure).
+        indexes = [models.Index(fields=["created_at"], name="deletion_created_at_idx")]
 
     def __str__(self) -> str:
         return f"deletion #{self.pk} ({self.scope})"

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from events.erasure import STAGED_ROW_ERASED, STORE_LOCK_SHARE
 from events.models import DeadLetter, Refusal
 from events.rollups import WITHOUT_JIT, rollup_upserts
 
@@ -52,7 +53,8 @@ WITH new_events AS (
     INSERT INTO events (event_id, "timestamp", session_id, category, name, data,
                         application_id, received_at)
     SELECT event_id, ts, session_id, category, name, data::jsonb, application_id, received_at
-    FROM {STAGING_TABLE}
+    FROM {STAGING_TABLE} s
+    WHERE NOT {STAGED_ROW_ERASED}
     ON CONFLICT ("timestamp", event_id, application_id) DO NOTHING
     RETURNING "timestamp", session_id, category, name, application_id, data
 ),{rollup_upserts(rows="new_events", sign="")}
@@ -62,10 +64,11 @@ SELECT count(*) FROM new_events
 
 def staging_fill(cursor: CursorWrapper, rows: Iterable[tuple]) -> None:
     """COPY rows (EventRow fields, then application_id and received_at) into the staging
-    table, and turn JIT off for the transaction (events.rollups.WITHOUT_JIT), ready for
-    INSERT_STAGED. Must run inside a transaction: the staging table empties itself at
-    every commit."""
-    cursor.execute(WITHOUT_JIT)
+    table, turn JIT off for the transaction (events.rollups.WITHOUT_JIT) and take the
+    store's share of events.erasure's lock, ready for INSERT_STAGED. Must run inside a
+    transaction: the staging table empties itself at every commit, and the lock is let go
+    at its end."""
+    cursor.execute(f"{WITHOUT_JIT}; {STORE_LOCK_SHARE}")
     cursor.execute(CREATE_STAGING)
     with cursor.copy(COPY_STAGING) as copy:
         for row in rows:

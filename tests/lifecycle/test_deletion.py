@@ -2,14 +2,19 @@
 rollups follow, the progress is recorded, and the command does the same."""
 
 import io
+import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from events.erasure import (
+    DELETION_LOCK,
+    STORE_LOCK_SHARE,
     DeletionScope,
     ScopeError,
     deletion_count,
@@ -19,7 +24,7 @@ from events.erasure import (
 from events.models import AuditEntry, DeletionRequest, Event
 from events.services import EventRow, event_bulk_create
 from tests.lifecycle.support import assert_rollups_match_raw, put_events, stored_ids
-from tests.support import wait_for
+from tests.support import database_url_of_test_db, wait_for
 
 pytestmark = pytest.mark.usefixtures("store")
 
@@ -103,6 +108,101 @@ def test_an_application_s_events_go_without_another_s_with_the_same_ids(web_app,
     assert Event.objects.filter(application_id=mobile_app.application.pk).count() == 3
     assert not Event.objects.filter(application_id=web_app.application.pk).exists()
     assert_rollups_match_raw()
+
+
+def posted(api, app, *, session: uuid.UUID, name: str, at: datetime) -> None:
+    event = {"session_id": str(session), "category": "page", "name": name,
+             "timestamp": at.isoformat()}  # fmt: skip
+    assert api.post(event, key=app.writer).status_code == 202
+
+
+def test_events_still_queued_when_their_session_goes_are_not_stored(api, web_app, drain):
+    # Accepted (202) before the request, stored after its pass: the request covers them.
+    # What the session sends after the request is new, and stays.
+    session, now = uuid.uuid4(), timezone.now()
+    posted(api, web_app, session=session, name="before", at=now - timedelta(minutes=1))
+    request = deletion_request_create(scope=DeletionScope(session_id=session))
+    deletion_request_run(deletion_request_id=request.pk)
+    posted(api, web_app, session=session, name="after", at=now - timedelta(minutes=2))
+
+    drain()
+
+    assert list(Event.objects.values_list("name", flat=True)) == ["after"]
+    assert_rollups_match_raw()
+
+
+def test_events_still_queued_when_a_range_goes_are_left_out_in_that_range_only(
+    api, web_app, mobile_app, drain
+):
+    now = timezone.now().replace(microsecond=0)
+    start, end = now - timedelta(hours=3), now - timedelta(hours=1)
+    session = uuid.uuid4()
+    posted(api, web_app, session=session, name="in range", at=start)
+    posted(api, web_app, session=session, name="at the end", at=end)
+    posted(api, mobile_app, session=session, name="other application", at=start)
+    scope = DeletionScope(application_id=web_app.application.pk, start=start, end=end)
+    deletion_request_run(deletion_request_id=deletion_request_create(scope=scope).pk)
+
+    drain()
+
+    assert sorted(Event.objects.values_list("name", flat=True)) == [
+        "at the end",
+        "other application",
+    ]
+    assert_rollups_match_raw()
+
+
+def test_a_request_is_made_only_once_the_store_transactions_under_way_end(web_app):
+    # A store statement that began before the request was committed cannot see it, so
+    # the request waits for it to commit, and its own pass then finds its rows.
+    holder = psycopg.connect(database_url_of_test_db())
+    holder.execute(STORE_LOCK_SHARE)
+    made = threading.Event()
+
+    def make_request() -> None:
+        try:
+            deletion_request_create(scope=DeletionScope(session_id=uuid.uuid4()))
+            made.set()
+        finally:
+            connection.close()
+
+    maker = threading.Thread(target=make_request)
+    maker.start()
+    try:
+        assert not made.wait(1.0)
+        assert not DeletionRequest.objects.exists()
+    finally:
+        holder.commit()
+        holder.close()
+        maker.join(timeout=30)
+    assert made.is_set()
+    assert DeletionRequest.objects.count() == 1
+
+
+def test_the_store_waits_while_a_request_is_being_made(web_app):
+    # The other half of the lock: rows stored meanwhile would be read by a statement that
+    # began before the request it cannot see yet.
+    maker = psycopg.connect(database_url_of_test_db())
+    maker.execute(f"SELECT pg_advisory_xact_lock({DELETION_LOCK})")
+    stored = threading.Event()
+
+    def store() -> None:
+        try:
+            put_events(web_app.application, [timezone.now()])
+            stored.set()
+        finally:
+            connection.close()
+
+    storing = threading.Thread(target=store)
+    storing.start()
+    try:
+        assert not stored.wait(1.0)
+    finally:
+        maker.commit()
+        maker.close()
+        storing.join(timeout=30)
+    assert stored.is_set()
+    assert Event.objects.count() == 1
 
 
 def test_progress_is_saved_after_every_batch(web_app, settings):
