@@ -4,6 +4,7 @@ rollups follow, the progress is recorded, and the command does the same."""
 import io
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -152,56 +153,48 @@ def test_events_still_queued_when_a_range_goes_are_left_out_in_that_range_only(
     assert_rollups_match_raw()
 
 
-def test_a_request_is_made_only_once_the_store_transactions_under_way_end(web_app):
-    # A store statement that began before the request was committed cannot see it, so
-    # the request waits for it to commit, and its own pass then finds its rows.
+def waits_for_the_lock(held_by: str, work: Callable[[], object]) -> bool:
+    """Whether `work`, in a thread of its own, waits while another connection holds the
+    lock as `held_by` takes it, and finishes once that connection commits."""
     holder = psycopg.connect(database_url_of_test_db())
-    holder.execute(STORE_LOCK_SHARE)
-    made = threading.Event()
+    holder.execute(held_by)
+    done = threading.Event()
 
-    def make_request() -> None:
+    def run() -> None:
         try:
-            deletion_request_create(scope=DeletionScope(session_id=uuid.uuid4()))
-            made.set()
+            work()
+            done.set()
         finally:
             connection.close()
 
-    maker = threading.Thread(target=make_request)
-    maker.start()
+    worker = threading.Thread(target=run)
+    worker.start()
     try:
-        assert not made.wait(1.0)
-        assert not DeletionRequest.objects.exists()
+        waited = not done.wait(1.0)
     finally:
         holder.commit()
         holder.close()
-        maker.join(timeout=30)
-    assert made.is_set()
+        worker.join(timeout=30)
+    return waited and done.is_set()
+
+
+def test_a_request_is_made_only_once_the_store_transactions_under_way_end(web_app):
+    # A store statement that began before the request was committed cannot see it, so
+    # the request waits for it to commit, and its own pass then finds its rows.
+    scope = DeletionScope(session_id=uuid.uuid4())
+
+    assert waits_for_the_lock(STORE_LOCK_SHARE, lambda: deletion_request_create(scope=scope))
     assert DeletionRequest.objects.count() == 1
 
 
 def test_the_store_waits_while_a_request_is_being_made(web_app):
     # The other half of the lock: rows stored meanwhile would be read by a statement that
     # began before the request it cannot see yet.
-    maker = psycopg.connect(database_url_of_test_db())
-    maker.execute(f"SELECT pg_advisory_xact_lock({DELETION_LOCK})")
-    stored = threading.Event()
+    request_lock = f"SELECT pg_advisory_xact_lock({DELETION_LOCK})"
 
-    def store() -> None:
-        try:
-            put_events(web_app.application, [timezone.now()])
-            stored.set()
-        finally:
-            connection.close()
-
-    storing = threading.Thread(target=store)
-    storing.start()
-    try:
-        assert not stored.wait(1.0)
-    finally:
-        maker.commit()
-        maker.close()
-        storing.join(timeout=30)
-    assert stored.is_set()
+    assert waits_for_the_lock(
+        request_lock, lambda: put_events(web_app.application, [timezone.now()])
+    )
     assert Event.objects.count() == 1
 
 
