@@ -5,6 +5,7 @@ header line every few seconds kept a worker for five minutes an attempt (the 100
 http.client reads), and the workers that stall are the ones that store events. So a timer
 shuts the connection's socket at the deadline, which ends any read or write blocked on it.
 Redirects are not followed: a receiver's URL is the one staff gave, and a 3xx is its answer.
+Only the addresses alerts.webhook_addresses allows are connected to.
 """
 
 import base64
@@ -13,6 +14,8 @@ import socket
 import threading
 import urllib.parse
 from contextlib import suppress
+
+from alerts.webhook_addresses import AddressRefused, connector, receiver_addresses
 
 
 class WebhookFailed(Exception):
@@ -45,6 +48,18 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
         connection = connection_class(parts.hostname or "", port, timeout=timeout)
     except (ValueError, http.client.InvalidURL) as exc:
         raise WebhookFailed(f"not a URL that can be reached: {exc}") from None
+    try:
+        addresses = receiver_addresses(connection.host, connection.port)
+    except AddressRefused as exc:
+        raise WebhookFailed(f"not a receiver The Eye may reach: {exc}") from None
+    except UnicodeError as exc:
+        raise WebhookFailed(f"not a URL that can be reached: {exc}") from None
+    except OSError as exc:
+        raise WebhookFailed(f"no answer: {exc}") from None
+    # http.client's own hook for opening its socket, given the addresses just checked so
+    # that it does not look the name up again (TLS still checks the certificate against
+    # the name).
+    connection._create_connection = connector(addresses)  # type: ignore[attr-defined]
     path = request_target(parts)
     if parts.username is not None:
         # Credentials in the URL (`https://user:secret@host/`) are sent as Basic auth, as

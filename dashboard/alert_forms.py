@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from alerts.models import AlertRule, DigestSubscription
+from alerts.webhook_addresses import literal_address_refusal
 from dashboard.manage_forms import application_choice
 from insights.models import Dashboard, Insight
 
@@ -119,6 +120,9 @@ class AlertRuleForm(forms.Form):
             port = 0
         if url and port == 0:
             raise ValidationError("A webhook's port is a number from 1 to 65535.")
+        refusal = literal_address_refusal(urllib.parse.urlsplit(url).hostname or "")
+        if url and refusal is not None:
+            raise ValidationError(f"A webhook may not reach {refusal}.")
         return url
 
     def clean(self) -> dict[str, Any]:

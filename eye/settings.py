@@ -416,6 +416,9 @@ EYE_PUBLIC_URL = env_str(
 ).rstrip("/")
 # A webhook receiver gets this long to connect and to answer; a slow one holds no one up.
 EYE_ALERT_WEBHOOK_TIMEOUT = env_float("EYE_ALERT_WEBHOOK_TIMEOUT", 5.0)
+# Whether webhooks may reach internal addresses (loopback, private, link-local, reserved);
+# a cloud's metadata address is never reached (alerts/webhook_addresses.py).
+EYE_ALERT_WEBHOOK_PRIVATE = env_choice("EYE_ALERT_WEBHOOK_PRIVATE", "allow", {"allow", "deny"})
 # Attempts per notification before it is recorded as failed; retries back off 30 s, 1 min,
 # 2 min ... (EYE_ALERT_RETRY_SECONDS doubling).
 EYE_ALERT_DELIVERY_ATTEMPTS = env_int("EYE_ALERT_DELIVERY_ATTEMPTS", 5, minimum=1)

@@ -118,3 +118,56 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(receivers):
     [request] = receiver.requests
     assert b"\r\nAuthorization: Basic YWxlcnQgYm90OnM6Y3JldA==\r\n" in request
     assert b"alert" not in request.split(b"\r\n")[0]
+
+
+def answered(connection: socket.socket) -> None:
+    connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a cloud metadata address"),
+        ("http://[::ffff:169.254.169.254]/", "169.254.169.254, a cloud metadata address"),
+        ("http://[fd00:ec2::254]/", "fd00:ec2::254, a cloud metadata address"),
+    ],
+)
+def test_a_cloud_metadata_address_is_never_reached(url, reason, monkeypatch):
+    connected: list[object] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda sock, address: connected.append(address))
+
+    with pytest.raises(WebhookFailed) as failed:
+        post(url)
+
+    assert str(failed.value) == f"not a receiver The Eye may reach: {reason}"
+    assert connected == []
+
+
+def test_internal_addresses_are_reached_unless_denied(receivers, settings):
+    receiver = receivers(answered)
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+
+    assert post(receiver.url) == 204
+    settings.EYE_ALERT_WEBHOOK_PRIVATE = "deny"
+    with pytest.raises(WebhookFailed, match=r"127\.0\.0\.1, an internal address"):
+        post(receiver.url)
+    with pytest.raises(WebhookFailed, match=r"localhost resolves to (127\.0\.0\.1|::1), an"):
+        post(by_name)
+    assert receiver.connections == 1
+
+
+def test_the_connection_goes_to_the_address_checked_without_a_second_lookup(receivers, monkeypatch):
+    # A name server may answer a second lookup otherwise (DNS rebinding): the name is
+    # resolved once, and the checked addresses are the ones connected to.
+    receiver = receivers(answered)
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def counted(host, *args, **kwargs):
+        lookups.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counted)
+
+    assert post(receiver.url.replace("127.0.0.1", "localhost")) == 204
+    assert lookups == ["localhost"]

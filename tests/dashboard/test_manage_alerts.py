@@ -81,6 +81,19 @@ def test_it_creates_a_rule_on_a_saved_funnels_conversion(as_bob, bob):
     assert "signups" in as_bob.get(URL).content.decode()
 
 
+def test_it_refuses_an_internal_address_when_they_are_denied(as_bob, web_app, settings):
+    settings.EYE_ALERT_WEBHOOK_PRIVATE = "deny"
+    rule = {**SILENCE, "application": web_app.application.pk}
+
+    refused = as_bob.post(URL, {**rule, "webhook_url": "http://10.1.2.3/hook"})
+    # A name's addresses are checked when it is resolved, at delivery.
+    taken = as_bob.post(URL, {**rule, "webhook_url": "http://hooks.example.com/hook"})
+
+    assert refused.status_code == 400
+    assert "A webhook may not reach 10.1.2.3, an internal address" in refused.content.decode()
+    assert taken.status_code == 302
+
+
 @pytest.mark.parametrize(
     ("values", "field", "error"),
     [
@@ -94,6 +107,11 @@ def test_it_creates_a_rule_on_a_saved_funnels_conversion(as_bob, bob):
         ({"webhook_url": "http://127.0.0.1:65536/"}, "webhook_url", "port is a number from 1"),
         ({"webhook_url": "http://[::1]:99999/"}, "webhook_url", "port is a number from 1"),
         ({"webhook_url": "http://127.0.0.1:0/"}, "webhook_url", "port is a number from 1"),
+        (
+            {"webhook_url": "http://169.254.169.254/latest/meta-data/"},
+            "webhook_url",
+            "may not reach 169.254.169.254, a cloud metadata address.",
+        ),
         ({"kind": "funnel", "days": "7"}, "insight", "Choose the saved funnel to watch."),
         ({"kind": "funnel", "days": "91"}, "days", "less than or equal to 90"),
     ],
