@@ -17,6 +17,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from events.models import Application, Event
 from events.round_trips import Statement, statements_fetch
+from events.selectors import EVENT_ORDERING, keyset_beyond
 
 
 class InvalidCursor(ValueError):
@@ -153,20 +154,9 @@ def _from_cursor(events: QuerySet[Event], cursor: str | None) -> tuple[QuerySet[
 
 def _past(position: Position, direction: str) -> Q:
     """The events past `position` in the direction of `direction` ("gt", "lt")."""
-    timestamp, event_id, application_id = (
-        position.timestamp,
-        position.event_id,
-        position.application_id,
-    )
-    past = Q(**{f"timestamp__{direction}": timestamp})
-    past |= Q(timestamp=timestamp, **{f"event_id__{direction}": event_id})
-    if application_id is not None:
-        past |= Q(
-            timestamp=timestamp,
-            event_id=event_id,
-            **{f"application_id__{direction}": application_id},
-        )
-    return past
+    columns = [name.lstrip("-") for name in EVENT_ORDERING]
+    values = (position.timestamp, position.event_id, position.application_id)
+    return keyset_beyond(list(zip(columns, values, strict=True)), direction)
 
 
 def _page(rows: list[Row], *, cursor: str | None, limit: int, backwards: bool) -> KeysetPage[Row]:

@@ -59,36 +59,56 @@ def event_list(
     return events.order_by(*EVENT_ORDERING)
 
 
+def keyset_beyond(position: list[tuple[str, object]], lookup: str) -> Q:
+    """The rows past `position` (its columns and values, in an ordering's order) by
+    `lookup` on the last column that differs: "gt" or "lt", or "gte"/"lte" to keep the row
+    at the position too. A position may stop short of the ordering (a None value ends
+    it), for positions written before the ordering grew a column."""
+    known = []
+    for column, value in position:
+        if value is None:
+            break
+        known.append((column, value))
+    strict = {"gte": "gt", "lte": "lt"}.get(lookup, lookup)
+    beyond = Q()
+    for place, (column, value) in enumerate(known):
+        last = place == len(known) - 1
+        equal = dict(known[:place])
+        beyond |= Q(**equal, **{f"{column}__{lookup if last else strict}": value})
+    return beyond
+
+
 # Arrival order, for Live: an event sent late is new to whoever watches the stream.
-ARRIVAL_ORDERING = ("-received_at", "-event_id")
+ARRIVAL_ORDERING = ("-received_at", "-event_id", "-application_id")
+# A row's place in it: (received_at, event_id, application_id).
+Arrival = tuple[datetime, uuid.UUID, int | None]
 
 
 def event_arrivals(
     *,
-    after: tuple[datetime, uuid.UUID] | None = None,
+    after: Arrival | None = None,
     since: datetime | None = None,
-    up_to: tuple[datetime, uuid.UUID] | None = None,
+    up_to: Arrival | None = None,
     **filters: Any,
 ) -> QuerySet[Event]:
     """Events matching the filters of event_list, in the order they reached the API, newest
-    first. `after` keeps those past a (received_at, event_id) position, `up_to` those at or
-    before one, and `since` those that arrived at or after an instant."""
+    first. `after` keeps those past an Arrival position, `up_to` those at or before one,
+    and `since` those that arrived at or after an instant."""
     events = event_list(**filters)
+    # Each plain bound on received_at says what its Q says of that column, in a form the
+    # planner can start an index range scan from.
     if after is not None:
-        received_at, event_id = after
-        events = events.filter(
-            Q(received_at__gt=received_at) | Q(received_at=received_at, event_id__gt=event_id),
-            received_at__gte=received_at,
-        )
+        events = events.filter(_arrival_beyond(after, "gt"), received_at__gte=after[0])
     if up_to is not None:
-        received_at, event_id = up_to
-        events = events.filter(
-            Q(received_at__lt=received_at) | Q(received_at=received_at, event_id__lte=event_id),
-            received_at__lte=received_at,
-        )
+        events = events.filter(_arrival_beyond(up_to, "lte"), received_at__lte=up_to[0])
     if since is not None:
         events = events.filter(received_at__gte=since)
     return events.order_by(*ARRIVAL_ORDERING)
+
+
+def _arrival_beyond(position: Arrival, lookup: str) -> Q:
+    columns = [name.lstrip("-") for name in ARRIVAL_ORDERING]
+    return keyset_beyond(list(zip(columns, position, strict=True)), lookup)
 
 
 def _data_holds(key: str, value: str) -> Q:

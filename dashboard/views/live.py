@@ -25,7 +25,7 @@ from dashboard.forms import LiveForm
 from dashboard.views.common import application_names, category_colours, dashboard_view, render_page
 from events.models import Event
 from events.paging import cursor_event_id, cursor_fields, cursor_instant, cursor_token
-from events.selectors import event_arrivals
+from events.selectors import Arrival, event_arrivals
 
 FIRST_ROWS = 50
 # At most this many new rows per poll: a flood shows its newest rows and says how many
@@ -56,20 +56,31 @@ class Position:
 
     received_at: datetime
     event_id: uuid.UUID
+    # None in the positions written before the arrival order had the application in it.
+    application_id: int | None
     window: int
 
     @property
-    def key(self) -> tuple[datetime, uuid.UUID]:
-        return (self.received_at, self.event_id)
+    def key(self) -> Arrival:
+        return (self.received_at, self.event_id, self.application_id)
 
     def encode(self) -> str:
-        return cursor_token([self.received_at.isoformat(), str(self.event_id), self.window])
+        return cursor_token(
+            [self.received_at.isoformat(), str(self.event_id), self.window, self.application_id]
+        )
 
     @classmethod
     def decode(cls, token: str) -> "Position":
         try:
-            received_at, event_id, window = cursor_fields(token)
-            position = cls(cursor_instant(received_at), cursor_event_id(event_id), int(window))
+            received_at, event_id, window, *rest = cursor_fields(token)
+            if len(rest) > 1 or not all(type(field) is int for field in rest):
+                raise ValueError("a position's application must be one whole number")
+            position = cls(
+                cursor_instant(received_at),
+                cursor_event_id(event_id),
+                rest[0] if rest else None,
+                int(window),
+            )
         except (ValueError, TypeError):
             raise InvalidPosition(token) from None
         if position.received_at < EARLIEST_POSITION:
@@ -94,16 +105,16 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def _window(filters: dict[str, Any], key: tuple[datetime, uuid.UUID]) -> Any:
+def _window(filters: dict[str, Any], key: Arrival) -> Any:
     return event_arrivals(**filters, since=key[0] - LOOKBACK, up_to=key)
 
 
-def _window_count(filters: dict[str, Any], key: tuple[datetime, uuid.UUID]) -> int:
+def _window_count(filters: dict[str, Any], key: Arrival) -> int:
     return _window(filters, key).values("pk")[:WINDOW_CAP].count()
 
 
 def _position(filters: dict[str, Any], newest: Event) -> Position:
-    key = (newest.received_at, newest.event_id)
+    key = (newest.received_at, newest.event_id, newest.application_id)
     return Position(*key, window=_window_count(filters, key))
 
 

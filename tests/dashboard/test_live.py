@@ -201,3 +201,39 @@ def test_it_stops_counting_a_crowded_window(as_alice, web_app, monkeypatch):
     position = Position.decode(as_alice.get(URL).context["newest"])
 
     assert position.window == 2
+
+
+def test_it_shows_each_application_s_copy_of_an_event_that_arrived_at_once(
+    as_alice, web_app, mobile_app
+):
+    # The same event sent to two applications in the same microsecond, stored by two
+    # workers one after the other: the second is new to a page that shows the first, and
+    # becomes the newest it has.
+    event_id = uuid.uuid4()
+    row = EventRow(str(event_id), NOW, str(SESSION_A), "page interaction", "twin", "{}")
+    first, second = sorted((web_app, mobile_app), key=lambda app: app.application.pk)
+    event_bulk_create(rows=[row], application_id=first.application.pk, received_at=NOW)
+    shown = as_alice.get(URL).context["newest"]
+    event_bulk_create(rows=[row], application_id=second.application.pk, received_at=NOW)
+
+    polled = as_alice.get(ROWS, {"after": shown})
+    again = as_alice.get(ROWS, {"after": polled["X-Eye-Newest"]})
+
+    assert [(e.event_id, e.application_id) for e in polled.context["rows"]] == [
+        (event_id, second.application.pk)
+    ]
+    assert Position.decode(polled["X-Eye-Newest"]).application_id == second.application.pk
+    assert again.context["rows"] == []
+
+
+def test_it_follows_a_position_given_before_positions_named_the_application(as_alice, web_app):
+    # [received_at, event_id, window]: what a page open across the upgrade holds.
+    shown_id = arrive(web_app, at=NOW, received_at=NOW - timedelta(seconds=30), name="shown")
+    token = orjson.dumps([(NOW - timedelta(seconds=30)).isoformat(), str(shown_id), 1])
+    old = base64.urlsafe_b64encode(token).decode().rstrip("=")
+    fresh = arrive(web_app, at=NOW, received_at=NOW, name="fresh")
+
+    polled = as_alice.get(ROWS, {"after": old})
+
+    assert [e.event_id for e in polled.context["rows"]] == [fresh]
+    assert Position.decode(polled["X-Eye-Newest"]).application_id == web_app.application.pk
