@@ -272,8 +272,22 @@ def test_the_command_deletes_an_application_range(web_app, capsys):
     start = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S")
     end = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
     call_command("delete_events", "--application", "web", "--start", start, "--end", end, "--yes")
-    assert "Deleted 1 events" in capsys.readouterr().out
+    assert "Deleted 1 event (" in capsys.readouterr().out
     assert len(stored_ids()) == 1
+
+
+def test_the_command_records_a_request_that_only_queued_events_match(api, web_app, drain, capsys):
+    # Every event of the session accepted and still in the queue: nothing stored matches,
+    # and the request still leaves them out.
+    session = uuid.uuid4()
+    posted(api, web_app, session=session, name="queued", at=timezone.now())
+
+    call_command("delete_events", "--session", str(session), "--yes")
+    drain()
+
+    assert "Deleted 0 events" in capsys.readouterr().out
+    assert DeletionRequest.objects.get().session_id == session
+    assert not Event.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,10 @@ def utc_instant(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def events_text(count: int) -> str:
+    return f"{count:,} event{'' if count == 1 else 's'}"
+
+
 class Command(BaseCommand):
     help = (
         "Delete every event of a session (optionally of one application), or every event "
@@ -49,12 +53,14 @@ class Command(BaseCommand):
     ) -> None:
         scope = self._scope(session, application, start, end)
         count = deletion_count(scope=scope)
-        if count == 0:
-            self.stderr.write("No event matches; nothing to delete.")
-            return
+        # Recorded even when nothing stored matches: events of the scope that were accepted
+        # but are not stored yet are left out as they reach the store.
         if not yes:
             try:
-                answer = input(f"Delete {count:,} events? This cannot be undone. [y/N] ")
+                answer = input(
+                    f"Delete {events_text(count)} stored, and any still on their way to the "
+                    "store? This cannot be undone. [y/N] "
+                )
             except EOFError:
                 raise CommandError(
                     "nothing to read a confirmation from (no terminal); pass --yes"
@@ -68,7 +74,10 @@ class Command(BaseCommand):
             on_progress=lambda total: progress.advance(total - progress.done),
         )
         progress.finish()
-        self.stdout.write(f"Deleted {done.deleted:,} events ({done.scope}).")
+        self.stdout.write(
+            f"Deleted {events_text(done.deleted)} ({done.scope}); any still on their way to the "
+            "store will be left out."
+        )
 
     def _scope(
         self, session: str | None, application: str | None, start: str | None, end: str | None
