@@ -204,8 +204,10 @@ def connect(args: argparse.Namespace, **options: Any) -> Eye:
 def _http_stop(exc: EyeError, doing: str) -> Stop:
     if isinstance(exc, EyeConnectionError):
         return Stop(EXIT_UNREACHABLE, str(exc))
-    if isinstance(exc, EyeHTTPError) and exc.status in (401, 403):
+    if isinstance(exc, EyeHTTPError) and exc.status == 401:
         return Stop(EXIT_AUTH, f"the Eye refused the key: {exc}")
+    if isinstance(exc, EyeHTTPError) and exc.status == 403:
+        return Stop(EXIT_AUTH, f"the key may not do that: {exc}")
     return Stop(EXIT_FAILED, f"the Eye refused {doing}: {exc}")
 
 

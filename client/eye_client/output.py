@@ -2,10 +2,13 @@
 
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 COLUMNS = ("timestamp", "session_id", "category", "name", "data")
+# With a key that reads every application, events alike but for their application would
+# print as one row twice: the table then says whose each one is.
+COLUMNS_OF_MANY_APPLICATIONS = ("timestamp", "session_id", "application", *COLUMNS[2:])
 # category and name are at most 255 characters; wider than this they would push the data
 # off the screen, so they are cut with an ellipsis (json/ndjson give them whole).
 MAX_TEXT_WIDTH = 32
@@ -41,24 +44,23 @@ def write_json(events: Iterable[dict[str, Any]], out: TextIO) -> int:
     return written
 
 
-def table_rows(events: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
-    for event in events:
-        yield [
-            str(event.get("timestamp", "")),
-            str(event.get("session_id", "")),
-            clip(str(event.get("category", "")), MAX_TEXT_WIDTH),
-            clip(str(event.get("name", "")), MAX_TEXT_WIDTH),
-            compact(event.get("data", {})),
-        ]
+def table_cell(event: dict[str, Any], column: str) -> str:
+    if column == "data":
+        return compact(event.get("data", {}))
+    text = str(event.get(column, ""))
+    return text if column in ("timestamp", "session_id") else clip(text, MAX_TEXT_WIDTH)
 
 
 def write_table(events: Iterable[dict[str, Any]], out: TextIO) -> int:
     """Aligned columns under a header; the data column is cut to the terminal's width."""
-    rows = list(table_rows(events))
-    if not rows:
+    listed = list(events)
+    if not listed:
         return 0
-    header = [column.upper() for column in COLUMNS]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(COLUMNS) - 1)]
+    many = len({event.get("application") for event in listed}) > 1
+    columns = COLUMNS_OF_MANY_APPLICATIONS if many else COLUMNS
+    rows = [[table_cell(event, column) for column in columns] for event in listed]
+    header = [column.upper() for column in columns]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(columns) - 1)]
     used = sum(widths) + 2 * (len(widths))
     data_width = max(MIN_DATA_WIDTH, shutil.get_terminal_size((160, 24)).columns - used)
     for row in [header, *rows]:

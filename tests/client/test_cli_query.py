@@ -117,6 +117,27 @@ def test_what_it_prints_as_ndjson_can_be_sent_again_into_another_application(
     assert set(mobile.values_list("event_id", flat=True)) == web_ids
 
 
+def test_its_table_names_the_application_when_events_come_from_several(cli_env, five, mobile_app):
+    from events.keys import api_key_create
+
+    put_events(mobile_app, [{"name": "event 4", "timestamp": START + timedelta(minutes=4)}])
+    _, operator_key = api_key_create(
+        application=mobile_app.application,
+        can_read=True,
+        can_write=False,
+        can_read_all_applications=True,
+    )
+
+    several = run_eye("query", "--limit", "2", env={**cli_env, "EYE_KEY": operator_key})
+    one = run_eye("query", "--limit", "2", env=cli_env)
+
+    assert several.returncode == 0, several.stderr
+    header, *rows = several.stdout.splitlines()
+    assert header.split()[:3] == ["TIMESTAMP", "SESSION_ID", "APPLICATION"]
+    assert sorted(row.split()[2] for row in rows) == ["mobile", "web"]
+    assert one.stdout.splitlines()[0].split()[:3] == ["TIMESTAMP", "SESSION_ID", "CATEGORY"]
+
+
 def test_it_reads_every_page_with_all(cli_env, web_app):
     put_events(
         web_app, [{"name": f"e{i}", "timestamp": START + timedelta(seconds=i)} for i in range(1500)]
