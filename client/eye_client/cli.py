@@ -411,7 +411,9 @@ def send_ndjson(args: argparse.Namespace) -> int:
     interrupted = False
     # The line it stopped reading before, when it gave up or was stopped midway.
     stopped_before: int | None = None
-    line_number = 0
+    # The last line handed to the client whole. Ctrl-C mostly lands while a line waits
+    # for room in the buffer, before it is in: that line was not sent.
+    handled = 0
     try:
         for line_number, raw in enumerate(stream, start=1):
             if report.stop.is_set():
@@ -420,6 +422,7 @@ def send_ndjson(args: argparse.Namespace) -> int:
             bytes_read += len(raw)
             if raw.strip():
                 read += _track_line(eye, raw, line_number, ids, report)
+            handled = line_number
             if progress.due():
                 progress.update(bytes_read=bytes_read, read=read, sent=eye.stats.sent)
         # Wait for the acknowledgements in steps, so that the bar keeps moving. Each batch
@@ -428,7 +431,7 @@ def send_ndjson(args: argparse.Namespace) -> int:
             progress.update(bytes_read=bytes_read, read=read, sent=eye.stats.sent)
     except KeyboardInterrupt:
         interrupted = True
-        stopped_before = line_number + 1
+        stopped_before = handled + 1
     finally:
         # After a refused key or an unreachable Eye, the rest would fail the same way, one
         # slow batch after another: give it up at once and say so.
@@ -532,7 +535,7 @@ def command_query(args: argparse.Namespace) -> int:
         elif written < count:
             _say(f"{written:,} of {count:,} events, newest first (--limit or --all for more)")
         else:
-            _say(f"{written:,} events")
+            _say(f"{written:,} event{'' if written == 1 else 's'}")
     return EXIT_OK
 
 

@@ -3,12 +3,15 @@ EYE_URL and EYE_KEY, with exit codes that say what went wrong."""
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from events.models import Event
-from tests.client.support import SESSION, process_env, run_eye, stored_names
+from tests.client.support import CLIENT_DIR, SESSION, process_env, run_eye, stored_names
 from tests.support import free_port, wait_for
 
 
@@ -214,3 +217,42 @@ def test_it_stops_reading_once_the_eye_cannot_be_reached(web_app):
     read, dropped, unknown, stopped = (int((g or "0").replace(",", "")) for g in summary.groups())
     assert dropped + unknown == read
     assert stopped == read + 1 < 20_000
+
+
+def test_after_ctrl_c_every_line_before_the_one_it_names_is_sent_and_none_after(
+    cli_env, consumer, tmp_path
+):
+    # Ctrl-C mostly lands while a line waits for room in the buffer: that line is the one
+    # to resume from, so that resuming there loses nothing and sends nothing twice.
+    source = tmp_path / "many.ndjson"
+    source.write_text(
+        "".join(
+            json.dumps({"session_id": SESSION, "category": "cli", "name": "n", "data": {"i": i}})
+            + "\n"
+            for i in range(50_000)
+        )
+    )
+    sending = subprocess.Popen(
+        [sys.executable, "-m", "eye_client", "send", "--no-progress", "--batch-size", "20",
+         str(source)],
+        env=cli_env, cwd=CLIENT_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.5)
+    sending.send_signal(signal.SIGINT)
+    _, stderr = sending.communicate(timeout=60)
+
+    assert sending.returncode == 130, stderr
+    stopped_before = int(re.search(r"stopped before line ([\d,]+)", stderr)[1].replace(",", ""))
+    sent = int(re.search(r"sent ([\d,]+) of", stderr)[1].replace(",", ""))
+    assert 1 < stopped_before <= 50_000
+    if sent < stopped_before - 1:
+        # Read but still in the buffer when it closed: named, to be sent again.
+        assert f"(lines {sent + 1}-{stopped_before - 1}): dropped" in stderr, stderr
+
+    def stored() -> set[int]:
+        return {data["i"] for data in Event.objects.values_list("data", flat=True)}
+
+    assert wait_for(lambda: len(stored()) >= sent, timeout=30)
+    time.sleep(1)
+    assert stored() == set(range(sent))
