@@ -179,6 +179,7 @@ def event_query(
     """Events of the key's application (of every application for a key with that right),
     newest first, filtered and paged by cursor."""
     require_read(request.auth)
+    rate_limit_check(request.auth)
     # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
     known = set(EventQuery.model_fields) | set(PageQuery.model_fields) | {QueryKeyAuth.param_name}
     query_parameters_check(request, known=known)

@@ -461,3 +461,30 @@ def test_it_counts_ranges_that_end_in_the_last_hour_of_9999(api, web_app, params
 
     assert response.status_code == 200
     assert response.json()["count"] == (0 if "timestamp_start" in params else 1)
+
+
+def test_a_key_s_rate_limit_counts_its_reads_too(api, web_app):
+    # The limit is the key's requests a minute, whichever endpoint they go to.
+    limited = web_app.issue(read=True, write=True, rate_limit=3)
+
+    answers = [
+        api.get(key=limited).status_code,
+        api.post(SEED_EVENT, key=limited).status_code,
+        api.get({"category": "x"}, key=limited).status_code,
+        api.get(key=limited).status_code,
+    ]
+    trend = api.get(
+        {
+            "category": "x",
+            "start": "2021-01-01T00:00:00Z",
+            "end": "2021-01-02T00:00:00Z",
+            "interval": "day",
+        },
+        key=limited,
+        url="/api/insights/trend/",
+    )
+
+    assert answers == [200, 202, 200, 429]
+    assert trend.status_code == 429
+    assert 1 <= int(trend["Retry-After"]) <= 61
+    assert api.get(key=web_app.reader).status_code == 200
