@@ -130,7 +130,8 @@ def keyset_values_page(
     # page returns only, and leaves the plan of the page itself as it was.
     named = page.annotate(
         application_name=Subquery(
-            Application.objects.filter(pk=OuterRef("application_id")).values("name")
+            # Unordered: the model's ordering by name would sort each row's one name.
+            Application.objects.filter(pk=OuterRef("application_id")).order_by().values("name")
         )
     )
     rows_statement = named.values_list(*EventValues._fields)[: limit + 1].query.sql_with_params()
