@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from events.models import Application, Event
 from events.round_trips import Statement, statements_fetch
@@ -66,6 +66,19 @@ class Position(NamedTuple):
     application_id: int | None
     backwards: bool
 
+    @property
+    def key(self) -> tuple[datetime, uuid.UUID, int | None]:
+        """The position's values in EVENT_ORDERING's columns."""
+        return (self.timestamp, self.event_id, self.application_id)
+
+
+def cursor_application_id(rest: list) -> int | None:
+    """The application id that ends a cursor, or None for a cursor issued before cursors
+    carried one. Anything else (a second extra field, a float, a bool) raises ValueError."""
+    if len(rest) > 1 or not all(type(field) is int for field in rest):
+        raise ValueError("a cursor's application must be one whole number")
+    return rest[0] if rest else None
+
 
 def encode_cursor(
     *, timestamp: datetime, event_id: uuid.UUID, application_id: int, backwards: bool
@@ -76,11 +89,11 @@ def encode_cursor(
 def decode_cursor(token: str) -> Position:
     try:
         timestamp, event_id, backwards, *rest = cursor_fields(token)
-        if len(rest) > 1 or not all(type(field) is int for field in rest):
-            raise ValueError("a cursor's application must be one whole number")
-        application_id = rest[0] if rest else None
         return Position(
-            cursor_instant(timestamp), cursor_event_id(event_id), application_id, bool(backwards)
+            cursor_instant(timestamp),
+            cursor_event_id(event_id),
+            cursor_application_id(rest),
+            bool(backwards),
         )
     except (ValueError, TypeError):
         raise InvalidCursor(token) from None
@@ -148,16 +161,11 @@ def _from_cursor(events: QuerySet[Event], cursor: str | None) -> tuple[QuerySet[
     # planner can use as the start of an index range scan rather than as a filter on
     # every row it walks past.
     if position.backwards:
-        newer_events = events.filter(_past(position, "gt"), timestamp__gte=position.timestamp)
-        return newer_events.order_by("timestamp", "event_id", "application_id"), True
-    return events.filter(_past(position, "lt"), timestamp__lte=position.timestamp), False
-
-
-def _past(position: Position, direction: str) -> Q:
-    """The events past `position` in the direction of `direction` ("gt", "lt")."""
-    columns = [name.lstrip("-") for name in EVENT_ORDERING]
-    values = (position.timestamp, position.event_id, position.application_id)
-    return keyset_beyond(list(zip(columns, values, strict=True)), direction)
+        newer = keyset_beyond(EVENT_ORDERING, position.key, "gt")
+        oldest_first = [name.lstrip("-") for name in EVENT_ORDERING]
+        return events.filter(newer, timestamp__gte=position.timestamp).order_by(*oldest_first), True
+    older = keyset_beyond(EVENT_ORDERING, position.key, "lt")
+    return events.filter(older, timestamp__lte=position.timestamp), False
 
 
 def _page(rows: list[Row], *, cursor: str | None, limit: int, backwards: bool) -> KeysetPage[Row]:

@@ -59,16 +59,16 @@ def event_list(
     return events.order_by(*EVENT_ORDERING)
 
 
-def keyset_beyond(position: list[tuple[str, object]], lookup: str) -> Q:
-    """The rows past `position` (its columns and values, in an ordering's order) by
-    `lookup` on the last column that differs: "gt" or "lt", or "gte"/"lte" to keep the row
-    at the position too. A position may stop short of the ordering (a None value ends
-    it), for positions written before the ordering grew a column."""
+def keyset_beyond(ordering: tuple[str, ...], position: tuple, lookup: str) -> Q:
+    """The rows past `position` (one value per column of `ordering`) by `lookup` on the
+    first column that differs: "gt" or "lt", or "gte"/"lte" to keep the row at the
+    position too. A position may stop short of the ordering (a None value ends it), for
+    positions written before the ordering grew a column."""
     known = []
-    for column, value in position:
+    for name, value in zip(ordering, position, strict=True):
         if value is None:
             break
-        known.append((column, value))
+        known.append((name.lstrip("-"), value))
     strict = {"gte": "gt", "lte": "lt"}.get(lookup, lookup)
     beyond = Q()
     for place, (column, value) in enumerate(known):
@@ -98,17 +98,16 @@ def event_arrivals(
     # Each plain bound on received_at says what its Q says of that column, in a form the
     # planner can start an index range scan from.
     if after is not None:
-        events = events.filter(_arrival_beyond(after, "gt"), received_at__gte=after[0])
+        events = events.filter(
+            keyset_beyond(ARRIVAL_ORDERING, after, "gt"), received_at__gte=after[0]
+        )
     if up_to is not None:
-        events = events.filter(_arrival_beyond(up_to, "lte"), received_at__lte=up_to[0])
+        events = events.filter(
+            keyset_beyond(ARRIVAL_ORDERING, up_to, "lte"), received_at__lte=up_to[0]
+        )
     if since is not None:
         events = events.filter(received_at__gte=since)
     return events.order_by(*ARRIVAL_ORDERING)
-
-
-def _arrival_beyond(position: Arrival, lookup: str) -> Q:
-    columns = [name.lstrip("-") for name in ARRIVAL_ORDERING]
-    return keyset_beyond(list(zip(columns, position, strict=True)), lookup)
 
 
 def _data_holds(key: str, value: str) -> Q:

@@ -24,7 +24,13 @@ from django.shortcuts import render
 from dashboard.forms import LiveForm
 from dashboard.views.common import application_names, category_colours, dashboard_view, render_page
 from events.models import Event
-from events.paging import cursor_event_id, cursor_fields, cursor_instant, cursor_token
+from events.paging import (
+    cursor_application_id,
+    cursor_event_id,
+    cursor_fields,
+    cursor_instant,
+    cursor_token,
+)
 from events.selectors import Arrival, event_arrivals
 
 FIRST_ROWS = 50
@@ -73,12 +79,10 @@ class Position:
     def decode(cls, token: str) -> "Position":
         try:
             received_at, event_id, window, *rest = cursor_fields(token)
-            if len(rest) > 1 or not all(type(field) is int for field in rest):
-                raise ValueError("a position's application must be one whole number")
             position = cls(
                 cursor_instant(received_at),
                 cursor_event_id(event_id),
-                rest[0] if rest else None,
+                cursor_application_id(rest),
                 int(window),
             )
         except (ValueError, TypeError):
