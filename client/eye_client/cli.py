@@ -8,7 +8,7 @@ Configured by EYE_URL and EYE_KEY; --url and --key override them. Exit codes:
     2  usage error: bad flags, EYE_URL or EYE_KEY missing
     3  the key is unknown or revoked, or lacks the right (401, 403)
     4  the Eye could not be reached, even after retrying
-    130  interrupted (Ctrl-C) while sending
+    130  interrupted (Ctrl-C) while sending; `eye tail` ends with Ctrl-C and exits 0
 """
 
 import argparse
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send events to The Eye and read them back. "
         "Configured by EYE_URL and EYE_KEY; --url and --key override them.",
         epilog="Exit codes: 0 ok, 1 events not sent or query refused, 2 usage, 3 key refused, "
-        "4 unreachable, 130 interrupted.",
+        "4 unreachable, 130 interrupted while sending (Ctrl-C ends tail with 0).",
     )
     parser.add_argument("--version", action="version", version=f"eye-client {__version__}")
     _common_options(parser, default=None)

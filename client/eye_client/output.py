@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -13,6 +14,28 @@ COLUMNS_OF_MANY_APPLICATIONS = ("timestamp", "session_id", "application", *COLUM
 # off the screen, so they are cut with an ellipsis (json/ndjson give them whole).
 MAX_TEXT_WIDTH = 32
 MIN_DATA_WIDTH = 20
+
+
+# Anyone holding a write key (a publishable one is in every visitor's browser) chooses
+# the text of categories, names and data. Printed raw, an ESC or a C1 control would be a
+# terminal command (moving the cursor, retitling the window, writing the clipboard) and a
+# bidi override would show text in another order than it has; the human formats spell
+# them as escapes. JSON and NDJSON are for programs and keep every character.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _escaped(character: str) -> str:
+    if character in BIDI_CONTROLS or unicodedata.category(character) == "Cc":
+        code = ord(character)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return character
+
+
+def printable(text: str) -> str:
+    """Text safe to print to a terminal: control characters spelt as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(character) for character in text)
 
 
 def compact(data: Any) -> str:
@@ -46,8 +69,8 @@ def write_json(events: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 def table_cell(event: dict[str, Any], column: str) -> str:
     if column == "data":
-        return compact(event.get("data", {}))
-    text = str(event.get(column, ""))
+        return printable(compact(event.get("data", {})))
+    text = printable(str(event.get(column, "")))
     return text if column in ("timestamp", "session_id") else clip(text, MAX_TEXT_WIDTH)
 
 
@@ -71,12 +94,14 @@ def write_table(events: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 def event_line(event: dict[str, Any]) -> str:
     """One event on one line, for `eye tail`."""
-    return "  ".join(
-        [
-            str(event.get("timestamp", "")),
-            str(event.get("session_id", "")),
-            str(event.get("category", "")),
-            str(event.get("name", "")),
-            compact(event.get("data", {})),
-        ]
+    return printable(
+        "  ".join(
+            [
+                str(event.get("timestamp", "")),
+                str(event.get("session_id", "")),
+                str(event.get("category", "")),
+                str(event.get("name", "")),
+                compact(event.get("data", {})),
+            ]
+        )
     )

@@ -66,6 +66,34 @@ def test_it_prints_a_table_and_says_how_many_are_left(cli_env, five):
     assert "3 of 5 events" in finished.stderr
 
 
+def test_its_table_spells_control_characters_as_escapes(cli_env, web_app):
+    # Whoever holds a write key picks these: printed raw they would be terminal commands
+    # (OSC 52 writes the clipboard) or reorder what the reader sees.
+    put_events(
+        web_app,
+        [
+            {
+                "name": "evil\u202etxt.exe",
+                "category": "a\x1b]52;c;aGk=\x07b",
+                "timestamp": START,
+                "data": {"k": "\x9b31m"},
+            }
+        ],
+    )
+
+    table = run_eye("query", env=cli_env)
+    as_json = run_eye("query", "--format", "json", env=cli_env)
+
+    assert table.returncode == 0, table.stderr
+    [row] = table.stdout.splitlines()[1:]
+    assert not any(c in row for c in "\x1b\x07\x9b\u202e"), repr(row)
+    assert row.split()[2:] == ["a\\x1b]52;c;aGk=\\x07b", "evil\\u202etxt.exe", '{"k":"\\x9b31m"}']
+    # The formats for programs keep every character.
+    [event] = json.loads(as_json.stdout)
+    assert (event["category"], event["name"]) == ("a\x1b]52;c;aGk=\x07b", "evil\u202etxt.exe")
+    assert event["data"] == {"k": "\x9b31m"}
+
+
 def test_it_prints_ndjson_of_the_filtered_events(cli_env, five):
     finished = run_eye(
         "query",

@@ -139,6 +139,17 @@ def test_it_prints_one_readable_line_per_event(cli_env, web_app, tails):
     assert tail.interrupt()[0] == 0
 
 
+def test_its_lines_spell_control_characters_as_escapes(cli_env, web_app, tails):
+    put_events(web_app, [{"name": "x\x1b[2Jy\u2066", "timestamp": recent(60)}])
+    tail = Tail("--interval", "0.3", env=cli_env)
+    tails.append(tail)
+
+    [line] = tail.next_lines(1)
+
+    assert line.split("  ")[3] == "x\\x1b[2Jy\\u2066"
+    assert tail.interrupt()[0] == 0
+
+
 def test_it_stops_with_the_eyes_message_when_the_key_cannot_read(eye_url, web_app, tails):
     from tests.client.support import process_env
 

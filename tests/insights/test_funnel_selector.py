@@ -155,6 +155,25 @@ def test_it_counts_only_the_application_asked_for(web_app, mobile_app):
     assert [s.sessions for s in both.steps] == [2, 2]
 
 
+def test_over_every_application_a_session_id_is_one_session(web_app, mobile_app):
+    # A browser's view in one application, the server's submit in another, one session id.
+    session = _session(web_app.application.pk, ("page", "view", 0))
+    events_store(
+        mobile_app.application.pk,
+        [Stored(session, START + timedelta(seconds=5), "form", "submit")],
+    )
+    steps = [FunnelStep("page", "view"), FunnelStep("form", "submit")]
+
+    both = funnel_compute(steps=steps, start=START, end=END)
+    only_web = funnel_compute(
+        steps=steps, start=START, end=END, application_id=web_app.application.pk
+    )
+
+    assert [s.sessions for s in both.steps] == [1, 1]
+    assert both.steps[1].median_seconds_from_previous == 5.0
+    assert [s.sessions for s in only_web.steps] == [1, 0]
+
+
 def test_it_refuses_a_funnel_it_cannot_compute(web_app):
     one = [FunnelStep("page", "view")]
     with pytest.raises(ValueError, match="steps"):
