@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from eye_client.client import Eye
 from eye_client.errors import EyeConnectionError, EyeError, EyeHTTPError
+from eye_client.ndjson import NotUtf8, first_line, parse_line
 from eye_client.output import event_line, write_json, write_ndjson, write_table
 from eye_client.progress import Progress
 from eye_client.reports import Failure
@@ -37,12 +38,6 @@ EXIT_AUTH = 3
 EXIT_UNREACHABLE = 4
 EXIT_INTERRUPTED = 130
 
-EVENT_FIELDS = {"session_id", "category", "name", "data", "timestamp", "event_id"}
-REQUIRED_FIELDS = ("session_id", "category", "name")
-# What `eye query` prints besides an event's own fields: the application it was read from.
-# The key that sends decides where an event goes, so a line read back and sent again
-# leaves this behind (into the key's application, whichever it was read from).
-READ_ONLY_FIELDS = {"application"}
 # Past this many, problems are counted rather than printed: a bad file has a bad line on
 # every line, and the summary says how many.
 MAX_PROBLEMS_SHOWN = 20
@@ -321,25 +316,6 @@ def _canonical(event_id: str) -> str:
         return str(event_id)
 
 
-def parse_line(text: bytes) -> dict[str, Any]:
-    """One NDJSON line as track()'s arguments; ValueError says what is wrong with it."""
-    try:
-        event = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(event, dict):
-        raise ValueError("not a JSON object")
-    for field in READ_ONLY_FIELDS:
-        event.pop(field, None)
-    unknown = sorted(set(event) - EVENT_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown field {', '.join(unknown)}; custom values belong in data")
-    missing = [field for field in REQUIRED_FIELDS if field not in event]
-    if missing:
-        raise ValueError(f"missing {', '.join(missing)}")
-    return event
-
-
 class SendReport:
     """Problems of an NDJSON send, printed as they come (up to a limit) and summed up."""
 
@@ -420,6 +396,11 @@ def send_ndjson(args: argparse.Namespace) -> int:
                 stopped_before = line_number
                 break
             bytes_read += len(raw)
+            if line_number == 1:
+                try:
+                    raw = first_line(raw)
+                except NotUtf8 as exc:
+                    raise Stop(EXIT_FAILED, f"{exc}; nothing was sent") from None
             if raw.strip():
                 read += _track_line(eye, raw, line_number, ids, report)
             handled = line_number

@@ -109,6 +109,75 @@ def test_it_names_the_lines_it_could_not_send(cli_env, consumer):
     assert stored_names() == ["good 1", "good 2", "good 3"]
 
 
+def test_it_says_what_json_cannot_carry_in_the_words_of_the_file(cli_env, consumer):
+    good = {"session_id": SESSION, "category": "cli"}
+    head = json.dumps({**good, "name": "x"})[:-1]
+    text = "\n".join(
+        [
+            head + ', "data": {"n": 1e400}}',
+            head + ', "data": {"n": NaN}}',
+            head.replace('"x"', '"x\\ud800"') + "}",
+            # A whole pair, escaped as ensure_ascii writes it: an emoji, sent.
+            json.dumps({**good, "name": "pair \U0001f600"}),
+            json.dumps({**good, "name": "latin-1 \xe9"}).replace("\\u00e9", "\udce9"),
+        ]
+    )
+    raw = text.encode("utf-8", "surrogateescape")
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "eye_client", "send", "-"],
+        input=raw,
+        capture_output=True,
+        env=cli_env,
+        cwd=CLIENT_DIR,
+        timeout=60,
+    )
+
+    errors = finished.stderr.decode()
+    assert finished.returncode == 1, errors
+    assert "line 1: the number 1e400 is too large for JSON to carry" in errors
+    assert "line 2: NaN is not a JSON value" in errors
+    assert "line 3: holds \\ud800, half of a UTF-16 surrogate pair, which is not text" in errors
+    assert "line 5: not UTF-8 text" in errors
+    assert "sent 1 of 1 events, 4 invalid lines" in errors
+    assert wait_for(lambda: stored_names() == ["pair \U0001f600"], timeout=30)
+
+
+def test_it_skips_a_byte_order_mark(cli_env, tmp_path, consumer):
+    marked_blank = tmp_path / "blank.ndjson"
+    marked_blank.write_bytes(b"\xef\xbb\xbf\r\n" + ndjson(lines(2)).encode())
+    marked_line = tmp_path / "line.ndjson"
+    marked_line.write_bytes(b"\xef\xbb\xbf" + ndjson(lines(1, category="marked")).encode())
+
+    first = run_eye("send", str(marked_blank), env=cli_env)
+    second = run_eye("send", str(marked_line), env=cli_env)
+
+    assert first.returncode == 0, first.stderr
+    assert "sent 2 of 2 events" in first.stderr
+    assert second.returncode == 0, second.stderr
+    assert wait_for(lambda: len(stored_names()) >= 3, timeout=30)
+    assert stored_names() == ["line 0000", "line 0000", "line 0001"]
+
+
+def test_it_refuses_utf16_and_sends_none_of_it(cli_env, tmp_path, consumer):
+    wide = tmp_path / "wide.ndjson"
+    wide.write_bytes(ndjson(lines(3, category="wide")).encode("utf-16"))
+    without_mark = tmp_path / "le.ndjson"
+    without_mark.write_bytes(ndjson(lines(3, category="wide")).encode("utf-16-le"))
+
+    refused = [run_eye("send", str(path), env=cli_env) for path in (wide, without_mark)]
+    # Sent after: once it is stored, anything sent before it would be too.
+    after = run_eye("send", "-", input=ndjson(lines(1, category="after")), env=cli_env)
+
+    for finished in refused:
+        assert finished.returncode == 1
+        assert "the input is not UTF-8" in finished.stderr
+        assert "nothing was sent" in finished.stderr
+    assert after.returncode == 0, after.stderr
+    assert wait_for(lambda: stored_names() == ["line 0000"], timeout=30)
+    assert Event.objects.filter(category="wide").count() == 0
+
+
 def test_it_names_lines_that_carry_their_own_event_id(cli_env):
     mine = str(uuid.uuid4())
     text = ndjson(
