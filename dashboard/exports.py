@@ -75,20 +75,32 @@ def _progress_key(token: str) -> str:
 def export_progress_track(
     rows: Iterable[Row], *, token: str | None, total: int | None
 ) -> Iterator[Row]:
-    """The rows unchanged, recording under `token` how many have gone out, and when the
-    last has."""
+    """The rows unchanged, recording under `token` how many have gone out, and whether
+    the last has (`done`) or the stream ended before it (`stopped`: the download was
+    cancelled or cut off, and the server closed the stream, or a row failed)."""
     if token is None:
         yield from rows
         return
     key = _progress_key(token)
     sent = 0
-    cache.set(key, {"rows": 0, "total": total, "done": False}, PROGRESS_SECONDS)
-    for row in rows:
-        yield row
-        sent += 1
-        if sent % PROGRESS_EVERY == 0:
-            cache.set(key, {"rows": sent, "total": total, "done": False}, PROGRESS_SECONDS)
-    cache.set(key, {"rows": sent, "total": total, "done": True}, PROGRESS_SECONDS)
+
+    def record(*, done: bool = False, stopped: bool = False) -> None:
+        progress = {"rows": sent, "total": total, "done": done, "stopped": stopped}
+        cache.set(key, progress, PROGRESS_SECONDS)
+
+    record()
+    try:
+        for row in rows:
+            sent += 1
+            if sent % PROGRESS_EVERY == 0:
+                record()
+            yield row
+    except BaseException:
+        # GeneratorExit when the server closes the stream of a client that went away:
+        # the page polling this would otherwise say "Exporting" for the next hour.
+        record(stopped=True)
+        raise
+    record(done=True)
 
 
 def export_progress_get(*, token: str) -> dict[str, Any] | None:

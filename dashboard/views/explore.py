@@ -233,12 +233,12 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
 @dashboard_view
 def export_progress(request: HttpRequest) -> HttpResponse:
     """How far the export started with this progress token has got: {started, rows,
-    total, done}; `started` is false while the export has not begun (or the token is
+    total, done, stopped}; `started` is false while the export has not begun (or the token is
     unknown), which the page polling it reads as "not yet", not as a fault."""
     token = export_token_clean(request.GET.get("token"))
     progress = export_progress_get(token=token) if token else None
     if progress is None:
-        answer = {"started": False, "rows": 0, "total": None, "done": False}
+        answer = {"started": False, "rows": 0, "total": None, "done": False, "stopped": False}
     else:
         answer = {"started": True, **progress}
     response = JsonResponse(answer)

@@ -4,11 +4,13 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
+from dashboard.exports import export_progress_track
 from events.services import EventRow
 from tests.dashboard.support import NOW, SESSION_A, SESSION_B, raw
 
@@ -239,17 +241,49 @@ def test_it_records_its_progress_while_it_streams(as_alice, many, monkeypatch):
 
     for _ in range(150):
         next(stream)
-    assert progress() == {"started": True, "rows": 100, "total": 300, "done": False}
+    assert progress() == {
+        "started": True, "rows": 100, "total": 300, "done": False, "stopped": False
+    }  # fmt: skip
     rest = list(stream)
     assert len(rest) == 150
-    assert progress() == {"started": True, "rows": 300, "total": 300, "done": True}
+    assert progress() == {
+        "started": True, "rows": 300, "total": 300, "done": True, "stopped": False
+    }  # fmt: skip
+
+
+def test_its_progress_says_so_when_the_stream_ends_early(as_alice):
+    # A WSGI server closes the stream of a client that went away (GeneratorExit inside);
+    # a row that cannot be written ends it with an error.
+    def failing() -> Iterator[int]:
+        yield from range(120)
+        raise ValueError("a row that cannot be written")
+
+    cancelled = export_progress_track(iter(range(300)), token=TOKEN, total=300)
+    for _ in range(250):
+        next(cancelled)
+    cancelled.close()
+    broken = export_progress_track(failing(), token=TOKEN[::-1], total=None)
+    with pytest.raises(ValueError):
+        list(broken)
+
+    def progress(token: str) -> dict:
+        return as_alice.get(PROGRESS_URL, {"token": token}).json()
+
+    assert progress(TOKEN) == {
+        "started": True, "rows": 250, "total": 300, "done": False, "stopped": True
+    }  # fmt: skip
+    assert progress(TOKEN[::-1]) == {
+        "started": True, "rows": 120, "total": None, "done": False, "stopped": True
+    }  # fmt: skip
 
 
 def test_it_knows_no_progress_of_an_unknown_or_malformed_token(as_alice, many):
     for token in (TOKEN, "../../x"):
         answer = as_alice.get(PROGRESS_URL, {"token": token})
         assert answer.status_code == 200
-        assert answer.json() == {"started": False, "rows": 0, "total": None, "done": False}
+        assert answer.json() == {
+            "started": False, "rows": 0, "total": None, "done": False, "stopped": False
+        }  # fmt: skip
     # A malformed token is not recorded, and the export still streams whole.
     lines = body(as_alice.get(NDJSON_URL, {"range": "24h", "progress": "bad token"})).splitlines()
     assert len(lines) == 300

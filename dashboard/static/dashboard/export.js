@@ -38,6 +38,11 @@
             line.textContent = "Export finished: " + number(progress.rows) + " events written.";
             return;
           }
+          if (progress.stopped) {
+            line.textContent = "The export stopped after " + number(progress.rows) +
+              " events: the download was cancelled or cut off. Start it again for the whole file.";
+            return;
+          }
           let text = "Exporting: " + number(progress.rows);
           if (progress.total) {
             const share = Math.min(99, Math.floor((progress.rows * 100) / progress.total));
