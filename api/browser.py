@@ -30,7 +30,11 @@ logger = logging.getLogger("eye.api")
 
 class QueryKeyAuth(APIKeyQuery):
     """`?key=eye_pk_…`, for publishable keys only: a secret key in a URL ends up in access
-    logs, proxies and browser history, so it is refused, and the answer says why."""
+    logs, proxies and browser history, so it is refused, and the answer says why, even
+    beside a valid Authorization header (it is judged first, so a Bearer key cannot make
+    the URL's key pass unseen, to be copied into every `next` link of the answer). A
+    key in the URL and one in the header at once are refused as well: which one counts
+    would be a guess."""
 
     param_name = "key"
 
@@ -39,6 +43,12 @@ class QueryKeyAuth(APIKeyQuery):
         if not key:
             return None
         principal = principal_of(key, field="key")
+        if "Authorization" in request.headers and (principal is None or principal.publishable):
+            raise api_error(
+                401,
+                "a key in the URL and another in the Authorization header: send one",
+                field="key",
+            )
         if principal is None:
             return None
         if not principal.publishable:

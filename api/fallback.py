@@ -13,6 +13,8 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
+from django.middleware.common import CommonMiddleware
+from django.utils.http import escape_leading_slashes
 from django.views import defaults
 
 API_PREFIX = "/api/"
@@ -83,3 +85,24 @@ class ApiErrorsAsJsonMiddleware:
                 replacement[name] = value
         replacement.cookies = response.cookies
         return replacement
+
+
+class AppendSlashMiddleware(CommonMiddleware):
+    """Django's CommonMiddleware, except that under /api/ the slash it appends comes as a
+    308 in the API's JSON shape. Its 301 makes clients that follow redirects (httpx,
+    requests, fetch) send a POST again as a GET: `POST /api/event` answered 200 with a
+    page of events, and the events in the body were lost."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            response.status_code == 404
+            and is_api_request(request)
+            and self.should_redirect_with_slash(request)
+        ):
+            location = escape_leading_slashes(request.get_full_path(force_append_slash=True))
+            redirect = api_error_response(
+                308, f"the address ends with a slash: {location.split('?')[0]}"
+            )
+            redirect["Location"] = location
+            return redirect
+        return super().process_response(request, response)

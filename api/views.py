@@ -36,7 +36,7 @@ from tasks.queue import QUEUE_ERRORS
 from tasks.tasks import store_events_enqueue
 
 # Publishable keys come to these two endpoints only: GET refuses them for want of read rights.
-router = Router(tags=["events"], auth=[ApiKeyAuth(publishable=True), QueryKeyAuth()])
+router = Router(tags=["events"], auth=[QueryKeyAuth(), ApiKeyAuth(publishable=True)])
 
 _one_event = TypeAdapter(EventIn)
 _many_events = TypeAdapter(list[EventIn])

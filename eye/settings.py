@@ -155,7 +155,8 @@ MIDDLEWARE = [
     # Static files (the dashboard's CSS and JS, and plotly.js) served by The Eye itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's CommonMiddleware, with a 308 for a missing slash under /api/.
+    "api.fallback.AppendSlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -3,6 +3,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 
@@ -47,6 +48,24 @@ def test_it_accepts_the_seed_event_and_queues_it(api, web_app, huey):
     assert session_id == SEED_EVENT["session_id"]
     assert (category, name) == ("page interaction", "cta click")
     assert orjson.loads(data_json) == SEED_EVENT["data"]
+
+
+def test_a_post_without_its_slash_is_sent_on_as_a_post(live_server, web_app, huey):
+    # Django's 301 for the missing slash made redirect-following clients send it again
+    # as a GET, which answered a page of events and dropped the body.
+    with httpx.Client(base_url=live_server.url, follow_redirects=True) as client:
+        response = client.post(
+            "/api/event?sent_at=2021-01-01T09:15:27Z",
+            json=SEED_EVENT,
+            headers={"Authorization": f"Bearer {web_app.writer}"},
+        )
+
+    assert response.status_code == 202, response.text
+    [moved] = response.history
+    assert moved.status_code == 308
+    assert moved.headers["Location"] == "/api/event/?sent_at=2021-01-01T09:15:27Z"
+    assert moved.json()["errors"] == [{"message": "the address ends with a slash: /api/event/"}]
+    assert [row[4] for row in queued_rows(huey)] == [SEED_EVENT["name"]]
 
 
 def test_it_queues_a_batch_as_one_task(api, web_app, huey):

@@ -184,6 +184,35 @@ def test_it_refuses_a_secret_key_in_the_query_string_saying_why(browser, web_app
     assert response.status_code == 401
 
 
+def test_a_key_in_the_url_is_refused_even_beside_a_valid_authorization_header(
+    browser, web_app, publishable, huey
+):
+    bearer = {"Authorization": f"Bearer {web_app.both}"}
+    body = orjson.dumps(now_event())
+
+    secret_get = Client().get(f"{URL}?key={web_app.both}&limit=1", headers=bearer)
+    secret_post = post(browser, body, key=web_app.writer, content_type="application/json", **bearer)
+    other_get = Client().get(f"{URL}?key=not-a-key&limit=1", headers=bearer)
+    other_post = post(browser, body, key=publishable, **bearer)
+
+    for response in (secret_get, secret_post):
+        assert response.status_code == 401
+        [error] = response.json()["errors"]
+        assert error["field"] == "key" and "URL" in error["message"]
+    for response in (other_get, other_post):
+        assert response.status_code == 401
+        assert response.json()["errors"] == [
+            {
+                "field": "key",
+                "message": "a key in the URL and another in the Authorization header: send one",
+            }
+        ]
+    queued = [huey.deserialize_task(raw).name for raw in huey.storage.enqueued_items()]
+    assert not [name for name in queued if name.endswith("store_events")]  # refusals only
+    # The header alone still reads.
+    assert Client().get(f"{URL}?limit=1", headers=bearer).status_code == 200
+
+
 def test_secret_keys_never_get_cors_headers(browser, web_app):
     response = post(
         browser,
