@@ -70,7 +70,8 @@ def refusal_note(request: HttpRequest, status: int, errors: list[dict]) -> None:
     if status not in RECORDED_STATUSES:
         return
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        # A client may declare any length; the log keeps what a bigint holds.
+        declared = min(max(0, int(request.META.get("CONTENT_LENGTH") or 0)), 2**63 - 1)
     except ValueError:
         declared = 0
     principal = getattr(request, "auth", None) or getattr(request, "refused_principal", None)

@@ -129,7 +129,8 @@ class Refusal(models.Model):
     errors = models.JSONField()
     # The start of the refused body, as text.
     body = models.TextField(blank=True)
-    body_size = models.PositiveIntegerField(default=0)
+    # As declared by a refused body too big to read: a client may claim any size.
+    body_size = models.PositiveBigIntegerField(default=0)
     request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

@@ -182,6 +182,18 @@ def test_it_does_not_read_a_body_refused_for_its_size(api, web_app, drain, setti
     assert refusal.body_size > 100
 
 
+def test_it_logs_a_body_declared_larger_than_an_int_holds(api, web_app, drain):
+    # Over 2 GiB the task storing the entry failed (integer out of range), and the
+    # refusal never reached the Errors page.
+    for declared in ("3000000000", "99999999999999999999999"):
+        response = api.post(SEED_EVENT, key=web_app.writer, CONTENT_LENGTH=declared)
+        assert response.status_code == 413
+    drain()
+
+    sizes = sorted(Refusal.objects.values_list("body_size", flat=True))
+    assert sizes == [3_000_000_000, 2**63 - 1]
+
+
 def test_it_keeps_the_log_bounded_with_every_entry(web_app, db):
     from datetime import UTC, datetime, timedelta
 
