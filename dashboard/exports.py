@@ -10,8 +10,9 @@ to poll. The file itself still streams straight to the browser's own download.
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
 
@@ -105,3 +106,25 @@ def export_progress_track(
 
 def export_progress_get(*, token: str) -> dict[str, Any] | None:
     return cache.get(_progress_key(token))
+
+
+class HeldWhileStreaming(Generic[Row]):
+    """A streaming response's body that keeps what `held` holds (an export slot) until the
+    response is closed: the server closes it once the body is sent, once the client went
+    away, and also when it never iterated it (a HEAD request), which a generator's own
+    `finally` would not see."""
+
+    def __init__(self, body: Iterator[Row], held: ExitStack) -> None:
+        self.body = body
+        self.held = held
+
+    def __iter__(self) -> Iterator[Row]:
+        return self.body
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.held.close()

@@ -95,14 +95,19 @@ class SlotPool:
 # for funnels in a loop does not lock people out of the dashboard, nor the other way round.
 API_SLOTS = SlotPool(lock_class=0x1E51, setting="EYE_INSIGHT_API_CONCURRENCY")
 DASHBOARD_SLOTS = SlotPool(lock_class=0x1E52, setting="EYE_INSIGHT_DASHBOARD_CONCURRENCY")
+# An export holds a web thread for as long as its download lasts (minutes for a month):
+# without a bound, eight people exporting, or eight stalled downloads, held every thread
+# of `make run` and events waited for one.
+EXPORT_SLOTS = SlotPool(lock_class=0x1E53, setting="EYE_EXPORT_CONCURRENCY")
 
 
 class InsightsBusy(Exception):
     """Every slot of a pool for computing an insight from the raw events is taken."""
 
-    def __init__(self, slots: int) -> None:
-        super().__init__(f"all {slots} insight slots are taken")
+    def __init__(self, slots: int, pool: SlotPool) -> None:
+        super().__init__(f"all {slots} slots of {pool.setting} are taken")
         self.slots = slots
+        self.pool = pool
 
 
 @contextmanager
@@ -126,7 +131,7 @@ def insight_slot(pool: SlotPool | None, *, needed: bool = True) -> Iterator[None
                     held = slot
                     break
         if held is None:
-            raise InsightsBusy(slots)
+            raise InsightsBusy(slots, pool)
     seconds = settings.EYE_INSIGHT_TIMEOUT_SECONDS
     limit = _time_limit_ms.set(max(1, round(seconds * 1000)) if seconds > 0 else None)
     try:

@@ -276,6 +276,9 @@ EYE_KEY_CACHE_SECONDS = env_float("EYE_KEY_CACHE_SECONDS", 10.0)
 # Each web worker reads a request in full before a thread runs it (eye/web_worker.py); a
 # client that has not sent the whole of one within this time is answered 408.
 EYE_REQUEST_READ_TIMEOUT = env_float("EYE_REQUEST_READ_TIMEOUT", 30.0)
+# And a client that takes none of an answer's bytes for this long has its connection
+# closed, so that a stalled download cannot hold a thread.
+EYE_RESPONSE_WRITE_TIMEOUT = env_float("EYE_RESPONSE_WRITE_TIMEOUT", 30.0)
 # Publishable keys (browser tracking) are public, so they are limited by default: a new
 # one gets this many requests a minute (0: none), and each client address this many a
 # minute per key (0: no per-address limit). Behind a proxy, EYE_CLIENT_IP_HEADER names the
@@ -439,6 +442,9 @@ EYE_INSIGHT_API_CONCURRENCY = env_int("EYE_INSIGHT_API_CONCURRENCY", 2)
 # The same for the dashboard's pages (Funnels, untracked breakdowns, a dashboard's cards);
 # past it a page says it is busy and asks again shortly. 0: no bound.
 EYE_INSIGHT_DASHBOARD_CONCURRENCY = env_int("EYE_INSIGHT_DASHBOARD_CONCURRENCY", 2)
+# Explore's exports streaming at once across all web processes, each holding a thread for
+# its whole download; more are answered 503. 0: no bound.
+EYE_EXPORT_CONCURRENCY = env_int("EYE_EXPORT_CONCURRENCY", 2)
 # The longest a web request computes one of those statements before it is cancelled and
 # the request told so; past a proxy's timeout nobody would see the answer, and the slot
 # and the cores would stay taken for it. 0: no limit.

@@ -139,8 +139,25 @@ class BufferingThreadWorker(ThreadWorker):
     def init_process(self) -> None:
         self.reading: dict[TConn, float] = {}
         self.read_timeout = settings.EYE_REQUEST_READ_TIMEOUT
+        self.write_timeout = settings.EYE_RESPONSE_WRITE_TIMEOUT or None
         self.max_body = settings.EYE_MAX_BODY_BYTES
         super().init_process()
+
+    def handle_request(self, req: http.Request, conn: TConn) -> bool:
+        # gunicorn writes answers on a blocking socket: a client that stops reading (a
+        # stalled download, or one that never reads at all) would hold this thread for
+        # ever. With a timeout, a write that makes no progress for that long ends the
+        # request; the answer's close() still runs (an export lets go of its slot).
+        conn.sock.settimeout(self.write_timeout)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.info(
+                "closed a connection from %s that took no bytes of its answer for %g s",
+                conn.client[0] if conn.client else "?",
+                self.write_timeout,
+            )
+            return False
 
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:

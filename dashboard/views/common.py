@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from dashboard.charts import colour_map, colour_of
-from events.insight_sql import InsightsBusy, InsightTooSlow
+from events.insight_sql import EXPORT_SLOTS, InsightsBusy, InsightTooSlow
 from events.models import Application
 from events.stats import kind_first_seen_list
 from eye.replica import reads_from_replica
@@ -63,7 +63,11 @@ def busy_when_slots_are_taken(view: View) -> View:
             response = render_page(
                 request,
                 "dashboard/busy.html",
-                {"slots": busy.slots, "retry_seconds": BUSY_RETRY_SECONDS},
+                {
+                    "slots": busy.slots,
+                    "exports": busy.pool is EXPORT_SLOTS,
+                    "retry_seconds": BUSY_RETRY_SECONDS,
+                },
                 nav="",
                 status=503,
             )

@@ -3,6 +3,7 @@ same filter exported whole, as CSV or NDJSON."""
 
 import csv
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils.text import slugify
 
 from dashboard.exports import (
     ExportEstimate,
+    HeldWhileStreaming,
     export_estimate,
     export_progress_get,
     export_progress_track,
@@ -20,6 +22,7 @@ from dashboard.exports import (
 from dashboard.spreadsheet import csv_writer_neutralising
 from dashboard.views.breakdowns import breakdown_context
 from dashboard.views.common import application_names, dashboard_view, render_page
+from events.insight_sql import EXPORT_SLOTS, insight_slot
 from events.models import Event
 from events.paging import InvalidCursor, keyset_page
 from events.payloads import data_readable
@@ -205,8 +208,15 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
         return HttpResponse(
             f"The filter is not valid: {problems}\n", status=400, content_type="text/plain"
         )
-    applications = application_names()
-    count = event_count(cap=COUNT_CAP, **explore_filters(form))
+    # Held until the download ends; InsightsBusy (a 503 that asks again) when all are.
+    held = ExitStack()
+    held.enter_context(insight_slot(EXPORT_SLOTS))
+    try:
+        applications = application_names()
+        count = event_count(cap=COUNT_CAP, **explore_filters(form))
+    except BaseException:
+        held.close()
+        raise
     rows = export_progress_track(
         _rows(form),
         token=export_token_clean(request.GET.get("progress")),
@@ -218,7 +228,7 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     else:
         body = _ndjson_lines(rows, applications)
         content_type = "application/x-ndjson"
-    response = StreamingHttpResponse(body, content_type=content_type)
+    response = StreamingHttpResponse(HeldWhileStreaming(body, held), content_type=content_type)
     filename = _filename(form, fmt, utc_now())
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     if count.exact:

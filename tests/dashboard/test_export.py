@@ -11,8 +11,10 @@ import pytest
 from django.urls import reverse
 
 from dashboard.exports import export_progress_track
+from events.insight_sql import EXPORT_SLOTS
 from events.services import EventRow
 from tests.dashboard.support import NOW, SESSION_A, SESSION_B, raw
+from tests.support import another_connection, slot_release, slots_hold
 
 CSV_URL = reverse("dashboard:export_csv")
 NDJSON_URL = reverse("dashboard:export_ndjson")
@@ -275,6 +277,36 @@ def test_its_progress_says_so_when_the_stream_ends_early(as_alice):
     assert progress(TOKEN[::-1]) == {
         "started": True, "rows": 120, "total": None, "done": False, "stopped": True
     }  # fmt: skip
+
+
+def test_an_export_holds_a_slot_for_its_whole_download(as_alice, many, settings):
+    # A download holds a web thread as long as it lasts: past the bound, eight of them
+    # (or eight stalled ones) held every thread and events waited for one.
+    settings.EYE_EXPORT_CONCURRENCY = 1
+
+    def slot_free(other) -> bool:
+        taken = other.execute("SELECT pg_try_advisory_lock(%s, 0)", [EXPORT_SLOTS.lock_class])
+        if taken.fetchone()[0]:
+            slot_release(other, EXPORT_SLOTS, 0)
+            return True
+        return False
+
+    with another_connection() as other:
+        slots_hold(other, EXPORT_SLOTS, 0)
+        busy = as_alice.get(CSV_URL, {"range": "24h"})
+        slot_release(other, EXPORT_SLOTS, 0)
+
+        response = as_alice.get(NDJSON_URL, {"range": "24h"})
+        stream = iter(response.streaming_content)
+        next(stream)
+        during = slot_free(other)
+        rest = list(stream)  # the test client closes the response after the last line
+        after = slot_free(other)
+
+    assert busy.status_code == 503
+    assert busy["Retry-After"] == "5"
+    assert "1 export is downloading right now" in busy.content.decode()
+    assert (during, len(rest), after) == (False, 299, True)
 
 
 def test_it_knows_no_progress_of_an_unknown_or_malformed_token(as_alice, many):

@@ -8,24 +8,31 @@ import stat
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import orjson
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.services import EventRow, event_bulk_create
 from eye.serve import web_command
 from eye.web_worker import RequestScan
 from tasks.queue import worker_heartbeat_record
 from tests.support import ROOT, SEED_EVENT, database_url_of_test_db, free_port, wait_for
 
 READ_TIMEOUT = 3
+WRITE_TIMEOUT = 2
+NOW = datetime.now(UTC)
+BIG_DATA = orjson.dumps({"text": "x" * 16_000}).decode()
 
 
 @pytest.fixture
-def web(tmp_path, transactional_db) -> Iterator[str]:
+def web(tmp_path, transactional_db, monkeypatch) -> Iterator[str]:
     """One gunicorn worker with two threads: two slow clients would be enough to silence
     a worker that gives each connection a thread."""
     port = free_port()
@@ -35,8 +42,13 @@ def web(tmp_path, transactional_db) -> Iterator[str]:
         "EYE_DATA_DIR": str(tmp_path / "var"),
         "EYE_WEB_THREADS": "2",
         "EYE_REQUEST_READ_TIMEOUT": str(READ_TIMEOUT),
+        "EYE_RESPONSE_WRITE_TIMEOUT": str(WRITE_TIMEOUT),
+        # This process's, so that a session it signs in is one the server knows.
+        "EYE_SECRET_KEY": django_settings.SECRET_KEY,
     }
     log = (tmp_path / "web.log").open("w")
+    # web_command reads the thread count from this process's environment.
+    monkeypatch.setenv("EYE_WEB_THREADS", env["EYE_WEB_THREADS"])
     process = subprocess.Popen(
         web_command("127.0.0.1", str(port), "1"),
         cwd=ROOT,
@@ -128,6 +140,54 @@ def test_it_keeps_answering_while_slow_and_idle_clients_hold_connections(web):
         for thread in threads:
             thread.join()
         for sock in held:
+            sock.close()
+
+
+def test_downloads_that_stop_being_read_let_go_of_their_threads(web, web_app, tmp_path):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    # Exports of about 16 MB each, streamed: more than the socket buffers hold.
+    rows = [
+        EventRow(str(uuid.uuid4()), NOW, SEED_EVENT["session_id"], "big", "page", BIG_DATA)
+        for _ in range(1000)
+    ]
+    event_bulk_create(rows=rows, application_id=web_app.application.pk, received_at=NOW)
+    signed_in = Client()
+    signed_in.force_login(User.objects.create_user("alice", password="alice-password-1"))
+    asking = (
+        "GET /explore/export.csv?range=24h HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Cookie: sessionid={signed_in.cookies['sessionid'].value}\r\n\r\n"
+    ).encode()
+    stalled = []
+    for _ in range(2):  # as many as the worker has threads
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(15)
+        sock.connect(("127.0.0.1", port_of(web)))
+        sock.sendall(asking)
+        stalled.append(sock)
+    try:
+        time.sleep(1)  # both threads are streaming, and stuck
+
+        started = time.monotonic()
+        response = httpx.get(f"{web}/api/health", timeout=WRITE_TIMEOUT + 8)
+        waited = time.monotonic() - started
+
+        assert response.status_code == 200
+        assert waited < WRITE_TIMEOUT + 3, waited
+
+        # Both stalled downloads are cut short and their connections closed.
+        def closed() -> int:
+            return (tmp_path / "web.log").read_text().count("took no bytes of its answer")
+
+        assert wait_for(lambda: closed() == 2, timeout=WRITE_TIMEOUT + 8)
+        for sock in stalled:
+            received = response_of(sock)
+            assert received.startswith(b"HTTP/1.1 200")
+            assert len(received) < 1_000 * len(BIG_DATA)
+    finally:
+        for sock in stalled:
             sock.close()
 
 
