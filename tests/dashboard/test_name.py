@@ -67,7 +67,11 @@ def test_it_picks_a_telling_key_and_offers_the_others(as_alice, put, web_app):
     assert response.context["key"] == "element"
     assert response.context["keys"] == ["zeta", "element"]
     assert response.context["values"].rows == [("hero", 1), (None, 1)]
-    assert '<option value="zeta">zeta</option>' in response.content.decode()
+    page = response.content.decode()
+    assert '<option value="zeta">zeta</option>' in page
+    # The key it picked goes with each value to Explore (without it, Explore refused the
+    # link: a value needs its key).
+    assert "name=cta+click&amp;key=element&amp;value=hero" in page
 
 
 def test_it_reads_a_bounded_number_of_keys_newest_payload_first(
