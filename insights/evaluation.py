@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from events.breakdowns import Breakdown, breakdown_series, may_use_kept_counts
 from events.funnels import DroppedSession, Funnel, funnel_compute, funnel_with_dropoff
-from events.insight_sql import SlotPool, insight_slot
+from events.insight_sql import InsightTooSlow, SlotPool, insight_slot
 from events.rollups import Series, event_counts_series
 from events.stats import event_count
 from insights.definitions import (
@@ -33,6 +33,11 @@ from insights.models import Insight
 # Insights computed at once, each on a connection of its own, so that a dashboard waits on
 # its slowest insight rather than on the sum of them all.
 EVALUATION_THREADS = 6
+TOO_SLOW = (
+    "Took longer than {seconds} seconds to compute, so it was stopped (a shorter range costs "
+    "less). On a dashboard opened lately, the worker computes it in the background, without "
+    "that limit, for a later visit."
+)
 
 
 @dataclass(frozen=True)
@@ -99,17 +104,28 @@ def insight_evaluate(
         definition = insight_definition(kind=insight.kind, query=query)
     except InvalidDefinition as invalid:
         return Evaluation(insight=insight, query=query, problem=str(invalid))
-    match definition:
-        case OverviewDefinition():
-            number, label, result = _overview(definition)
-        case ExploreDefinition():
-            number, label, result = _explore(definition)
-        case FunnelDefinition():
-            number, label, result = _funnel(definition)
-        case BreakdownDefinition():
-            number, label, result = _breakdown(definition, slots=slots)
-        case _:
-            assert_never(definition)
+    try:
+        match definition:
+            case OverviewDefinition():
+                number, label, result = _overview(definition)
+            case ExploreDefinition():
+                number, label, result = _explore(definition)
+            case FunnelDefinition():
+                number, label, result = _funnel(definition)
+            case BreakdownDefinition():
+                number, label, result = _breakdown(definition, slots=slots)
+            case _:
+                assert_never(definition)
+    except InsightTooSlow as slow:
+        # One card past a web request's time limit must not cost the others theirs: it
+        # says so, and is not kept (insights/kept.py keeps no problem), so the worker's
+        # rounds, which have no limit, compute it for the next visit.
+        return Evaluation(
+            insight=insight,
+            query=query,
+            definition=definition,
+            problem=TOO_SLOW.format(seconds=f"{slow.seconds:g}"),
+        )
     return Evaluation(
         insight=insight,
         query=query,

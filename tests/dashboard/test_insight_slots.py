@@ -130,6 +130,36 @@ def test_a_dashboard_needs_a_slot_only_for_the_cards_it_computes(
     assert as_alice.get(reverse("dashboard:dashboard", args=[overview_only.pk])).status_code == 200
 
 
+def test_a_card_past_the_time_limit_says_so_and_the_others_show(
+    as_alice, alice, landing, board, settings, monkeypatch
+):
+    import insights.evaluation
+    from events.insight_sql import insight_fetchall
+
+    settings.EYE_INSIGHT_TIMEOUT_SECONDS = 0.25
+    insight_create(owner=alice, kind="overview", name="All", query="range=7d", dashboard=board)
+    page = reverse("dashboard:dashboard", args=[board.pk])
+    computed = insights.evaluation._funnel
+
+    def years_of_events(definition):
+        insight_fetchall(sql="SELECT pg_sleep(2)", params=[])
+        return computed(definition)
+
+    monkeypatch.setattr(insights.evaluation, "_funnel", years_of_events)
+    slow = as_alice.get(page)
+    monkeypatch.setattr(insights.evaluation, "_funnel", computed)
+    again = as_alice.get(page)
+
+    # The page answers with every card; only the funnel's, which reads the raw events,
+    # was stopped, and it is not kept: the next visit computes it.
+    assert slow.status_code == 200
+    html = slow.content.decode()
+    assert "Took longer than 0.25 seconds to compute, so it was stopped" in html
+    assert [card.evaluation.number for card in slow.context["cards"]] == [None, 4]
+    assert again.status_code == 200
+    assert "Took longer than" not in again.content.decode()
+
+
 def test_the_digest_preview_of_a_dashboard_with_a_funnel_needs_a_slot(
     as_alice, alice, landing, board, other_process
 ):
