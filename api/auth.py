@@ -1,10 +1,13 @@
 """Bearer-key authentication and the rights each endpoint needs."""
 
+from collections.abc import Callable
+
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from api.cors import origin_check
 from api.errors import api_error
+from api.ratelimit import rate_limit_check
 from api.refusals import refused_key_remember
 from events.applications import application_id_named
 from events.keys import KeyCheckUnavailable, KeyPrincipal, key_principal_get
@@ -30,9 +33,14 @@ class ApiKeyAuth(HttpBearer):
     reach no endpoint that was not written for it.
     """
 
-    def __init__(self, *, publishable: bool = False) -> None:
+    def __init__(
+        self, *, publishable: bool = False, admit: Callable[[KeyPrincipal], None] | None = None
+    ) -> None:
         super().__init__()
         self.publishable = publishable
+        # Checks of the key itself that must come before the request's parameters are
+        # read (rights, the rate limit): a 422 must not be a way around them.
+        self.admit = admit
 
     def authenticate(self, request: HttpRequest, token: str) -> KeyPrincipal | None:
         token = token.strip()
@@ -48,6 +56,8 @@ class ApiKeyAuth(HttpBearer):
                     field="Authorization",
                 )
             origin_check(request, principal)
+        if principal is not None and self.admit is not None:
+            self.admit(principal)
         return principal
 
 
@@ -63,6 +73,12 @@ def require_read(principal: KeyPrincipal) -> None:
         raise api_error(
             403, "this key may not query events; it needs read rights", field="Authorization"
         )
+
+
+def reading_admit(principal: KeyPrincipal) -> None:
+    """What every read (events, insights) asks of its key before anything else."""
+    require_read(principal)
+    rate_limit_check(principal)
 
 
 def readable_application_id(principal: KeyPrincipal, name: str | None) -> int | None:

@@ -4,7 +4,7 @@ on publishable keys. CORS itself is api/cors.py."""
 
 import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,11 @@ class QueryKeyAuth(APIKeyQuery):
 
     param_name = "key"
 
+    def __init__(self, *, admit: Callable[[KeyPrincipal], None] | None = None) -> None:
+        super().__init__()
+        # As ApiKeyAuth's: what the key must pass before the request's parameters are read.
+        self.admit = admit
+
     def authenticate(self, request: HttpRequest, key: str | None) -> KeyPrincipal | None:
         key = (key or "").strip()
         if not key:
@@ -60,6 +65,8 @@ class QueryKeyAuth(APIKeyQuery):
                 field="key",
             )
         origin_check(request, principal)
+        if self.admit is not None:
+            self.admit(principal)
         return principal
 
 

@@ -9,18 +9,17 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import TypeAdapter
 
-from api.auth import ApiKeyAuth, require_read
+from api.auth import ApiKeyAuth, reading_admit
 from api.errors import ApiError, api_error, pydantic_errors
 from api.insight_schemas import FunnelIn, FunnelOut, TrendOut, TrendQuery
 from api.query_parameters import query_parameters_check
-from api.ratelimit import rate_limit_check
 from api.views import ERROR_RESPONSES, read_json_body
 from events.breakdowns import breakdown_series
 from events.funnels import funnel_compute
 from events.insight_sql import API_SLOTS, InsightsBusy, InsightTooSlow, insight_slot
 from events.rollups import Granularity
 
-router = Router(tags=["insights"], auth=ApiKeyAuth())
+router = Router(tags=["insights"], auth=ApiKeyAuth(admit=reading_admit))
 RETRY_AFTER_SECONDS = 5
 
 
@@ -75,8 +74,6 @@ def funnel_query(request: HttpRequest) -> dict:
     the window after its step-1 event, and that step-1 event lies in [start, end); each
     session counts once, at the furthest step it reaches.
     """
-    require_read(request.auth)
-    rate_limit_check(request.auth)
     payload = read_json_body(request)
     if not isinstance(payload, dict):
         raise api_error(422, "must be a JSON object", field="body")
@@ -114,8 +111,6 @@ def funnel_query(request: HttpRequest) -> dict:
 def trend_query(request: HttpRequest, filters: Query[TrendQuery]) -> dict:
     """The 10 most frequent values of the `breakdown` key, the rest (and the events
     without the key) as `other`; without `breakdown`, one series of the whole kind."""
-    require_read(request.auth)
-    rate_limit_check(request.auth)
     known = set(TrendQuery.model_fields)
     query_parameters_check(request, known=known)
     arguments = {

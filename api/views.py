@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 from pydantic import TypeAdapter
 
-from api.auth import ApiKeyAuth, readable_application_id, require_read, require_write
+from api.auth import ApiKeyAuth, readable_application_id, reading_admit, require_write
 from api.browser import QueryKeyAuth, body_inflate, client_rate_limit_check, clock_offsets_get
 from api.errors import ApiError, api_error, pydantic_errors
 from api.json_faults import json_fault
@@ -171,6 +171,8 @@ def event_create(request: HttpRequest) -> Status:
     "/event/",
     response={200: PagedEventOut, **ERROR_RESPONSES},
     summary="Query event logs",
+    # The key's rights and rate limit before its filters: see ApiKeyAuth's `admit`.
+    auth=[QueryKeyAuth(admit=reading_admit), ApiKeyAuth(publishable=True, admit=reading_admit)],
 )
 @reads_from_replica
 def event_query(
@@ -178,8 +180,6 @@ def event_query(
 ) -> HttpResponse:
     """Events of the key's application (of every application for a key with that right),
     newest first, filtered and paged by cursor."""
-    require_read(request.auth)
-    rate_limit_check(request.auth)
     # `key` is a credential (QueryKeyAuth's), not a filter: the auth has dealt with it.
     known = set(EventQuery.model_fields) | set(PageQuery.model_fields) | {QueryKeyAuth.param_name}
     query_parameters_check(request, known=known)

@@ -488,3 +488,21 @@ def test_a_key_s_rate_limit_counts_its_reads_too(api, web_app):
     assert trend.status_code == 429
     assert 1 <= int(trend["Retry-After"]) <= 61
     assert api.get(key=web_app.reader).status_code == 200
+
+
+def test_a_read_is_counted_and_its_rights_checked_before_its_parameters(api, web_app):
+    # A 422 for a bad parameter was a way around the rate limit, and told a key without
+    # read rights about the parameters of a read.
+    limited = web_app.issue(read=True, write=True, rate_limit=3)
+    trend = "/api/insights/trend/"
+
+    bad = [api.get({"limit": "0"}, key=limited).status_code for _ in range(3)]
+    bad.append(api.get({"limit": "0"}, key=limited).status_code)
+    bad.append(api.get({"x": "1"}, key=limited, url=trend).status_code)
+    unentitled = [
+        api.get({"limit": "0"}, key=web_app.writer).status_code,
+        api.get({"x": "1"}, key=web_app.writer, url=trend).status_code,
+    ]
+
+    assert bad == [422, 422, 422, 429, 429]
+    assert unentitled == [403, 403]
