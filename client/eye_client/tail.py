@@ -4,9 +4,10 @@ The API orders by the event's own timestamp, so "new" cannot be "after the last 
 Each poll reads a window reaching `lookback` seconds behind the newest timestamp seen (an
 event reaches the store a little after its timestamp: the app's buffer, the queue, the
 worker) and compares it with the previous poll's window by `event_id`, which every result
-carries. Against an older Eye whose results have no `event_id`, events are told apart by
-(timestamp, session_id, category, name, data), counted rather than merely seen, so that two
-identical events in the window are still both printed.
+carries, with the timestamp and application (the store keeps an id once per timestamp and
+application). Against an older Eye whose results have no `event_id`, events are told apart
+by (timestamp, session_id, category, name, data), counted rather than merely seen, so that
+two identical events in the window are still both printed.
 """
 
 import json
@@ -18,14 +19,16 @@ from typing import Any
 from eye_client.client import Eye
 from eye_client.events import format_instant
 
-EventKey = str | tuple[str, str, str, str, str]
+EventKey = tuple[str, ...]
 WINDOW_PAGE_SIZE = 1000
 
 
 def event_key(event: dict[str, Any]) -> EventKey:
     event_id = event.get("event_id")
     if event_id:
-        return str(event_id)
+        # What the store keeps once: one id may come again with another timestamp, or in
+        # another application (a key reading them all), and then it is another event.
+        return (str(event_id), str(event.get("timestamp")), str(event.get("application", "")))
     return (
         str(event.get("timestamp")),
         str(event.get("session_id")),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -125,6 +126,27 @@ def test_it_prints_the_newest_events_then_each_new_one_once(
     assert tail.quiet_for(1.5) == []
     code, errors = tail.interrupt()
     assert code == 0, errors
+
+
+def test_an_id_sent_again_with_another_timestamp_is_printed_as_the_event_it_is(
+    cli_env, web_app, make_eye, eye_url, consumer, tails
+):
+    tail = Tail("--interval", "0.3", "--format", "ndjson", env=cli_env)
+    tails.append(tail)
+    assert tail.quiet_for(0.8) == []
+    reused = str(uuid.uuid4())
+
+    with make_eye(eye_url, web_app.writer) as eye:
+        eye.track(SESSION, "tail", "first", event_id=reused, timestamp=recent(5).isoformat())
+    [first] = [json.loads(line) for line in tail.next_lines(1)]
+    with make_eye(eye_url, web_app.writer) as eye:
+        eye.track(SESSION, "tail", "again", event_id=reused, timestamp=recent(1).isoformat())
+    [again] = [json.loads(line) for line in tail.next_lines(1)]
+
+    # Two events in the store (the id is kept once per timestamp): tail printed "first"
+    # twice and never "again".
+    assert (first["name"], again["name"]) == ("first", "again")
+    assert tail.quiet_for(1) == []
 
 
 def test_it_prints_one_readable_line_per_event(cli_env, web_app, tails):
