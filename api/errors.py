@@ -101,6 +101,9 @@ def _message(error: dict) -> str:
         return "is not a known field; put custom values inside data"
     if error["type"] == "missing":
         return "is required"
+    if error["type"] == "model_type":
+        # A batch item that is not an object at all: nothing in it to name.
+        return "must be an event object"
     return error["msg"]
 
 

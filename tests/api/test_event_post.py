@@ -356,9 +356,12 @@ def test_it_refuses_an_empty_batch(api, web_app, huey):
 
 
 def test_it_refuses_a_batch_item_that_is_not_an_object(api, web_app):
-    [error] = errors_of(api.post([event(), "oops"], key=web_app.writer))
+    errors = errors_of(api.post([event(), "oops", 3, None, [event()]], key=web_app.writer))
 
-    assert error["index"] == 1
+    # In the API's words, not pydantic's ("a valid dictionary or instance of EventIn").
+    assert errors == [
+        {"index": i, "field": None, "message": "must be an event object"} for i in (1, 2, 3, 4)
+    ]
 
 
 # --- 429 ------------------------------------------------------------------------------
