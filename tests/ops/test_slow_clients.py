@@ -143,7 +143,7 @@ def test_it_keeps_answering_while_slow_and_idle_clients_hold_connections(web):
             sock.close()
 
 
-def test_downloads_that_stop_being_read_let_go_of_their_threads(web, web_app, tmp_path):
+def test_downloads_that_stop_being_read_let_go_of_their_threads(web, web_app, store, tmp_path):
     from django.contrib.auth.models import User
     from django.test import Client
 
