@@ -208,15 +208,11 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
         return HttpResponse(
             f"The filter is not valid: {problems}\n", status=400, content_type="text/plain"
         )
+    applications = application_names()
+    count = event_count(cap=COUNT_CAP, **explore_filters(form))
     # Held until the download ends; InsightsBusy (a 503 that asks again) when all are.
     held = ExitStack()
     held.enter_context(insight_slot(EXPORT_SLOTS))
-    try:
-        applications = application_names()
-        count = event_count(cap=COUNT_CAP, **explore_filters(form))
-    except BaseException:
-        held.close()
-        raise
     rows = export_progress_track(
         _rows(form),
         token=export_token_clean(request.GET.get("progress")),
