@@ -28,6 +28,9 @@ from tasks.queue import QUEUE_ERRORS
 logger = logging.getLogger("eye.api")
 
 
+TWO_KEYS = "a key in the URL and another in the Authorization header: send one"
+
+
 class QueryKeyAuth(APIKeyQuery):
     """`?key=eye_pk_…`, for publishable keys only: a secret key in a URL ends up in access
     logs, proxies and browser history, so it is refused, and the answer says why, even
@@ -44,16 +47,15 @@ class QueryKeyAuth(APIKeyQuery):
         self.admit = admit
 
     def authenticate(self, request: HttpRequest, key: str | None) -> KeyPrincipal | None:
+        if key is not None and not key.strip() and "Authorization" in request.headers:
+            # An empty `?key=` beside a header is still a second credential.
+            raise api_error(401, TWO_KEYS, field="key")
         key = (key or "").strip()
         if not key:
             return None
         principal = principal_of(key, field="key")
         if "Authorization" in request.headers and (principal is None or principal.publishable):
-            raise api_error(
-                401,
-                "a key in the URL and another in the Authorization header: send one",
-                field="key",
-            )
+            raise api_error(401, TWO_KEYS, field="key")
         if principal is None:
             return None
         if not principal.publishable:

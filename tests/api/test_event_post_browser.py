@@ -194,12 +194,13 @@ def test_a_key_in_the_url_is_refused_even_beside_a_valid_authorization_header(
     secret_post = post(browser, body, key=web_app.writer, content_type="application/json", **bearer)
     other_get = Client().get(f"{URL}?key=not-a-key&limit=1", headers=bearer)
     other_post = post(browser, body, key=publishable, **bearer)
+    empty_post = post(browser, body, query="?key=", content_type="application/json", **bearer)
 
     for response in (secret_get, secret_post):
         assert response.status_code == 401
         [error] = response.json()["errors"]
         assert error["field"] == "key" and "URL" in error["message"]
-    for response in (other_get, other_post):
+    for response in (other_get, other_post, empty_post):
         assert response.status_code == 401
         assert response.json()["errors"] == [
             {
